@@ -1,0 +1,140 @@
+# wgc: one top-level Makefile. Targets: all (libwgc static+shared, daemon), check, demo, bench, fuzz.
+# Outputs go to build/ (plain), build/asan/ (ASan+UBSan) and build/fuzz/.
+
+CC ?= cc
+CLANG ?= clang
+BUILD := build
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes -Wmissing-prototypes \
+	-Wcast-align -Wpointer-arith -Wformat=2
+# core/ and crypto/ are held to -Wconversion as well (STYLE.md 10).
+LIB_WARN := $(WARN) -Wconversion
+OPT ?= -O2
+CFLAGS_COMMON := -std=c11 -g $(OPT) -D_DEFAULT_SOURCE -Iinclude -I. -fPIC
+LIB_CFLAGS := $(CFLAGS_COMMON) $(LIB_WARN) -fvisibility=hidden
+APP_CFLAGS := $(CFLAGS_COMMON) $(WARN)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LIBS := -lsodium
+
+LIB_SRC := $(wildcard crypto/*.c) $(wildcard core/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ_SAN := $(LIB_SRC:%.c=$(BUILD)/asan/%.o)
+HEADERS := $(wildcard include/*.h crypto/*.h core/*.h)
+
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_LIB_SRC := $(wildcard tests/unit/lib_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_BIN_SAN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/asan/tests/%)
+
+.PHONY: all lib check unit unit-asan freestanding no-malloc fuzz fuzz-build bench demo clean deps \
+	example
+
+all: lib example
+
+lib: $(BUILD)/libwgc.a $(BUILD)/libwgc.so
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/libwgc.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/asan/libwgc.a: $(LIB_OBJ_SAN)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libwgc.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libwgc.so.0 -o $@ $^ $(LIBS)
+
+# ---- unit tests (cmocka), plain and under ASan+UBSan ----
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_LIB_SRC) $(wildcard tests/unit/*.h) $(BUILD)/libwgc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) -Itests/unit -o $@ $< $(TEST_LIB_SRC) $(BUILD)/libwgc.a -lcmocka $(LIBS)
+
+$(BUILD)/asan/tests/%: tests/unit/%.c $(TEST_LIB_SRC) $(wildcard tests/unit/*.h) $(BUILD)/asan/libwgc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(TEST_LIB_SRC) \
+		$(BUILD)/asan/libwgc.a -lcmocka $(LIBS)
+
+unit: $(TEST_BIN)
+	@scripts/run-unit.sh plain $(TEST_BIN)
+
+unit-asan: $(TEST_BIN_SAN)
+	@scripts/run-unit.sh asan $(TEST_BIN_SAN)
+
+# ---- the freestanding wall and the no-allocation proof ----
+
+freestanding:
+	@scripts/check-freestanding.sh "$(CC)"
+
+no-malloc: $(LIB_OBJ)
+	@scripts/check-no-malloc.sh $(LIB_OBJ)
+
+# ---- example (the embedding demo) ----
+
+example: $(BUILD)/example-two-endpoints
+
+$(BUILD)/example-two-endpoints: examples/two_endpoints.c $(BUILD)/libwgc.a
+	$(CC) $(APP_CFLAGS) -o $@ $< $(BUILD)/libwgc.a $(LIBS)
+
+# ---- fuzzing (clang libFuzzer) ----
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_FLAGS := -std=c11 -g -O1 -D_DEFAULT_SOURCE -Iinclude -I. -fsanitize=fuzzer,address,undefined
+FUZZ_SECONDS ?= 20
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@for f in $(FUZZ_BIN); do \
+		echo "== fuzz $$f ($(FUZZ_SECONDS)s)"; \
+		mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+			$(BUILD)/fuzz/corpus-$$(basename $$f) || exit 1; \
+	done
+
+# ---- check: everything that must pass ----
+
+check: deps
+	$(MAKE) lib example
+	$(MAKE) freestanding
+	$(MAKE) no-malloc
+	$(MAKE) unit
+	$(MAKE) unit-asan
+	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-10}
+	@scripts/summary.sh
+
+# ---- bench ----
+
+BENCH_SRC := $(wildcard bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libwgc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) -O2 -o $@ $< $(BUILD)/libwgc.a $(LIBS) -lm
+
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do $$b || exit 1; done
+
+# ---- demo ----
+
+demo: deps example
+	$(BUILD)/example-two-endpoints
+
+clean:
+	rm -rf $(BUILD)

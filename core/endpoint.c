@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Endpoint setup, configuration and the timer tick (whitepaper 6). The caller's memory block is
+ * laid out once into pools and tables; nothing is allocated afterwards. Configuration calls validate
+ * everything before they change anything. The tick pops only peers whose earliest deadline passed.
+ */
+#include "core/endpoint.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "core/messages.h"
+#include "crypto/crypto.h"
+
+enum {
+	LAYOUT_ALIGN = 64,
+	MAX_PEERS_LIMIT = 1 << 24,
+	MAX_KEYPAIRS_LIMIT = 1 << 26,
+	MAX_ROUTES_LIMIT = 1 << 26,
+	MAX_RATELIMIT_LIMIT = 1 << 24,
+};
+
+/* Where each pool lives inside the caller's block. */
+struct layout {
+	uint32_t peer_buckets;
+	uint32_t index_buckets;
+	uint32_t keypairs;
+	uint32_t ratelimit_entries;
+	size_t peers_off;
+	size_t peer_buckets_off;
+	size_t index_buckets_off;
+	size_t keypairs_off;
+	size_t allowedips_off;
+	size_t ratelimit_off;
+	size_t heap_off;
+	size_t total;
+};
+
+static uint32_t round_up_pow2(uint64_t n)
+{
+	uint32_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/* Appends count * size bytes at the next aligned offset; false on overflow. */
+static bool layout_add(size_t *total, size_t *offset, uint64_t count, size_t size)
+{
+	size_t start = (*total + LAYOUT_ALIGN - 1) & ~(size_t)(LAYOUT_ALIGN - 1);
+	uint64_t bytes = count * size;
+
+	if (start < *total || bytes > SIZE_MAX - start)
+		return false;
+	*offset = start;
+	*total = start + (size_t)bytes;
+	return true;
+}
+
+static bool compute_layout(const struct wgc_limits *limits, struct layout *l)
+{
+	uint64_t keypairs;
+	size_t routes_size;
+
+	if (!limits || limits->max_peers == 0 || limits->max_peers > MAX_PEERS_LIMIT ||
+	    limits->max_keypairs > MAX_KEYPAIRS_LIMIT || limits->max_allowed_ips > MAX_ROUTES_LIMIT ||
+	    limits->max_ratelimit_entries > MAX_RATELIMIT_LIMIT)
+		return false;
+	keypairs = limits->max_keypairs ? limits->max_keypairs : 3 * (uint64_t)limits->max_peers;
+	if (keypairs > MAX_KEYPAIRS_LIMIT)
+		return false;
+	memset(l, 0, sizeof(*l));
+	l->keypairs = (uint32_t)keypairs;
+	l->peer_buckets = round_up_pow2(limits->max_peers);
+	/* Two buckets per index holder (pending initiation per peer, and each keypair). */
+	l->index_buckets = round_up_pow2(2 * ((uint64_t)limits->max_peers + keypairs));
+	l->ratelimit_entries = round_up_pow2(limits->max_ratelimit_entries ?
+					     limits->max_ratelimit_entries :
+					     DEFAULT_RATELIMIT_ENTRIES);
+	routes_size = wgc_allowedips_mem_size(limits->max_allowed_ips);
+	if (limits->max_allowed_ips && routes_size == 0)
+		return false;
+	l->total = sizeof(struct wgc_endpoint);
+	return layout_add(&l->total, &l->peers_off, limits->max_peers, sizeof(struct wgc_peer)) &&
+	       layout_add(&l->total, &l->peer_buckets_off, l->peer_buckets,
+			  sizeof(struct wgc_peer *)) &&
+	       layout_add(&l->total, &l->index_buckets_off, l->index_buckets,
+			  sizeof(struct wgc_index_entry *)) &&
+	       layout_add(&l->total, &l->keypairs_off, l->keypairs, sizeof(struct wgc_keypair)) &&
+	       layout_add(&l->total, &l->allowedips_off, 1, routes_size) &&
+	       layout_add(&l->total, &l->ratelimit_off, l->ratelimit_entries,
+			  sizeof(struct wgc_ratelimit_entry)) &&
+	       layout_add(&l->total, &l->heap_off, limits->max_peers, sizeof(struct wgc_timers *));
+}
+
+size_t wgc_endpoint_size(const struct wgc_limits *limits)
+{
+	struct layout l;
+
+	return compute_layout(limits, &l) ? l.total : 0;
+}
+
+enum wgc_status wgc_endpoint_init(void *mem, size_t mem_size, const struct wgc_config *cfg,
+				  uint64_t now, struct wgc_endpoint **out)
+{
+	uint8_t *base = mem;
+	struct wgc_endpoint *ep = mem;
+	uint8_t secret[RATELIMIT_SECRET_LEN + NOISE_SYMMETRIC_KEY_LEN];
+	struct layout l;
+	enum wgc_status status = WGC_ERR_INVALID;
+
+	if (!mem || !cfg || !out || !cfg->random || !cfg->wall_clock ||
+	    ((uintptr_t)mem & (LAYOUT_ALIGN - 1)) != 0 || !compute_layout(&cfg->limits, &l) ||
+	    mem_size < l.total)
+		goto out;
+	wgc_crypto_init();
+	status = WGC_ERR_RANDOM;
+	if (!cfg->random(cfg->ctx, secret, sizeof(secret)))
+		goto out;
+	memset(ep, 0, sizeof(*ep));
+	ep->random = cfg->random;
+	ep->wall_clock = cfg->wall_clock;
+	ep->ctx = cfg->ctx;
+	ep->mtu = cfg->mtu ? cfg->mtu : DEFAULT_MTU;
+	ep->load_threshold_per_s = cfg->load_threshold_per_s ? cfg->load_threshold_per_s :
+							       WGC_DEFAULT_LOAD_THRESHOLD;
+	wgc_peer_table_init(&ep->peers, (struct wgc_peer **)(void *)(base + l.peer_buckets_off),
+			    l.peer_buckets, (struct wgc_peer *)(void *)(base + l.peers_off),
+			    cfg->limits.max_peers);
+	wgc_index_table_init(&ep->indexes,
+			     (struct wgc_index_entry **)(void *)(base + l.index_buckets_off),
+			     l.index_buckets);
+	wgc_keypair_pool_init(&ep->keypairs, (struct wgc_keypair *)(void *)(base + l.keypairs_off),
+			      l.keypairs);
+	wgc_allowedips_init(&ep->allowedips, base + l.allowedips_off, cfg->limits.max_allowed_ips);
+	wgc_ratelimiter_init(&ep->ratelimiter,
+			     (struct wgc_ratelimit_entry *)(void *)(base + l.ratelimit_off),
+			     l.ratelimit_entries, secret);
+	wgc_timer_heap_init(&ep->timers, (struct wgc_timers **)(void *)(base + l.heap_off),
+			    cfg->limits.max_peers);
+	wgc_cookie_checker_set_secret(&ep->cookie_checker, secret + RATELIMIT_SECRET_LEN, now);
+	*out = ep;
+	status = WGC_OK;
+out:
+	wgc_memzero(secret, sizeof(secret));
+	return status;
+}
+
+void wgc_endpoint_clear(struct wgc_endpoint *ep)
+{
+	while (ep->peers.first)
+		wgc_peer_remove(ep, ep->peers.first);
+	wgc_memzero(&ep->local, sizeof(ep->local));
+	wgc_cookie_checker_clear(&ep->cookie_checker);
+	wgc_memzero(ep->ratelimiter.secret, sizeof(ep->ratelimiter.secret));
+}
+
+/* ---- actions and small helpers ---- */
+
+uint8_t *wgc_actions_reserve(struct wgc_actions *out, size_t len)
+{
+	uint8_t *p;
+
+	if (!out || out->count >= out->cap || out->scratch_size - out->scratch_used < len)
+		return NULL;
+	p = out->scratch + out->scratch_used;
+	out->scratch_used += len;
+	return p;
+}
+
+bool wgc_actions_push(struct wgc_actions *out, enum wgc_action_kind kind, struct wgc_peer *peer,
+		      uint8_t *data, size_t len, const struct wgc_addr *addr)
+{
+	struct wgc_action *action;
+
+	if (!out || out->count >= out->cap)
+		return false;
+	action = &out->list[out->count++];
+	memset(action, 0, sizeof(*action));
+	action->kind = kind;
+	action->peer = peer;
+	action->data = data;
+	action->len = len;
+	if (addr)
+		action->addr = *addr;
+	return true;
+}
+
+void wgc_endpoint_count(struct wgc_endpoint *ep, enum wgc_drop_reason reason)
+{
+	if (reason > WGC_DROP_NONE && reason < WGC_DROP__COUNT)
+		ep->drops[reason]++;
+}
+
+void wgc_endpoint_count_drop(struct wgc_endpoint *ep, enum wgc_drop_reason reason)
+{
+	wgc_endpoint_count(ep, reason);
+}
+
+void wgc_endpoint_get_drops(const struct wgc_endpoint *ep, uint64_t counts[WGC_DROP__COUNT])
+{
+	memcpy(counts, ep->drops, sizeof(ep->drops));
+}
+
+uint64_t wgc_endpoint_jitter(struct wgc_endpoint *ep)
+{
+	uint8_t r[2];
+
+	if (!ep->random(ep->ctx, r, sizeof(r)))
+		return 0;
+	return (uint64_t)(((unsigned)r[0] << 8 | r[1]) % REKEY_TIMEOUT_JITTER_MAX_MS) * NS_PER_MS;
+}
+
+bool wgc_endpoint_new_index(struct wgc_endpoint *ep, uint32_t *index)
+{
+	uint8_t r[4];
+	int attempt;
+
+	/* The table is at most half full, so a free index is found in a few draws. */
+	for (attempt = 0; attempt < 64; attempt++) {
+		if (!ep->random(ep->ctx, r, sizeof(r)))
+			return false;
+		*index = wgc_load_le32(r);
+		if (!wgc_index_lookup(&ep->indexes, *index))
+			return true;
+	}
+	return false;
+}
+
+bool wgc_endpoint_is_under_load(const struct wgc_endpoint *ep, uint64_t now)
+{
+	return ep->has_load && now < ep->under_load_until_ns;
+}
+
+void wgc_endpoint_report_load(struct wgc_endpoint *ep, uint64_t now)
+{
+	ep->has_load = true;
+	ep->under_load_until_ns = now + UNDER_LOAD_AFTER;
+}
+
+void wgc_endpoint_set_mtu(struct wgc_endpoint *ep, uint32_t mtu)
+{
+	ep->mtu = mtu ? mtu : DEFAULT_MTU;
+}
+
+/* ---- identity ---- */
+
+/* wireguard-go's ExpireCurrentKeypairs: forget the pending handshake and stop sending under the
+ * current sessions (they still receive), so the next packet makes a new handshake at once. */
+static void expire_current_keypairs(struct wgc_endpoint *ep, struct wgc_peer *peer)
+{
+	wgc_index_remove(&ep->indexes, &peer->handshake_entry);
+	wgc_noise_handshake_clear(&peer->handshake);
+	peer->has_sent_initiation = false;
+	if (peer->keypairs.current)
+		peer->keypairs.current->send_counter = REJECT_AFTER_MESSAGES;
+	if (peer->keypairs.next)
+		peer->keypairs.next->send_counter = REJECT_AFTER_MESSAGES;
+}
+
+enum wgc_status wgc_endpoint_set_private_key(struct wgc_endpoint *ep, const uint8_t *key,
+					     uint64_t now)
+{
+	struct wgc_local next;
+	struct wgc_peer *peer;
+	struct wgc_peer *following;
+
+	(void)now;
+	memset(&next, 0, sizeof(next));
+	if (key && !wgc_ct_is_zero(key, WGC_KEY_LEN)) {
+		memcpy(next.private_key, key, WGC_KEY_LEN);
+		wgc_x25519_clamp(next.private_key);
+		wgc_x25519_public(next.public_key, next.private_key);
+		next.has_private_key = true;
+	}
+	if (next.has_private_key == ep->local.has_private_key &&
+	    wgc_ct_equal(next.private_key, ep->local.private_key, WGC_KEY_LEN)) {
+		wgc_memzero(&next, sizeof(next));
+		return WGC_OK;
+	}
+	ep->local = next;
+	wgc_memzero(&next, sizeof(next));
+	if (ep->local.has_private_key)
+		wgc_cookie_checker_set_public_key(&ep->cookie_checker, ep->local.public_key);
+	for (peer = ep->peers.first; peer; peer = following) {
+		following = peer->list_next;
+		if (ep->local.has_private_key &&
+		    memcmp(peer->handshake.remote_static, ep->local.public_key, WGC_KEY_LEN) == 0) {
+			wgc_peer_remove(ep, peer);
+			continue;
+		}
+		wgc_noise_handshake_rekey_static(&peer->handshake, &ep->local);
+		expire_current_keypairs(ep, peer);
+	}
+	return WGC_OK;
+}
+
+bool wgc_endpoint_get_private_key(const struct wgc_endpoint *ep, uint8_t out[WGC_KEY_LEN])
+{
+	memcpy(out, ep->local.private_key, WGC_KEY_LEN);
+	return ep->local.has_private_key;
+}
+
+bool wgc_endpoint_get_public_key(const struct wgc_endpoint *ep, uint8_t out[WGC_KEY_LEN])
+{
+	memcpy(out, ep->local.public_key, WGC_KEY_LEN);
+	return ep->local.has_private_key;
+}
+
+/* ---- peers ---- */
+
+enum wgc_status wgc_peer_add(struct wgc_endpoint *ep, const uint8_t public_key[WGC_KEY_LEN],
+			     uint64_t now, struct wgc_peer **out)
+{
+	struct wgc_peer *peer;
+
+	(void)now;
+	if (!public_key || wgc_ct_is_zero(public_key, WGC_KEY_LEN) ||
+	    (ep->local.has_private_key &&
+	     memcmp(public_key, ep->local.public_key, WGC_KEY_LEN) == 0))
+		return WGC_ERR_INVALID;
+	peer = wgc_peer_table_lookup(&ep->peers, public_key);
+	if (peer) {
+		if (out)
+			*out = peer;
+		return WGC_ERR_EXISTS;
+	}
+	peer = wgc_peer_table_insert(&ep->peers, public_key);
+	if (!peer)
+		return WGC_ERR_NO_SPACE;
+	wgc_noise_handshake_init(&peer->handshake, &ep->local, public_key);
+	wgc_cookie_maker_init(&peer->cookie, public_key);
+	if (out)
+		*out = peer;
+	return WGC_OK;
+}
+
+struct wgc_peer *wgc_peer_lookup(const struct wgc_endpoint *ep,
+				 const uint8_t public_key[WGC_KEY_LEN])
+{
+	return wgc_peer_table_lookup(&ep->peers, public_key);
+}
+
+struct wgc_peer *wgc_peer_next(const struct wgc_endpoint *ep, const struct wgc_peer *prev)
+{
+	return prev ? prev->list_next : ep->peers.first;
+}
+
+uint32_t wgc_endpoint_peer_count(const struct wgc_endpoint *ep)
+{
+	return ep->peers.count;
+}
+
+void wgc_peer_remove(struct wgc_endpoint *ep, struct wgc_peer *peer)
+{
+	wgc_keypairs_clear(&peer->keypairs, &ep->indexes);
+	wgc_index_remove(&ep->indexes, &peer->handshake_entry);
+	wgc_timers_clear(&ep->timers, &peer->timers);
+	wgc_allowedips_remove_owner(&ep->allowedips, &peer->allowedips);
+	wgc_peer_table_remove(&ep->peers, peer);
+}
+
+void wgc_peer_set_preshared_key(struct wgc_peer *peer, const uint8_t *psk)
+{
+	if (psk)
+		memcpy(peer->handshake.preshared_key, psk, WGC_KEY_LEN);
+	else
+		wgc_memzero(peer->handshake.preshared_key, WGC_KEY_LEN);
+}
+
+bool wgc_peer_get_preshared_key(const struct wgc_peer *peer, uint8_t out[WGC_KEY_LEN])
+{
+	memcpy(out, peer->handshake.preshared_key, WGC_KEY_LEN);
+	return !wgc_ct_is_zero(out, WGC_KEY_LEN);
+}
+
+void wgc_peer_get_public_key(const struct wgc_peer *peer, uint8_t out[WGC_KEY_LEN])
+{
+	memcpy(out, peer->handshake.remote_static, WGC_KEY_LEN);
+}
+
+enum wgc_status wgc_peer_set_endpoint(struct wgc_peer *peer, const struct wgc_addr *addr)
+{
+	if (!addr || (addr->family != WGC_AF_NONE && addr->family != WGC_AF_INET &&
+		      addr->family != WGC_AF_INET6))
+		return WGC_ERR_INVALID;
+	peer->endpoint = *addr;
+	return WGC_OK;
+}
+
+bool wgc_peer_get_endpoint(const struct wgc_peer *peer, struct wgc_addr *out)
+{
+	*out = peer->endpoint;
+	return peer->endpoint.family != WGC_AF_NONE;
+}
+
+void wgc_peer_set_persistent_keepalive(struct wgc_endpoint *ep, struct wgc_peer *peer,
+				       uint16_t interval_s, uint64_t now, struct wgc_actions *out)
+{
+	uint16_t old = peer->persistent_keepalive_s;
+
+	peer->persistent_keepalive_s = interval_s;
+	if (interval_s == 0) {
+		wgc_timers_disarm(&peer->timers, TIMER_PERSISTENT_KEEPALIVE);
+		return;
+	}
+	/* As wireguard-go: turning it on sends one at once, which also restarts the interval. */
+	if (old == 0 && out)
+		wgc_endpoint_send_keepalive(ep, peer, now, out);
+	else
+		wgc_timers_on_authenticated_traversal(&ep->timers, &peer->timers, now, interval_s);
+}
+
+uint16_t wgc_peer_get_persistent_keepalive(const struct wgc_peer *peer)
+{
+	return peer->persistent_keepalive_s;
+}
+
+void wgc_peer_set_user(struct wgc_peer *peer, void *user)
+{
+	peer->user = user;
+}
+
+void *wgc_peer_get_user(const struct wgc_peer *peer)
+{
+	return peer->user;
+}
+
+void wgc_peer_get_stats(const struct wgc_peer *peer, struct wgc_peer_stats *out)
+{
+	const struct wgc_keypair *current = peer->keypairs.current;
+
+	memset(out, 0, sizeof(*out));
+	out->rx_bytes = peer->rx_bytes;
+	out->tx_bytes = peer->tx_bytes;
+	out->has_handshake = peer->has_handshake;
+	out->last_handshake_ns = peer->last_handshake_ns;
+	out->last_handshake_wall_ns = peer->last_handshake_wall_ns;
+	out->has_session = current && current->send_counter < REJECT_AFTER_MESSAGES;
+}
+
+/* ---- allowed IPs ---- */
+
+static bool prefix_is_valid(const struct wgc_prefix *prefix)
+{
+	return prefix && ((prefix->family == WGC_AF_INET && prefix->cidr <= 32) ||
+			  (prefix->family == WGC_AF_INET6 && prefix->cidr <= 128));
+}
+
+enum wgc_status wgc_allowedip_insert(struct wgc_endpoint *ep, struct wgc_peer *peer,
+				     const struct wgc_prefix *prefix)
+{
+	if (!prefix_is_valid(prefix))
+		return WGC_ERR_INVALID;
+	return wgc_allowedips_insert(&ep->allowedips, prefix->family, prefix->ip, prefix->cidr,
+				     &peer->allowedips);
+}
+
+enum wgc_status wgc_allowedip_remove(struct wgc_endpoint *ep, struct wgc_peer *peer,
+				     const struct wgc_prefix *prefix)
+{
+	if (!prefix_is_valid(prefix))
+		return WGC_ERR_INVALID;
+	return wgc_allowedips_remove(&ep->allowedips, prefix->family, prefix->ip, prefix->cidr,
+				     &peer->allowedips);
+}
+
+void wgc_allowedips_clear_peer(struct wgc_endpoint *ep, struct wgc_peer *peer)
+{
+	wgc_allowedips_remove_owner(&ep->allowedips, &peer->allowedips);
+}
+
+size_t wgc_peer_get_allowedips(const struct wgc_peer *peer, struct wgc_prefix *out, size_t cap)
+{
+	return wgc_allowedips_list(&peer->allowedips, out, cap);
+}
+
+struct wgc_peer *wgc_allowedips_lookup(const struct wgc_endpoint *ep, uint8_t family,
+				       const uint8_t *ip)
+{
+	struct wgc_allowedips_owner *owner = wgc_allowedips_find(&ep->allowedips, family, ip);
+
+	return owner ? (struct wgc_peer *)(void *)((uint8_t *)owner -
+						   offsetof(struct wgc_peer, allowedips)) :
+		       NULL;
+}
+
+/* ---- the tick ---- */
+
+/* Worst case one peer's timers emit: an initiation, a keepalive and a purge. */
+enum { TICK_ACTIONS_PER_PEER = 3, TICK_SCRATCH_PER_PEER = INIT_LEN + DATA_MIN_LEN };
+
+static void give_up_handshake(struct wgc_endpoint *ep, struct wgc_peer *peer, uint64_t now,
+			      struct wgc_actions *out)
+{
+	wgc_timers_disarm(&peer->timers, TIMER_SEND_KEEPALIVE);
+	wgc_actions_push(out, WGC_ACTION_PURGE, peer, NULL, 0, NULL);
+	wgc_timers_arm_if_idle(&ep->timers, &peer->timers, TIMER_ZERO_KEY_MATERIAL,
+			       now + ZERO_KEYS_AFTER);
+}
+
+static void zero_key_material(struct wgc_endpoint *ep, struct wgc_peer *peer,
+			      struct wgc_actions *out)
+{
+	wgc_keypairs_clear(&peer->keypairs, &ep->indexes);
+	wgc_index_remove(&ep->indexes, &peer->handshake_entry);
+	wgc_noise_handshake_clear(&peer->handshake);
+	wgc_actions_push(out, WGC_ACTION_PURGE, peer, NULL, 0, NULL);
+}
+
+static void fire_timers(struct wgc_endpoint *ep, struct wgc_peer *peer, uint64_t now,
+			struct wgc_actions *out)
+{
+	struct wgc_timers *t = &peer->timers;
+
+	if (wgc_timers_take_due(t, TIMER_RETRANSMIT_HANDSHAKE, now)) {
+		if (t->handshake_attempts > MAX_TIMER_HANDSHAKES) {
+			give_up_handshake(ep, peer, now, out);
+		} else {
+			t->handshake_attempts++;
+			wgc_endpoint_send_initiation(ep, peer, now, true, out);
+		}
+	}
+	if (wgc_timers_take_due(t, TIMER_SEND_KEEPALIVE, now)) {
+		wgc_endpoint_send_keepalive(ep, peer, now, out);
+		if (t->need_another_keepalive) {
+			t->need_another_keepalive = false;
+			wgc_timers_arm(&ep->timers, t, TIMER_SEND_KEEPALIVE, now + KEEPALIVE_TIMEOUT);
+		}
+	}
+	if (wgc_timers_take_due(t, TIMER_NEW_HANDSHAKE, now))
+		wgc_endpoint_send_initiation(ep, peer, now, false, out);
+	if (wgc_timers_take_due(t, TIMER_ZERO_KEY_MATERIAL, now))
+		zero_key_material(ep, peer, out);
+	if (wgc_timers_take_due(t, TIMER_PERSISTENT_KEEPALIVE, now) && peer->persistent_keepalive_s)
+		wgc_endpoint_send_keepalive(ep, peer, now, out);
+}
+
+static bool has_room_for_peer(const struct wgc_actions *out)
+{
+	return out->cap - out->count >= TICK_ACTIONS_PER_PEER &&
+	       out->scratch_size - out->scratch_used >= TICK_SCRATCH_PER_PEER;
+}
+
+uint64_t wgc_endpoint_tick(struct wgc_endpoint *ep, uint64_t now, struct wgc_actions *out)
+{
+	struct wgc_timers *timers;
+
+	for (;;) {
+		if (wgc_timer_heap_next(&ep->timers) > now)
+			break;
+		if (!out || !has_room_for_peer(out))
+			return now;
+		timers = wgc_timer_heap_pop_due(&ep->timers, now);
+		fire_timers(ep, (struct wgc_peer *)(void *)((uint8_t *)timers -
+							    offsetof(struct wgc_peer, timers)),
+			    now, out);
+		wgc_timers_refile(&ep->timers, timers);
+	}
+	return wgc_timer_heap_next(&ep->timers);
+}
+
+uint64_t wgc_endpoint_next_deadline(const struct wgc_endpoint *ep)
+{
+	return wgc_timer_heap_next(&ep->timers);
+}
+
+/* ---- text ---- */
+
+const char *wgc_status_str(enum wgc_status status)
+{
+	switch (status) {
+	case WGC_OK: return "ok";
+	case WGC_ERR_INVALID: return "invalid argument";
+	case WGC_ERR_NO_SPACE: return "no space left in a fixed pool";
+	case WGC_ERR_STATE: return "not allowed in this state";
+	case WGC_ERR_CRYPTO: return "cryptographic failure";
+	case WGC_ERR_EXISTS: return "already exists";
+	case WGC_ERR_NOT_FOUND: return "not found";
+	case WGC_ERR_RANDOM: return "random source failed";
+	}
+	return "unknown status";
+}
+
+const char *wgc_drop_reason_str(enum wgc_drop_reason reason)
+{
+	static const char *const names[WGC_DROP__COUNT] = {
+		[WGC_DROP_NONE] = "none",
+		[WGC_DROP_SHORT] = "short",
+		[WGC_DROP_BAD_TYPE] = "bad_type",
+		[WGC_DROP_BAD_LENGTH] = "bad_length",
+		[WGC_DROP_BAD_MAC1] = "bad_mac1",
+		[WGC_DROP_COOKIE_SENT] = "cookie_sent",
+		[WGC_DROP_RATE_LIMITED] = "rate_limited",
+		[WGC_DROP_NO_IDENTITY] = "no_identity",
+		[WGC_DROP_UNKNOWN_PEER] = "unknown_peer",
+		[WGC_DROP_HANDSHAKE_INVALID] = "handshake_invalid",
+		[WGC_DROP_HANDSHAKE_REPLAYED] = "handshake_replayed",
+		[WGC_DROP_HANDSHAKE_FLOOD] = "handshake_flood",
+		[WGC_DROP_UNKNOWN_INDEX] = "unknown_index",
+		[WGC_DROP_UNEXPECTED] = "unexpected",
+		[WGC_DROP_COOKIE_INVALID] = "cookie_invalid",
+		[WGC_DROP_DECRYPT_FAILED] = "decrypt_failed",
+		[WGC_DROP_REPLAYED] = "replayed",
+		[WGC_DROP_EXPIRED_KEYPAIR] = "expired_keypair",
+		[WGC_DROP_BAD_PACKET] = "bad_packet",
+		[WGC_DROP_SOURCE_NOT_ALLOWED] = "source_not_allowed",
+		[WGC_DROP_NO_ROUTE] = "no_route",
+		[WGC_DROP_NO_ENDPOINT] = "no_endpoint",
+		[WGC_DROP_NO_MEMORY] = "no_memory",
+		[WGC_DROP_TOO_BIG] = "too_big",
+		[WGC_DROP_PEER_GONE] = "peer_gone",
+		[WGC_DROP_RANDOM_FAILED] = "random_failed",
+	};
+
+	if ((unsigned)reason >= WGC_DROP__COUNT || !names[reason])
+		return "unknown";
+	return names[reason];
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The endpoint: one local identity with its peers, tables, pools, timers and counters, all carved
+ * out of the caller's memory block. endpoint.c owns setup, configuration and the tick; send.c the
+ * outgoing path (data, keepalives, initiations); receive.c the incoming path (handshake, cookie and
+ * data messages). This header is what those three share; embedders see only wgc.h.
+ */
+#ifndef WGC_CORE_ENDPOINT_H
+#define WGC_CORE_ENDPOINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/allowedips.h"
+#include "core/cookie.h"
+#include "core/index.h"
+#include "core/keypair.h"
+#include "core/noise.h"
+#include "core/peer.h"
+#include "core/ratelimiter.h"
+#include "core/timers.h"
+#include "wgc.h"
+
+enum { DEFAULT_MTU = 1420, DEFAULT_RATELIMIT_ENTRIES = 4096 };
+
+/*
+ * Secrets: local.private_key, cookie_checker.secret, and through the peers and keypair pool every
+ * session key. wgc_endpoint_clear wipes all of it.
+ */
+struct wgc_endpoint {
+	struct wgc_local local;
+	struct wgc_cookie_checker cookie_checker;
+	struct wgc_peer_table peers;
+	struct wgc_index_table indexes;
+	struct wgc_keypair_pool keypairs;
+	struct wgc_allowedips allowedips;
+	struct wgc_ratelimiter ratelimiter;
+	struct wgc_timer_heap timers;
+	wgc_random_fn random;
+	wgc_wall_clock_fn wall_clock;
+	void *ctx;
+	uint32_t mtu;
+	uint32_t load_threshold_per_s;
+	uint32_t load_count;          /* valid-mac1 handshake messages in the current window */
+	uint64_t load_window_start_ns;
+	bool has_load;                /* under_load_until_ns is valid */
+	uint64_t under_load_until_ns;
+	uint64_t drops[WGC_DROP__COUNT];
+};
+
+/* ---- actions ---- */
+
+/* Room in out's scratch for len bytes, or NULL (out may be NULL). */
+uint8_t *wgc_actions_reserve(struct wgc_actions *out, size_t len);
+/* Appends an action; false if the list is full (out may be NULL). */
+bool wgc_actions_push(struct wgc_actions *out, enum wgc_action_kind kind, struct wgc_peer *peer,
+		      uint8_t *data, size_t len, const struct wgc_addr *addr);
+
+/* ---- shared helpers ---- */
+
+void wgc_endpoint_count(struct wgc_endpoint *ep, enum wgc_drop_reason reason);
+/* Uniform jitter in [0, REKEY_TIMEOUT_JITTER_MAX_MS) ms; 0 if randomness fails (jitter only
+ * de-synchronises peers, it protects no secret). */
+uint64_t wgc_endpoint_jitter(struct wgc_endpoint *ep);
+/* Draws a random index not in use; false if randomness fails. */
+bool wgc_endpoint_new_index(struct wgc_endpoint *ep, uint32_t *index);
+/* Whether handshakes must carry a valid mac2 now. */
+bool wgc_endpoint_is_under_load(const struct wgc_endpoint *ep, uint64_t now);
+
+/* ---- send.c ---- */
+
+/* Sends a handshake initiation to peer unless one went out less than REKEY_TIMEOUT ago. A retry
+ * keeps the attempt counter; anything else starts a fresh attempt. */
+void wgc_endpoint_send_initiation(struct wgc_endpoint *ep, struct wgc_peer *peer, uint64_t now,
+				  bool is_retry, struct wgc_actions *out);
+/* Sends an empty data message (starting a handshake if there is no session). */
+void wgc_endpoint_send_keepalive(struct wgc_endpoint *ep, struct wgc_peer *peer, uint64_t now,
+				 struct wgc_actions *out);
+/* The handshake completed: record it and reset the attempt. */
+void wgc_endpoint_handshake_complete(struct wgc_endpoint *ep, struct wgc_peer *peer, uint64_t now);
+
+#endif

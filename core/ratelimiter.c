@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Token buckets measured in nanoseconds, as the kernel does: the bucket fills at one nanosecond per
+ * nanosecond up to five packets' worth, and each packet costs 1 s / 20. Open addressing with a short
+ * probe; an entry idle for longer than a full refill is indistinguishable from a new one and is taken.
+ */
+#include "core/ratelimiter.h"
+
+#include <string.h>
+
+#include "core/messages.h"
+#include "crypto/crypto.h"
+
+#define PACKET_COST (NS_PER_SEC / RATELIMIT_PACKETS_PER_SECOND)
+#define TOKEN_MAX (PACKET_COST * RATELIMIT_PACKETS_BURSTABLE)
+
+void wgc_ratelimiter_init(struct wgc_ratelimiter *limiter, struct wgc_ratelimit_entry *entries,
+			  uint32_t cap, const uint8_t secret[RATELIMIT_SECRET_LEN])
+{
+	limiter->entries = entries;
+	limiter->cap = cap;
+	memcpy(limiter->secret, secret, RATELIMIT_SECRET_LEN);
+}
+
+static void make_key(uint8_t key[RATELIMIT_KEY_LEN], const struct wgc_addr *src)
+{
+	memset(key, 0, RATELIMIT_KEY_LEN);
+	key[0] = src->family;
+	/* IPv6 sources are grouped by /64: one subscriber usually owns a whole /64. */
+	memcpy(key + 1, src->ip, src->family == WGC_AF_INET6 ? 8 : 4);
+}
+
+static uint32_t slot_of(const struct wgc_ratelimiter *limiter, const uint8_t key[RATELIMIT_KEY_LEN])
+{
+	uint8_t digest[4];
+
+	wgc_blake2s(digest, sizeof(digest), key, RATELIMIT_KEY_LEN, limiter->secret,
+		    RATELIMIT_SECRET_LEN);
+	return (uint32_t)digest[0] | (uint32_t)digest[1] << 8 | (uint32_t)digest[2] << 16 |
+	       (uint32_t)digest[3] << 24;
+}
+
+static bool is_stale(const struct wgc_ratelimit_entry *entry, uint64_t now)
+{
+	return !entry->is_used || now - entry->last_ns >= TOKEN_MAX;
+}
+
+bool wgc_ratelimiter_allow(struct wgc_ratelimiter *limiter, const struct wgc_addr *src,
+			   uint64_t now)
+{
+	uint8_t key[RATELIMIT_KEY_LEN];
+	uint32_t slot;
+	struct wgc_ratelimit_entry *reusable = NULL;
+	struct wgc_ratelimit_entry *entry;
+	uint32_t i;
+
+	make_key(key, src);
+	slot = slot_of(limiter, key);
+	for (i = 0; i < RATELIMIT_MAX_PROBE; i++) {
+		entry = &limiter->entries[(slot + i) & (limiter->cap - 1)];
+		if (entry->is_used && memcmp(entry->key, key, RATELIMIT_KEY_LEN) == 0)
+			goto found;
+		if (!reusable && is_stale(entry, now))
+			reusable = entry;
+	}
+	if (!reusable)
+		return false;
+	memcpy(reusable->key, key, RATELIMIT_KEY_LEN);
+	reusable->is_used = true;
+	reusable->last_ns = now;
+	reusable->tokens_ns = TOKEN_MAX - PACKET_COST;
+	return true;
+found:
+	/* Refill by the time elapsed, capped; compared first so the sum cannot overflow. */
+	if (now - entry->last_ns >= TOKEN_MAX - entry->tokens_ns)
+		entry->tokens_ns = TOKEN_MAX;
+	else
+		entry->tokens_ns += now - entry->last_ns;
+	entry->last_ns = now;
+	if (entry->tokens_ns < PACKET_COST)
+		return false;
+	entry->tokens_ns -= PACKET_COST;
+	return true;
+}

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The incoming path (whitepaper 5.3, 5.4, 6). Every datagram is first checked for an exact type and
+ * length; handshake messages then pass mac1 (before any DH), the under-load cookie test and the
+ * per-source rate limit before the Noise work; data messages are matched to a keypair by index and
+ * left for a worker to open, and only an authenticated packet may move the replay window, the
+ * timers, the peer's endpoint or its session slots.
+ */
+#include "core/endpoint.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "core/messages.h"
+#include "crypto/crypto.h"
+
+enum { IPV4_HEADER_LEN = 20, IPV6_HEADER_LEN = 40 };
+
+static enum wgc_verdict drop(struct wgc_endpoint *ep, struct wgc_receive_job *job,
+			     enum wgc_drop_reason reason)
+{
+	job->drop = reason;
+	wgc_endpoint_count(ep, reason);
+	return WGC_VERDICT_DROP;
+}
+
+static struct wgc_peer *peer_of_handshake_entry(struct wgc_index_entry *entry)
+{
+	return (struct wgc_peer *)(void *)((uint8_t *)entry -
+					   offsetof(struct wgc_peer, handshake_entry));
+}
+
+static struct wgc_keypair *keypair_of_entry(struct wgc_index_entry *entry)
+{
+	return (struct wgc_keypair *)(void *)((uint8_t *)entry -
+					      offsetof(struct wgc_keypair, entry));
+}
+
+/* Built-in load signal: more than load_threshold_per_s valid-mac1 handshakes in a one-second
+ * window. Callers with a real queue depth also use wgc_endpoint_report_load. */
+static void note_handshake_load(struct wgc_endpoint *ep, uint64_t now)
+{
+	if (now - ep->load_window_start_ns >= NS_PER_SEC) {
+		ep->load_window_start_ns = now;
+		ep->load_count = 0;
+	}
+	if (++ep->load_count > ep->load_threshold_per_s)
+		wgc_endpoint_report_load(ep, now);
+}
+
+static enum wgc_drop_reason send_cookie_reply(struct wgc_endpoint *ep, const uint8_t *msg,
+					      size_t len, const struct wgc_addr *src,
+					      struct wgc_actions *out)
+{
+	uint8_t nonce[COOKIE_NONCE_LEN];
+	uint8_t *reply;
+
+	if (!ep->random(ep->ctx, nonce, sizeof(nonce)))
+		return WGC_DROP_RANDOM_FAILED;
+	reply = wgc_actions_reserve(out, COOKIE_REPLY_LEN);
+	if (!reply)
+		return WGC_DROP_NO_MEMORY;
+	wgc_cookie_create_reply(&ep->cookie_checker, msg, len, src, wgc_load_le32(msg + 4), nonce,
+				reply);
+	if (!wgc_actions_push(out, WGC_ACTION_SEND, NULL, reply, COOKIE_REPLY_LEN, src))
+		return WGC_DROP_NO_MEMORY;
+	return WGC_DROP_COOKIE_SENT;
+}
+
+static bool refresh_cookie_secret(struct wgc_endpoint *ep, uint64_t now)
+{
+	uint8_t secret[NOISE_SYMMETRIC_KEY_LEN];
+	bool ok = true;
+
+	if (wgc_cookie_checker_needs_secret(&ep->cookie_checker, now)) {
+		ok = ep->random(ep->ctx, secret, sizeof(secret));
+		if (ok)
+			wgc_cookie_checker_set_secret(&ep->cookie_checker, secret, now);
+		wgc_memzero(secret, sizeof(secret));
+	}
+	return ok;
+}
+
+/* The DoS gate every handshake message passes (whitepaper 5.3): mac1 always; under load a valid
+ * mac2 (else a cookie reply) and the per-source token bucket. */
+static enum wgc_drop_reason admit_handshake(struct wgc_endpoint *ep, const uint8_t *msg,
+					    size_t len, const struct wgc_addr *src, uint64_t now,
+					    struct wgc_actions *out)
+{
+	enum wgc_mac_state state;
+	bool under_load;
+
+	if (!ep->local.has_private_key)
+		return WGC_DROP_NO_IDENTITY;
+	if (src->family != WGC_AF_INET && src->family != WGC_AF_INET6)
+		return WGC_DROP_BAD_PACKET;
+	if (wgc_cookie_validate(&ep->cookie_checker, msg, len, src, false) ==
+	    MAC_STATE_INVALID_MAC1)
+		return WGC_DROP_BAD_MAC1;
+	note_handshake_load(ep, now);
+	under_load = wgc_endpoint_is_under_load(ep, now);
+	if (!under_load)
+		return WGC_DROP_NONE;
+	if (!refresh_cookie_secret(ep, now))
+		return WGC_DROP_RANDOM_FAILED;
+	state = wgc_cookie_validate(&ep->cookie_checker, msg, len, src, true);
+	if (state != MAC_STATE_VALID_MAC1_AND_MAC2)
+		return send_cookie_reply(ep, msg, len, src, out);
+	if (!wgc_ratelimiter_allow(&ep->ratelimiter, src, now))
+		return WGC_DROP_RATE_LIMITED;
+	return WGC_DROP_NONE;
+}
+
+/* Makes a keypair from fresh session keys, files it under its index and in the peer's slots. */
+static void install_session(struct wgc_endpoint *ep, struct wgc_peer *peer,
+			    struct wgc_keypair *keypair, const struct wgc_session_keys *keys,
+			    uint64_t now)
+{
+	memcpy(keypair->send_key, keys->send_key, sizeof(keypair->send_key));
+	memcpy(keypair->recv_key, keys->recv_key, sizeof(keypair->recv_key));
+	keypair->remote_index = keys->remote_index;
+	keypair->is_initiator = keys->is_initiator;
+	keypair->birthdate_ns = now;
+	keypair->peer = peer;
+	keypair->entry.kind = INDEX_KEYPAIR;
+	if (keys->is_initiator)
+		wgc_index_replace(&ep->indexes, &peer->handshake_entry, &keypair->entry);
+	else
+		wgc_index_insert(&ep->indexes, &keypair->entry, keys->local_index);
+	wgc_keypairs_install(&peer->keypairs, keypair, &ep->indexes);
+	wgc_timers_on_session_derived(&ep->timers, &peer->timers, now);
+}
+
+static enum wgc_drop_reason respond(struct wgc_endpoint *ep, struct wgc_peer *peer,
+				    const struct wgc_noise_initiation *init,
+				    const struct wgc_addr *src, uint64_t now,
+				    struct wgc_actions *out)
+{
+	uint8_t ephemeral[NOISE_PUBLIC_KEY_LEN];
+	struct wgc_session_keys keys;
+	struct wgc_keypair *keypair = NULL;
+	uint8_t *msg;
+	uint32_t index;
+	enum wgc_drop_reason reason = WGC_DROP_RANDOM_FAILED;
+
+	if (!ep->random(ep->ctx, ephemeral, sizeof(ephemeral)) || !wgc_endpoint_new_index(ep, &index))
+		goto out;
+	reason = WGC_DROP_NO_MEMORY;
+	msg = wgc_actions_reserve(out, RESP_LEN);
+	keypair = wgc_keypair_alloc(&ep->keypairs);
+	if (!msg || !keypair || out->cap - out->count < 1)
+		goto out;
+	reason = WGC_DROP_HANDSHAKE_INVALID;
+	if (wgc_noise_create_response(&peer->handshake, init, msg, index, ephemeral, now, &keys) !=
+	    WGC_OK)
+		goto out;
+	/* Answering abandons any initiation of ours still in flight. */
+	wgc_index_remove(&ep->indexes, &peer->handshake_entry);
+	install_session(ep, peer, keypair, &keys, now);
+	keypair = NULL;
+	wgc_cookie_add_macs(&peer->cookie, msg, RESP_LEN, now);
+	peer->endpoint = *src;
+	peer->rx_bytes += INIT_LEN;
+	peer->tx_bytes += RESP_LEN;
+	wgc_timers_on_authenticated_traversal(&ep->timers, &peer->timers, now,
+					      peer->persistent_keepalive_s);
+	wgc_timers_on_authenticated_received(&peer->timers);
+	wgc_timers_on_authenticated_sent(&peer->timers);
+	wgc_actions_push(out, WGC_ACTION_SEND, peer, msg, RESP_LEN, src);
+	reason = WGC_DROP_NONE;
+out:
+	if (keypair)
+		wgc_keypair_unref(keypair);
+	wgc_memzero(&keys, sizeof(keys));
+	wgc_memzero(ephemeral, sizeof(ephemeral));
+	return reason;
+}
+
+static enum wgc_drop_reason receive_initiation(struct wgc_endpoint *ep, const uint8_t *msg,
+					       const struct wgc_addr *src, uint64_t now,
+					       struct wgc_actions *out)
+{
+	struct wgc_noise_initiation init;
+	struct wgc_peer *peer;
+	enum wgc_drop_reason reason;
+
+	reason = admit_handshake(ep, msg, INIT_LEN, src, now, out);
+	if (reason != WGC_DROP_NONE)
+		return reason;
+	reason = wgc_noise_consume_initiation_static(&ep->local, msg, &init);
+	if (reason != WGC_DROP_NONE)
+		goto out;
+	peer = wgc_peer_table_lookup(&ep->peers, init.remote_static);
+	reason = WGC_DROP_UNKNOWN_PEER;
+	if (!peer)
+		goto out;
+	reason = wgc_noise_consume_initiation_timestamp(&peer->handshake, msg, &init, now);
+	if (reason != WGC_DROP_NONE)
+		goto out;
+	reason = respond(ep, peer, &init, src, now, out);
+out:
+	wgc_memzero(&init, sizeof(init));
+	return reason;
+}
+
+static enum wgc_drop_reason receive_response(struct wgc_endpoint *ep, const uint8_t *msg,
+					     const struct wgc_addr *src, uint64_t now,
+					     struct wgc_actions *out)
+{
+	struct wgc_session_keys keys;
+	struct wgc_index_entry *entry;
+	struct wgc_keypair *keypair;
+	struct wgc_peer *peer;
+	enum wgc_drop_reason reason;
+
+	reason = admit_handshake(ep, msg, RESP_LEN, src, now, out);
+	if (reason != WGC_DROP_NONE)
+		return reason;
+	entry = wgc_index_lookup(&ep->indexes, wgc_load_le32(msg + RESP_OFF_RECEIVER));
+	if (!entry || entry->kind != INDEX_HANDSHAKE)
+		return WGC_DROP_UNKNOWN_INDEX;
+	peer = peer_of_handshake_entry(entry);
+	keypair = wgc_keypair_alloc(&ep->keypairs);
+	if (!keypair)
+		return WGC_DROP_NO_MEMORY;
+	reason = wgc_noise_consume_response(&peer->handshake, &ep->local, msg, &keys);
+	if (reason != WGC_DROP_NONE) {
+		wgc_keypair_unref(keypair);
+		goto out;
+	}
+	install_session(ep, peer, keypair, &keys, now);
+	peer->endpoint = *src;
+	peer->rx_bytes += RESP_LEN;
+	wgc_timers_on_authenticated_traversal(&ep->timers, &peer->timers, now,
+					      peer->persistent_keepalive_s);
+	wgc_timers_on_authenticated_received(&peer->timers);
+	wgc_endpoint_handshake_complete(ep, peer, now);
+	/* Confirm the session to the responder at once, then let staged packets go. */
+	wgc_endpoint_send_keepalive(ep, peer, now, out);
+	if (!wgc_actions_push(out, WGC_ACTION_FLUSH, peer, NULL, 0, NULL))
+		wgc_endpoint_count(ep, WGC_DROP_NO_MEMORY);
+out:
+	wgc_memzero(&keys, sizeof(keys));
+	return reason;
+}
+
+static enum wgc_drop_reason receive_cookie(struct wgc_endpoint *ep, const uint8_t *msg,
+					   uint64_t now)
+{
+	struct wgc_index_entry *entry;
+	struct wgc_peer *peer = NULL;
+
+	entry = wgc_index_lookup(&ep->indexes, wgc_load_le32(msg + COOKIE_OFF_RECEIVER));
+	if (entry && entry->kind == INDEX_HANDSHAKE)
+		peer = peer_of_handshake_entry(entry);
+	else if (entry && entry->kind == INDEX_KEYPAIR)
+		peer = keypair_of_entry(entry)->peer;
+	if (!peer)
+		return WGC_DROP_UNKNOWN_INDEX;
+	if (!wgc_cookie_consume_reply(&peer->cookie, msg, now))
+		return WGC_DROP_COOKIE_INVALID;
+	return WGC_DROP_NONE;
+}
+
+/* Serial checks before a data message is worth decrypting; nothing changes. */
+static enum wgc_verdict prepare_data(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
+				     struct wgc_receive_job *job)
+{
+	struct wgc_index_entry *entry;
+	struct wgc_keypair *keypair;
+
+	entry = wgc_index_lookup(&ep->indexes, wgc_load_le32(buf + DATA_OFF_RECEIVER));
+	if (!entry || entry->kind != INDEX_KEYPAIR)
+		return drop(ep, job, WGC_DROP_UNKNOWN_INDEX);
+	keypair = keypair_of_entry(entry);
+	job->counter = wgc_load_le64(buf + DATA_OFF_COUNTER);
+	if (job->counter >= REJECT_AFTER_MESSAGES || now - keypair->birthdate_ns >= REJECT_AFTER_TIME)
+		return drop(ep, job, WGC_DROP_EXPIRED_KEYPAIR);
+	if (!wgc_replay_check(&keypair->replay, job->counter))
+		return drop(ep, job, WGC_DROP_REPLAYED);
+	wgc_keypair_ref(keypair);
+	job->keypair = keypair;
+	return WGC_VERDICT_CRYPTO;
+}
+
+enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
+				     size_t len, const struct wgc_addr *src,
+				     struct wgc_receive_job *job, struct wgc_actions *out)
+{
+	enum wgc_drop_reason reason;
+
+	memset(job, 0, sizeof(*job));
+	job->buf = buf;
+	job->len = len;
+	job->src = *src;
+	if (len < 4)
+		return drop(ep, job, WGC_DROP_SHORT);
+	/* Type and the three reserved bytes are one little-endian word (whitepaper 5.4). */
+	switch (wgc_load_le32(buf)) {
+	case MESSAGE_HANDSHAKE_INITIATION:
+		if (len != INIT_LEN)
+			return drop(ep, job, WGC_DROP_BAD_LENGTH);
+		reason = receive_initiation(ep, buf, src, now, out);
+		break;
+	case MESSAGE_HANDSHAKE_RESPONSE:
+		if (len != RESP_LEN)
+			return drop(ep, job, WGC_DROP_BAD_LENGTH);
+		reason = receive_response(ep, buf, src, now, out);
+		break;
+	case MESSAGE_HANDSHAKE_COOKIE:
+		if (len != COOKIE_REPLY_LEN)
+			return drop(ep, job, WGC_DROP_BAD_LENGTH);
+		reason = receive_cookie(ep, buf, now);
+		break;
+	case MESSAGE_DATA:
+		if (len < DATA_MIN_LEN)
+			return drop(ep, job, WGC_DROP_SHORT);
+		return prepare_data(ep, now, buf, job);
+	default:
+		return drop(ep, job, WGC_DROP_BAD_TYPE);
+	}
+	if (reason != WGC_DROP_NONE)
+		return drop(ep, job, reason);
+	return WGC_VERDICT_DONE;
+}
+
+void wgc_receive_open(struct wgc_receive_job *job)
+{
+	uint8_t *payload = job->buf + DATA_OFF_PAYLOAD;
+
+	job->is_authentic = wgc_aead_open(payload, payload, job->len - DATA_HEADER_LEN, NULL, 0,
+					  job->counter, job->keypair->recv_key);
+}
+
+/* The inner packet's length and source address, or false if it is not a sane IPv4/IPv6 packet. */
+static bool parse_inner(const uint8_t *packet, size_t len, size_t *inner_len, uint8_t *family,
+			const uint8_t **source)
+{
+	size_t claimed;
+
+	if (len >= IPV4_HEADER_LEN && packet[0] >> 4 == 4) {
+		claimed = wgc_load_be16(packet + 2);
+		*family = WGC_AF_INET;
+		*source = packet + 12;
+		if (claimed < IPV4_HEADER_LEN)
+			return false;
+	} else if (len >= IPV6_HEADER_LEN && packet[0] >> 4 == 6) {
+		claimed = (size_t)wgc_load_be16(packet + 4) + IPV6_HEADER_LEN;
+		*family = WGC_AF_INET6;
+		*source = packet + 8;
+	} else {
+		return false;
+	}
+	if (claimed > len)
+		return false;
+	*inner_len = claimed;
+	return true;
+}
+
+/* Whitepaper 6.2: an initiator whose session nears REJECT_AFTER_TIME rekeys from the receive side
+ * too, once, in case it has nothing to send. */
+static void keep_key_fresh_receiving(struct wgc_endpoint *ep, struct wgc_peer *peer, uint64_t now,
+				     struct wgc_actions *out)
+{
+	const struct wgc_keypair *current = peer->keypairs.current;
+
+	if (current && current->is_initiator && !peer->timers.sent_last_minute_handshake &&
+	    now - current->birthdate_ns > REKEY_ON_RECEIVE_AFTER) {
+		peer->timers.sent_last_minute_handshake = true;
+		wgc_endpoint_send_initiation(ep, peer, now, false, out);
+	}
+}
+
+static enum wgc_verdict finish_commit(struct wgc_endpoint *ep, struct wgc_receive_job *job,
+				      enum wgc_drop_reason reason)
+{
+	wgc_keypair_unref(job->keypair);
+	job->keypair = NULL;
+	if (reason == WGC_DROP_NONE)
+		return WGC_VERDICT_DONE;
+	return drop(ep, job, reason);
+}
+
+enum wgc_verdict wgc_receive_commit(struct wgc_endpoint *ep, uint64_t now,
+				    struct wgc_receive_job *job, struct wgc_actions *out)
+{
+	struct wgc_keypair *keypair = job->keypair;
+	struct wgc_peer *peer = keypair->peer;
+	uint8_t *packet = job->buf + DATA_OFF_PAYLOAD;
+	size_t plain_len = job->len - DATA_MIN_LEN;
+	size_t inner_len;
+	const uint8_t *source;
+	uint8_t family;
+
+	if (!job->is_authentic)
+		return finish_commit(ep, job, WGC_DROP_DECRYPT_FAILED);
+	if (!peer)
+		return finish_commit(ep, job, WGC_DROP_PEER_GONE);
+	if (!wgc_replay_update(&keypair->replay, job->counter))
+		return finish_commit(ep, job, WGC_DROP_REPLAYED);
+
+	/* Authenticated and fresh: from here on the packet counts as proof of life. */
+	if (wgc_keypairs_confirm(&peer->keypairs, keypair, &ep->indexes)) {
+		wgc_endpoint_handshake_complete(ep, peer, now);
+		if (!wgc_actions_push(out, WGC_ACTION_FLUSH, peer, NULL, 0, NULL))
+			wgc_endpoint_count(ep, WGC_DROP_NO_MEMORY);
+	}
+	keep_key_fresh_receiving(ep, peer, now, out);
+	peer->endpoint = job->src;
+	peer->rx_bytes += job->len;
+	wgc_timers_on_authenticated_traversal(&ep->timers, &peer->timers, now,
+					      peer->persistent_keepalive_s);
+	wgc_timers_on_authenticated_received(&peer->timers);
+	if (plain_len == 0)
+		return finish_commit(ep, job, WGC_DROP_NONE);
+	wgc_timers_on_data_received(&ep->timers, &peer->timers, now);
+
+	if (!parse_inner(packet, plain_len, &inner_len, &family, &source))
+		return finish_commit(ep, job, WGC_DROP_BAD_PACKET);
+	if (wgc_allowedips_lookup(ep, family, source) != peer)
+		return finish_commit(ep, job, WGC_DROP_SOURCE_NOT_ALLOWED);
+	if (!wgc_actions_push(out, WGC_ACTION_DELIVER, peer, packet, inner_len, NULL))
+		return finish_commit(ep, job, WGC_DROP_NO_MEMORY);
+	return finish_commit(ep, job, WGC_DROP_NONE);
+}
+
+enum wgc_verdict wgc_receive(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf, size_t len,
+			     const struct wgc_addr *src, struct wgc_actions *out)
+{
+	struct wgc_receive_job job;
+	enum wgc_verdict verdict;
+
+	verdict = wgc_receive_prepare(ep, now, buf, len, src, &job, out);
+	if (verdict != WGC_VERDICT_CRYPTO)
+		return verdict;
+	wgc_receive_open(&job);
+	return wgc_receive_commit(ep, now, &job, out);
+}

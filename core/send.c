@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The outgoing path (whitepaper 5.4.6, 6): routing a plaintext packet to its peer by destination
+ * address, the serial prepare step (choose the current keypair, take a counter, fire the timer
+ * events), the pure seal step, and the messages the core sends by itself: initiations and
+ * keepalives. A packet with no usable session is handed back to be staged while a handshake runs.
+ */
+#include "core/endpoint.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "core/messages.h"
+#include "crypto/crypto.h"
+
+/* Padding to a multiple of 16 without passing the MTU (wireguard-go's calculatePaddingSize). */
+static size_t padded_len(size_t plain_len, uint32_t mtu)
+{
+	size_t last_unit = plain_len;
+	size_t padded;
+
+	if (last_unit > mtu)
+		last_unit %= mtu;
+	padded = (last_unit + MESSAGE_PADDING_MULTIPLE - 1) & ~(size_t)(MESSAGE_PADDING_MULTIPLE - 1);
+	if (padded > mtu)
+		padded = mtu;
+	return plain_len + (padded - last_unit);
+}
+
+/* The peer an IP packet is routed to by its destination address, or NULL with a reason. */
+static struct wgc_peer *route(const struct wgc_endpoint *ep, const uint8_t *packet, size_t len,
+			      enum wgc_drop_reason *drop)
+{
+	struct wgc_peer *peer = NULL;
+
+	*drop = WGC_DROP_BAD_PACKET;
+	if (len >= 20 && packet[0] >> 4 == 4)
+		peer = wgc_allowedips_lookup(ep, WGC_AF_INET, packet + 16);
+	else if (len >= 40 && packet[0] >> 4 == 6)
+		peer = wgc_allowedips_lookup(ep, WGC_AF_INET6, packet + 24);
+	else
+		return NULL;
+	if (!peer)
+		*drop = WGC_DROP_NO_ROUTE;
+	return peer;
+}
+
+static bool keypair_can_send(const struct wgc_keypair *keypair, uint64_t now)
+{
+	return keypair && keypair->send_counter < REJECT_AFTER_MESSAGES &&
+	       now - keypair->birthdate_ns < REJECT_AFTER_TIME;
+}
+
+static enum wgc_verdict drop(struct wgc_endpoint *ep, struct wgc_send_job *job,
+			     enum wgc_drop_reason reason)
+{
+	job->drop = reason;
+	wgc_endpoint_count(ep, reason);
+	return WGC_VERDICT_DROP;
+}
+
+/* Whitepaper 6.2: the initiator of a session rekeys after REKEY_AFTER_TIME; anyone after
+ * REKEY_AFTER_MESSAGES. */
+static void keep_key_fresh_sending(struct wgc_endpoint *ep, struct wgc_peer *peer,
+				   const struct wgc_keypair *keypair, uint64_t now,
+				   struct wgc_actions *out)
+{
+	if (keypair->send_counter > REKEY_AFTER_MESSAGES ||
+	    (keypair->is_initiator && now - keypair->birthdate_ns > REKEY_AFTER_TIME))
+		wgc_endpoint_send_initiation(ep, peer, now, false, out);
+}
+
+enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep, uint64_t now, struct wgc_peer *peer,
+				  uint8_t *buf, size_t buf_size, size_t plain_len,
+				  struct wgc_send_job *job, struct wgc_actions *out)
+{
+	struct wgc_keypair *keypair;
+	enum wgc_drop_reason reason = WGC_DROP_NONE;
+	size_t message_len;
+
+	memset(job, 0, sizeof(*job));
+	job->buf = buf;
+	job->plain_len = plain_len;
+	if (!peer) {
+		peer = route(ep, buf + DATA_HEADER_LEN, plain_len, &reason);
+		if (!peer)
+			return drop(ep, job, reason);
+	}
+	job->peer = peer;
+	message_len = DATA_HEADER_LEN + padded_len(plain_len, ep->mtu) + AEAD_TAG_LEN;
+	if (plain_len > ep->mtu || buf_size < message_len)
+		return drop(ep, job, WGC_DROP_TOO_BIG);
+	keypair = peer->keypairs.current;
+	if (!keypair_can_send(keypair, now)) {
+		wgc_endpoint_send_initiation(ep, peer, now, false, out);
+		return WGC_VERDICT_STAGE;
+	}
+	if (peer->endpoint.family == WGC_AF_NONE)
+		return drop(ep, job, WGC_DROP_NO_ENDPOINT);
+
+	job->keypair = keypair;
+	job->counter = keypair->send_counter++;
+	job->message_len = message_len;
+	job->addr = peer->endpoint;
+	wgc_keypair_ref(keypair);
+	wgc_store_le32(buf + DATA_OFF_TYPE, MESSAGE_DATA);
+	wgc_store_le32(buf + DATA_OFF_RECEIVER, keypair->remote_index);
+	wgc_store_le64(buf + DATA_OFF_COUNTER, job->counter);
+	peer->tx_bytes += message_len;
+
+	wgc_timers_on_authenticated_traversal(&ep->timers, &peer->timers, now,
+					      peer->persistent_keepalive_s);
+	wgc_timers_on_authenticated_sent(&peer->timers);
+	if (plain_len)
+		wgc_timers_on_data_sent(&ep->timers, &peer->timers, now, wgc_endpoint_jitter(ep));
+	keep_key_fresh_sending(ep, peer, keypair, now, out);
+	return WGC_VERDICT_CRYPTO;
+}
+
+void wgc_send_seal(struct wgc_send_job *job)
+{
+	uint8_t *payload = job->buf + DATA_OFF_PAYLOAD;
+	size_t padded = job->message_len - DATA_HEADER_LEN - AEAD_TAG_LEN;
+
+	memset(payload + job->plain_len, 0, padded - job->plain_len);
+	wgc_aead_seal(payload, payload, padded, NULL, 0, job->counter, job->keypair->send_key);
+	wgc_keypair_unref(job->keypair);
+	job->keypair = NULL;
+}
+
+enum wgc_verdict wgc_send(struct wgc_endpoint *ep, uint64_t now, struct wgc_peer *peer,
+			  uint8_t *buf, size_t buf_size, size_t plain_len, struct wgc_actions *out)
+{
+	struct wgc_send_job job;
+	enum wgc_verdict verdict;
+
+	verdict = wgc_send_prepare(ep, now, peer, buf, buf_size, plain_len, &job, out);
+	if (verdict != WGC_VERDICT_CRYPTO)
+		return verdict;
+	wgc_send_seal(&job);
+	if (!wgc_actions_push(out, WGC_ACTION_SEND, job.peer, job.buf, job.message_len, &job.addr)) {
+		wgc_endpoint_count(ep, WGC_DROP_NO_MEMORY);
+		return WGC_VERDICT_DROP;
+	}
+	return WGC_VERDICT_DONE;
+}
+
+void wgc_endpoint_send_keepalive(struct wgc_endpoint *ep, struct wgc_peer *peer, uint64_t now,
+				 struct wgc_actions *out)
+{
+	uint8_t *buf = wgc_actions_reserve(out, DATA_MIN_LEN);
+
+	if (!buf) {
+		wgc_endpoint_count(ep, WGC_DROP_NO_MEMORY);
+		return;
+	}
+	/* A STAGE verdict needs nothing kept: the handshake it started ends with a keepalive. */
+	(void)wgc_send(ep, now, peer, buf, DATA_MIN_LEN, 0, out);
+}
+
+void wgc_endpoint_send_initiation(struct wgc_endpoint *ep, struct wgc_peer *peer, uint64_t now,
+				  bool is_retry, struct wgc_actions *out)
+{
+	uint8_t ephemeral[NOISE_PUBLIC_KEY_LEN];
+	uint32_t index;
+	uint8_t *msg;
+
+	if (!is_retry)
+		peer->timers.handshake_attempts = 0;
+	if (peer->has_sent_initiation && now - peer->last_sent_initiation_ns < REKEY_TIMEOUT)
+		return;
+	if (!ep->local.has_private_key || !peer->handshake.has_static_static)
+		return;
+	if (!ep->random(ep->ctx, ephemeral, sizeof(ephemeral)) || !wgc_endpoint_new_index(ep, &index)) {
+		wgc_endpoint_count(ep, WGC_DROP_RANDOM_FAILED);
+		goto out;
+	}
+	msg = wgc_actions_reserve(out, INIT_LEN);
+	if (!msg) {
+		wgc_endpoint_count(ep, WGC_DROP_NO_MEMORY);
+		goto out;
+	}
+	if (wgc_noise_create_initiation(&peer->handshake, &ep->local, msg, index, ephemeral,
+					ep->wall_clock(ep->ctx)) != WGC_OK)
+		goto out;
+	wgc_index_remove(&ep->indexes, &peer->handshake_entry);
+	peer->handshake_entry.kind = INDEX_HANDSHAKE;
+	wgc_index_insert(&ep->indexes, &peer->handshake_entry, index);
+	wgc_cookie_add_macs(&peer->cookie, msg, INIT_LEN, now);
+	peer->has_sent_initiation = true;
+	peer->last_sent_initiation_ns = now;
+
+	/* As the reference: the attempt's timers run even when there is nowhere to send it, so
+	 * staged packets are purged in the end and a handshake from the peer can still land. */
+	wgc_timers_on_authenticated_traversal(&ep->timers, &peer->timers, now,
+					      peer->persistent_keepalive_s);
+	wgc_timers_on_authenticated_sent(&peer->timers);
+	wgc_timers_on_handshake_initiated(&ep->timers, &peer->timers, now, wgc_endpoint_jitter(ep));
+	if (peer->endpoint.family == WGC_AF_NONE) {
+		wgc_endpoint_count(ep, WGC_DROP_NO_ENDPOINT);
+		goto out;
+	}
+	if (wgc_actions_push(out, WGC_ACTION_SEND, peer, msg, INIT_LEN, &peer->endpoint))
+		peer->tx_bytes += INIT_LEN;
+	else
+		wgc_endpoint_count(ep, WGC_DROP_NO_MEMORY);
+out:
+	wgc_memzero(ephemeral, sizeof(ephemeral));
+}
+
+void wgc_endpoint_handshake_complete(struct wgc_endpoint *ep, struct wgc_peer *peer, uint64_t now)
+{
+	wgc_timers_on_handshake_complete(&peer->timers);
+	peer->has_handshake = true;
+	peer->last_handshake_ns = now;
+	peer->last_handshake_wall_ns = ep->wall_clock(ep->ctx);
+}

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * BLAKE2s (RFC 7693), plain and keyed, with HMAC-BLAKE2s (RFC 2104) and the WireGuard KDF
+ * (whitepaper 5.4) built on it. This is our own portable C: bytes are loaded little-endian one at a
+ * time, so it runs unchanged on big-endian hosts. It knows nothing of WireGuard messages; the
+ * handshake's HASH, MAC, HMAC and KDFn all come from here.
+ */
+#include "crypto/crypto.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* RFC 7693 section 2.6: the same IV as SHA-256. */
+static const uint32_t blake2s_iv[8] = {
+	0x6A09E667UL, 0xBB67AE85UL, 0x3C6EF372UL, 0xA54FF53AUL,
+	0x510E527FUL, 0x9B05688CUL, 0x1F83D9ABUL, 0x5BE0CD19UL,
+};
+
+/* RFC 7693 section 2.7: message word schedule for the ten rounds. */
+static const uint8_t blake2s_sigma[10][16] = {
+	{ 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 },
+	{ 14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3 },
+	{ 11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4 },
+	{ 7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8 },
+	{ 9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13 },
+	{ 2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9 },
+	{ 12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11 },
+	{ 13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10 },
+	{ 6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5 },
+	{ 10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0 },
+};
+
+enum {
+	HMAC_IPAD = 0x36,
+	HMAC_OPAD = 0x5c,
+};
+
+static inline uint32_t load32_le(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline void store32_le(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint32_t ror32(uint32_t v, unsigned int n)
+{
+	return (v >> n) | (v << (32 - n));
+}
+
+/* The mixing function G (RFC 7693 section 3.1) with BLAKE2s's rotations 16, 12, 8, 7. */
+#define G(r, i, a, b, c, d)                                     \
+	do {                                                    \
+		a = a + b + m[blake2s_sigma[r][2 * (i)]];       \
+		d = ror32(d ^ a, 16);                           \
+		c = c + d;                                      \
+		b = ror32(b ^ c, 12);                           \
+		a = a + b + m[blake2s_sigma[r][2 * (i) + 1]];   \
+		d = ror32(d ^ a, 8);                            \
+		c = c + d;                                      \
+		b = ror32(b ^ c, 7);                            \
+	} while (0)
+
+/* One round: four column steps, then four diagonal steps. r is a constant at every use, so the
+ * compiler resolves each sigma lookup to a fixed message word. */
+#define ROUND(r)                                                \
+	do {                                                    \
+		G(r, 0, v[0], v[4], v[8], v[12]);               \
+		G(r, 1, v[1], v[5], v[9], v[13]);               \
+		G(r, 2, v[2], v[6], v[10], v[14]);              \
+		G(r, 3, v[3], v[7], v[11], v[15]);              \
+		G(r, 4, v[0], v[5], v[10], v[15]);              \
+		G(r, 5, v[1], v[6], v[11], v[12]);              \
+		G(r, 6, v[2], v[7], v[8], v[13]);               \
+		G(r, 7, v[3], v[4], v[9], v[14]);               \
+	} while (0)
+
+/*
+ * Compresses nblocks consecutive 64-byte blocks into state, adding inc to the byte counter before
+ * each one (RFC 7693 section 3.2). Taking a run of blocks lets the message words and working vector
+ * be wiped once per call instead of once per block: they hold key-derived values for keyed hashes
+ * and HMAC, and the wipe is an out-of-line call the compiler cannot drop.
+ */
+static void compress(struct wgc_blake2s *state, const uint8_t *block, size_t nblocks, uint32_t inc)
+{
+	uint32_t m[16];
+	uint32_t v[16];
+	int i;
+
+	while (nblocks-- > 0) {
+		/* The counter is 64 bits split over two words; carry into t[1] on wrap. */
+		state->t[0] += inc;
+		state->t[1] += (uint32_t)(state->t[0] < inc);
+
+		for (i = 0; i < 16; i++)
+			m[i] = load32_le(block + 4 * i);
+		for (i = 0; i < 8; i++)
+			v[i] = state->h[i];
+		v[8] = blake2s_iv[0];
+		v[9] = blake2s_iv[1];
+		v[10] = blake2s_iv[2];
+		v[11] = blake2s_iv[3];
+		v[12] = blake2s_iv[4] ^ state->t[0];
+		v[13] = blake2s_iv[5] ^ state->t[1];
+		v[14] = blake2s_iv[6] ^ state->f[0];
+		v[15] = blake2s_iv[7] ^ state->f[1];
+
+		ROUND(0);
+		ROUND(1);
+		ROUND(2);
+		ROUND(3);
+		ROUND(4);
+		ROUND(5);
+		ROUND(6);
+		ROUND(7);
+		ROUND(8);
+		ROUND(9);
+
+		for (i = 0; i < 8; i++)
+			state->h[i] ^= v[i] ^ v[i + 8];
+		block += WGC_BLAKE2S_BLOCK_LEN;
+	}
+	wgc_memzero(m, sizeof(m));
+	wgc_memzero(v, sizeof(v));
+}
+
+#undef ROUND
+#undef G
+
+/* Parameter block word 0 (RFC 7693 section 2.5): digest length, key length, fanout 1, depth 1. */
+static void init_param(struct wgc_blake2s *state, size_t out_len, size_t key_len)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		state->h[i] = blake2s_iv[i];
+	state->h[0] ^= 0x01010000UL ^ (uint32_t)(key_len << 8) ^ (uint32_t)out_len;
+	state->t[0] = 0;
+	state->t[1] = 0;
+	state->f[0] = 0;
+	state->f[1] = 0;
+	state->buf_len = 0;
+	state->out_len = out_len;
+}
+
+void wgc_blake2s_init(struct wgc_blake2s *state, size_t out_len)
+{
+	init_param(state, out_len, 0);
+}
+
+void wgc_blake2s_init_key(struct wgc_blake2s *state, size_t out_len, const uint8_t *key,
+			  size_t key_len)
+{
+	init_param(state, out_len, key_len);
+	/* The key, zero-padded to a full block, is the message's first block (RFC 7693 3.3). */
+	memset(state->buf, 0, sizeof(state->buf));
+	memcpy(state->buf, key, key_len);
+	state->buf_len = WGC_BLAKE2S_BLOCK_LEN;
+}
+
+void wgc_blake2s_update(struct wgc_blake2s *state, const uint8_t *in, size_t in_len)
+{
+	size_t fill = WGC_BLAKE2S_BLOCK_LEN - state->buf_len;
+	size_t nblocks;
+
+	if (in_len == 0)
+		return;
+	/*
+	 * The last block is compressed with the final flag set, and only wgc_blake2s_final knows
+	 * which block is last. So a full block is compressed only once more input is known to
+	 * follow: the buffer is flushed when in_len strictly exceeds what it can take, and direct
+	 * compression from in always leaves 1..64 bytes behind for the buffer.
+	 */
+	if (in_len > fill) {
+		memcpy(state->buf + state->buf_len, in, fill);
+		compress(state, state->buf, 1, WGC_BLAKE2S_BLOCK_LEN);
+		state->buf_len = 0;
+		in += fill;
+		in_len -= fill;
+		if (in_len > WGC_BLAKE2S_BLOCK_LEN) {
+			nblocks = (in_len - 1) / WGC_BLAKE2S_BLOCK_LEN;
+			compress(state, in, nblocks, WGC_BLAKE2S_BLOCK_LEN);
+			in += nblocks * WGC_BLAKE2S_BLOCK_LEN;
+			in_len -= nblocks * WGC_BLAKE2S_BLOCK_LEN;
+		}
+	}
+	memcpy(state->buf + state->buf_len, in, in_len);
+	state->buf_len += in_len;
+}
+
+void wgc_blake2s_final(struct wgc_blake2s *state, uint8_t *out)
+{
+	uint8_t digest[WGC_BLAKE2S_OUT_LEN];
+	int i;
+
+	/* Last block: zero-padded, counter advanced by the real byte count only, final flag set. */
+	memset(state->buf + state->buf_len, 0, WGC_BLAKE2S_BLOCK_LEN - state->buf_len);
+	state->f[0] = 0xFFFFFFFFUL;
+	compress(state, state->buf, 1, (uint32_t)state->buf_len);
+
+	for (i = 0; i < 8; i++)
+		store32_le(digest + 4 * i, state->h[i]);
+	memcpy(out, digest, state->out_len);
+	wgc_memzero(digest, sizeof(digest));
+	wgc_memzero(state, sizeof(*state));
+}
+
+void wgc_blake2s(uint8_t *out, size_t out_len, const uint8_t *in, size_t in_len, const uint8_t *key,
+		 size_t key_len)
+{
+	struct wgc_blake2s state;
+
+	if (key_len > 0)
+		wgc_blake2s_init_key(&state, out_len, key, key_len);
+	else
+		wgc_blake2s_init(&state, out_len);
+	wgc_blake2s_update(&state, in, in_len);
+	wgc_blake2s_final(&state, out);
+}
+
+void wgc_hmac_blake2s(uint8_t out[WGC_BLAKE2S_OUT_LEN], const uint8_t *key, size_t key_len,
+		      const uint8_t *in, size_t in_len)
+{
+	struct wgc_blake2s state;
+	uint8_t pad[WGC_BLAKE2S_BLOCK_LEN];
+	uint8_t inner[WGC_BLAKE2S_OUT_LEN];
+	int i;
+
+	/* RFC 2104: a key longer than the block is replaced by its hash; a shorter one is
+	 * zero-padded to the block. */
+	memset(pad, 0, sizeof(pad));
+	if (key_len > WGC_BLAKE2S_BLOCK_LEN)
+		wgc_blake2s(pad, WGC_BLAKE2S_OUT_LEN, key, key_len, NULL, 0);
+	else if (key_len > 0)
+		memcpy(pad, key, key_len);
+
+	for (i = 0; i < WGC_BLAKE2S_BLOCK_LEN; i++)
+		pad[i] ^= HMAC_IPAD;
+	wgc_blake2s_init(&state, WGC_BLAKE2S_OUT_LEN);
+	wgc_blake2s_update(&state, pad, sizeof(pad));
+	wgc_blake2s_update(&state, in, in_len);
+	wgc_blake2s_final(&state, inner);
+
+	/* Flip the inner pad into the outer one without keeping the key around separately. */
+	for (i = 0; i < WGC_BLAKE2S_BLOCK_LEN; i++)
+		pad[i] ^= HMAC_IPAD ^ HMAC_OPAD;
+	wgc_blake2s_init(&state, WGC_BLAKE2S_OUT_LEN);
+	wgc_blake2s_update(&state, pad, sizeof(pad));
+	wgc_blake2s_update(&state, inner, sizeof(inner));
+	/* key and in are fully consumed by now, so out may alias either of them. */
+	wgc_blake2s_final(&state, out);
+
+	wgc_memzero(pad, sizeof(pad));
+	wgc_memzero(inner, sizeof(inner));
+}
+
+void wgc_kdf(uint8_t out1[WGC_KEY_LEN], uint8_t *out2, uint8_t *out3,
+	     const uint8_t chaining_key[WGC_KEY_LEN], const uint8_t *in, size_t in_len)
+{
+	uint8_t t0[WGC_BLAKE2S_OUT_LEN];
+	/* t[n] holds t_{n+1} followed by the counter byte for the next step's input. */
+	uint8_t t[3][WGC_BLAKE2S_OUT_LEN + 1];
+
+	wgc_hmac_blake2s(t0, chaining_key, WGC_KEY_LEN, in, in_len);
+
+	t[0][0] = 0x1;
+	wgc_hmac_blake2s(t[0], t0, sizeof(t0), t[0], 1);
+	if (out2 != NULL) {
+		t[0][WGC_BLAKE2S_OUT_LEN] = 0x2;
+		wgc_hmac_blake2s(t[1], t0, sizeof(t0), t[0], sizeof(t[0]));
+	}
+	if (out2 != NULL && out3 != NULL) {
+		t[1][WGC_BLAKE2S_OUT_LEN] = 0x3;
+		wgc_hmac_blake2s(t[2], t0, sizeof(t0), t[1], sizeof(t[1]));
+	}
+
+	/* Every output is computed before any is written, so outputs may alias chaining_key or
+	 * in (the handshake feeds C back as its own output). */
+	memcpy(out1, t[0], WGC_KEY_LEN);
+	if (out2 != NULL)
+		memcpy(out2, t[1], WGC_KEY_LEN);
+	if (out2 != NULL && out3 != NULL)
+		memcpy(out3, t[2], WGC_KEY_LEN);
+
+	wgc_memzero(t0, sizeof(t0));
+	wgc_memzero(t, sizeof(t));
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The primitives WireGuard needs, behind one small interface: BLAKE2s (plain, keyed), HMAC-BLAKE2s
+ * and the WireGuard KDF (our own code, RFC 7693 / RFC 2104), ChaCha20-Poly1305 and XChaCha20-Poly1305
+ * AEAD, X25519 (libsodium), TAI64N, constant-time comparison and secure wipe. Nothing here knows of
+ * WireGuard messages. Every function is pure (no global state beyond libsodium's one-time init) and
+ * callable from any thread.
+ */
+#ifndef WGC_CRYPTO_CRYPTO_H
+#define WGC_CRYPTO_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wgc.h"
+
+enum {
+	WGC_BLAKE2S_OUT_LEN = 32,   /* HASH() output and the largest BLAKE2s digest */
+	WGC_BLAKE2S_BLOCK_LEN = 64, /* compression block, also the HMAC block size */
+	WGC_BLAKE2S_KEY_MAX = 32,
+	WGC_AEAD_TAG_LEN = 16,
+	WGC_XAEAD_NONCE_LEN = 24,
+	WGC_TAI64N_LEN = 12,
+};
+
+/* ---- one-time setup ---- */
+
+/* Initialises the AEAD/X25519 backend. Idempotent and thread-safe; wgc_endpoint_init calls it. */
+void wgc_crypto_init(void);
+
+/* ---- BLAKE2s (RFC 7693) ---- */
+
+/* Streaming state. Holds key material when keyed: finalising wipes it. */
+struct wgc_blake2s {
+	uint32_t h[8];
+	uint32_t t[2];
+	uint32_t f[2];
+	uint8_t buf[WGC_BLAKE2S_BLOCK_LEN];
+	size_t buf_len;
+	size_t out_len;
+};
+
+/* Starts an unkeyed hash with out_len bytes of output (1..32). */
+void wgc_blake2s_init(struct wgc_blake2s *state, size_t out_len);
+/* Starts a keyed hash (MAC); key_len 1..32, out_len 1..32. */
+void wgc_blake2s_init_key(struct wgc_blake2s *state, size_t out_len, const uint8_t *key,
+			  size_t key_len);
+void wgc_blake2s_update(struct wgc_blake2s *state, const uint8_t *in, size_t in_len);
+/* Writes state->out_len bytes to out and wipes the state. */
+void wgc_blake2s_final(struct wgc_blake2s *state, uint8_t *out);
+/* One-shot; key may be NULL with key_len 0. */
+void wgc_blake2s(uint8_t *out, size_t out_len, const uint8_t *in, size_t in_len, const uint8_t *key,
+		 size_t key_len);
+
+/* HMAC(key, in) over BLAKE2s-256 with a 64-byte block (RFC 2104). key_len may exceed 64. */
+void wgc_hmac_blake2s(uint8_t out[WGC_BLAKE2S_OUT_LEN], const uint8_t *key, size_t key_len,
+		      const uint8_t *in, size_t in_len);
+
+/*
+ * The WireGuard KDF (whitepaper 5.4): t0 = HMAC(chaining_key, in); t1 = HMAC(t0, 0x1);
+ * t2 = HMAC(t0, t1 || 0x2); t3 = HMAC(t0, t2 || 0x3). Writes t1 to out1 and, when non-NULL, t2 to
+ * out2 and t3 to out3 (out3 requires out2). Outputs may alias chaining_key. t0 is wiped.
+ */
+void wgc_kdf(uint8_t out1[WGC_KEY_LEN], uint8_t *out2, uint8_t *out3,
+	     const uint8_t chaining_key[WGC_KEY_LEN], const uint8_t *in, size_t in_len);
+
+/* ---- AEAD (RFC 8439), nonce = 32 zero bits || counter as 64-bit little-endian ---- */
+
+/* Encrypts len bytes of src into dst and appends the 16-byte tag (dst holds len + 16). dst == src
+ * is allowed (in place); other overlaps are not. */
+void wgc_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
+		   uint64_t counter, const uint8_t key[WGC_KEY_LEN]);
+/* Checks and decrypts src (len bytes, tag included) into dst (len - 16 bytes). Returns false, with dst
+ * unspecified, if len < 16 or the tag does not verify. dst == src allowed. */
+WGC_MUST_CHECK bool wgc_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+				  size_t ad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN]);
+
+/* XChaCha20-Poly1305 with a 24-byte nonce; same conventions as above. */
+void wgc_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
+		    const uint8_t nonce[WGC_XAEAD_NONCE_LEN], const uint8_t key[WGC_KEY_LEN]);
+WGC_MUST_CHECK bool wgc_xaead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+				   size_t ad_len, const uint8_t nonce[WGC_XAEAD_NONCE_LEN],
+				   const uint8_t key[WGC_KEY_LEN]);
+
+/* ---- X25519 (RFC 7748) ---- */
+
+/* Clamps a private scalar in place (bits 0-2 and 255 cleared, bit 254 set). */
+void wgc_x25519_clamp(uint8_t private_key[WGC_KEY_LEN]);
+/* Derives the public key of a private key (clamped internally). */
+void wgc_x25519_public(uint8_t public_key[WGC_KEY_LEN], const uint8_t private_key[WGC_KEY_LEN]);
+/* shared = X25519(private_key, public_key). Returns false (shared zeroed) when the result is all
+ * zeros (a low-order point): the caller must reject the message. */
+WGC_MUST_CHECK bool wgc_x25519(uint8_t shared[WGC_KEY_LEN], const uint8_t private_key[WGC_KEY_LEN],
+			       const uint8_t public_key[WGC_KEY_LEN]);
+
+/* ---- TAI64N ---- */
+
+/* Encodes wall-clock time (ns since the Unix epoch) as TAI64N: big-endian 0x400000000000000a +
+ * seconds, then big-endian nanoseconds with the low 24 bits cleared (whitepaper 5.1, so the
+ * timestamp does not leak fine timing). */
+void wgc_tai64n(uint8_t out[WGC_TAI64N_LEN], uint64_t wall_ns);
+
+/* ---- constant time and wiping ---- */
+
+/* True when a and b are equal; time depends only on len. */
+bool wgc_ct_equal(const void *a, const void *b, size_t len);
+/* True when all len bytes are zero; time depends only on len. */
+bool wgc_ct_is_zero(const void *p, size_t len);
+/* Wipes len bytes in a way the compiler cannot elide. */
+void wgc_memzero(void *p, size_t len);
+
+#endif

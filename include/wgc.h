@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libwgc: a sans-I/O WireGuard protocol core.
+ *
+ * The caller feeds datagrams, plaintext packets and the current time; libwgc answers with actions
+ * (send these bytes to that address, deliver this plaintext, flush or purge the packets you staged
+ * for a peer) and the time it next wants to be called. It never opens a socket, reads a clock,
+ * sleeps, locks or allocates: memory is one zero-filled block the caller gives at init, time is an
+ * argument, randomness and wall-clock time come from callbacks.
+ *
+ * Threads. Every call is "serial per endpoint" (the caller runs them one at a time, from any thread,
+ * e.g. one control thread or under one lock) except wgc_send_seal and wgc_receive_open, which are
+ * pure crypto and may run on any thread, concurrently with each other and with serial calls. Keypairs
+ * used by in-flight jobs are reference counted, so a rekey or a removed peer never frees a key under a
+ * running seal/open.
+ *
+ * Packets are sealed and opened in place. For sending, the plaintext sits at buf + WGC_DATA_HEADROOM
+ * and buf has WGC_DATA_TAILROOM bytes after it; the sealed message then starts at buf. Received data is
+ * decrypted in place and delivered as a range of the caller's buffer.
+ */
+#ifndef WGC_H
+#define WGC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define WGC_API __attribute__((visibility("default")))
+#define WGC_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define WGC_API
+#define WGC_MUST_CHECK
+#endif
+
+/* ---- sizes ---- */
+
+enum {
+	WGC_KEY_LEN = 32,
+	/* Bytes before the plaintext that a sealed data message needs (type, receiver, counter). */
+	WGC_DATA_HEADROOM = 16,
+	/* Bytes after the plaintext a sealed data message may need: padding up to 15, tag 16. */
+	WGC_DATA_TAILROOM = 15 + 16,
+	/* Largest message the core itself builds (a handshake initiation). */
+	WGC_MAX_CONTROL_MESSAGE_LEN = 148,
+	/* A sealed empty data message (keepalive). */
+	WGC_KEEPALIVE_MESSAGE_LEN = 32,
+	/* Scratch bytes that always suffice for the messages one call emits per peer. */
+	WGC_ACTION_SCRATCH_MIN = 256,
+};
+
+/* ---- status and drop reasons ---- */
+
+enum wgc_status {
+	WGC_OK = 0,
+	WGC_ERR_INVALID = -1,   /* an argument is malformed or out of range */
+	WGC_ERR_NO_SPACE = -2,  /* a fixed pool (peers, routes, keypairs) or output list is full */
+	WGC_ERR_STATE = -3,     /* the object is not in a state that allows the call */
+	WGC_ERR_CRYPTO = -4,    /* a cryptographic operation failed (e.g. low-order point) */
+	WGC_ERR_EXISTS = -5,    /* the thing to add is already there */
+	WGC_ERR_NOT_FOUND = -6, /* the thing to change or remove is not there */
+	WGC_ERR_RANDOM = -7,    /* the random callback failed */
+};
+
+/* Why a packet died. Every drop has exactly one reason; counters are per endpoint. */
+enum wgc_drop_reason {
+	WGC_DROP_NONE = 0,
+	WGC_DROP_SHORT,              /* datagram shorter than 4 bytes or than a data message */
+	WGC_DROP_BAD_TYPE,           /* unknown type or non-zero reserved bytes */
+	WGC_DROP_BAD_LENGTH,         /* handshake/cookie message of the wrong length */
+	WGC_DROP_BAD_MAC1,           /* mac1 does not verify: never answered */
+	WGC_DROP_COOKIE_SENT,        /* under load without valid mac2: answered with a cookie reply */
+	WGC_DROP_RATE_LIMITED,       /* handshake over the per-source token bucket */
+	WGC_DROP_NO_IDENTITY,        /* handshake while we have no private key */
+	WGC_DROP_UNKNOWN_PEER,       /* initiation from a static key that is not a configured peer */
+	WGC_DROP_HANDSHAKE_INVALID,  /* handshake decryption or DH failed */
+	WGC_DROP_HANDSHAKE_REPLAYED, /* initiation timestamp not newer than the last accepted one */
+	WGC_DROP_HANDSHAKE_FLOOD,    /* initiation less than 1/50 s after the last accepted one */
+	WGC_DROP_UNKNOWN_INDEX,      /* receiver index matches no handshake or keypair of ours */
+	WGC_DROP_UNEXPECTED,         /* response/cookie for a handshake we are not waiting on */
+	WGC_DROP_COOKIE_INVALID,     /* cookie reply that does not decrypt */
+	WGC_DROP_DECRYPT_FAILED,     /* data message whose tag does not verify */
+	WGC_DROP_REPLAYED,           /* counter seen already or too far behind the window */
+	WGC_DROP_EXPIRED_KEYPAIR,    /* keypair past REJECT_AFTER_TIME or REJECT_AFTER_MESSAGES */
+	WGC_DROP_BAD_PACKET,         /* decrypted payload is not a well-formed IPv4/IPv6 packet */
+	WGC_DROP_SOURCE_NOT_ALLOWED, /* inner source address not in the sender's allowed IPs */
+	WGC_DROP_NO_ROUTE,           /* outgoing packet to an address no peer is allowed for */
+	WGC_DROP_NO_ENDPOINT,        /* peer has no known endpoint address to send to */
+	WGC_DROP_NO_MEMORY,          /* keypair pool or output list exhausted */
+	WGC_DROP_TOO_BIG,            /* outgoing packet does not fit its buffer or the MTU */
+	WGC_DROP_PEER_GONE,          /* in-flight packet of a removed peer or retired keypair */
+	WGC_DROP_RANDOM_FAILED,      /* the random callback failed, so no reply could be made */
+	WGC_DROP__COUNT
+};
+
+WGC_API const char *wgc_status_str(enum wgc_status status);
+WGC_API const char *wgc_drop_reason_str(enum wgc_drop_reason reason);
+
+/* ---- addresses ---- */
+
+enum wgc_family {
+	WGC_AF_NONE = 0,
+	WGC_AF_INET = 4,
+	WGC_AF_INET6 = 6,
+};
+
+/* A UDP endpoint. ip holds 4 (IPv4) or 16 (IPv6) bytes in network order; port in host order. */
+struct wgc_addr {
+	uint8_t family; /* enum wgc_family */
+	uint16_t port;
+	uint32_t scope_id; /* IPv6 link-local scope, else 0 */
+	uint8_t ip[16];
+};
+
+/* An allowed-IPs prefix: the first cidr bits of ip (4 or 16 bytes, network order). */
+struct wgc_prefix {
+	uint8_t family; /* enum wgc_family */
+	uint8_t cidr;   /* 0..32 for IPv4, 0..128 for IPv6 */
+	uint8_t ip[16];
+};
+
+/* ---- actions: what the caller must do after a call ---- */
+
+enum wgc_action_kind {
+	WGC_ACTION_SEND,    /* send data[0..len) as one UDP datagram to addr */
+	WGC_ACTION_DELIVER, /* data[0..len) is a plaintext IP packet from peer: hand it to the OS */
+	WGC_ACTION_FLUSH,   /* peer has a usable session now: resend the packets staged for it */
+	WGC_ACTION_PURGE,   /* the handshake for peer gave up: drop the packets staged for it */
+};
+
+struct wgc_peer;
+struct wgc_endpoint;
+
+struct wgc_action {
+	enum wgc_action_kind kind;
+	struct wgc_peer *peer; /* NULL only for a cookie reply to a sender we do not know */
+	uint8_t *data;         /* SEND: in the actions' scratch or the caller's buffer; DELIVER: in the
+				* caller's datagram buffer. Valid until the caller reuses that memory. */
+	size_t len;
+	struct wgc_addr addr; /* SEND: destination */
+};
+
+/*
+ * Caller-owned output of a call: a list of actions and a scratch buffer where the core writes the
+ * messages it makes itself (handshakes, cookie replies, keepalives). Reset count and scratch_used to
+ * zero before reusing it. A call that runs out of room drops what does not fit (WGC_DROP_NO_MEMORY);
+ * wgc_endpoint_tick instead stops early and asks to be called again at once.
+ */
+struct wgc_actions {
+	struct wgc_action *list;
+	size_t cap;
+	size_t count;
+	uint8_t *scratch;
+	size_t scratch_size;
+	size_t scratch_used;
+};
+
+/* ---- endpoint lifetime ---- */
+
+/* Returns true and fills buf[0..len) with random bytes, or returns false on failure. */
+typedef bool (*wgc_random_fn)(void *ctx, void *buf, size_t len);
+/* Returns wall-clock time in nanoseconds since the Unix epoch (for TAI64N and handshake times). */
+typedef uint64_t (*wgc_wall_clock_fn)(void *ctx);
+
+/* Sizes of the fixed pools carved out of the endpoint's memory. */
+struct wgc_limits {
+	uint32_t max_peers;
+	uint32_t max_keypairs;     /* sessions in use at once; a live peer uses 1 to 3; 0 = 3 per peer */
+	uint32_t max_allowed_ips;  /* prefixes over all peers */
+	uint32_t max_ratelimit_entries; /* sources tracked by the handshake rate limiter; 0 = 4096 */
+};
+
+struct wgc_config {
+	struct wgc_limits limits;
+	wgc_random_fn random;
+	wgc_wall_clock_fn wall_clock;
+	void *ctx; /* passed to the callbacks */
+	/* Built-in load detection: under load when more than this many handshake messages with a valid
+	 * mac1 arrived in the last second. 0 = default (WGC_DEFAULT_LOAD_THRESHOLD). Callers with a
+	 * better signal (queue depth) call wgc_endpoint_report_load as well. */
+	uint32_t load_threshold_per_s;
+	uint32_t mtu; /* tunnel MTU for padding; 0 = 1420 */
+};
+
+enum { WGC_DEFAULT_LOAD_THRESHOLD = 1024 };
+
+/* Bytes of memory wgc_endpoint_init needs for these limits, or 0 if they are out of range. */
+WGC_API size_t wgc_endpoint_size(const struct wgc_limits *limits);
+
+/*
+ * Sets up an endpoint inside mem (mem_size >= wgc_endpoint_size, 64-byte aligned, zero-filled: calloc,
+ * mmap or static storage; pages of unused pool entries are never touched). The endpoint keeps cfg's
+ * callbacks and ctx. Returns WGC_ERR_INVALID for bad arguments, WGC_ERR_RANDOM if the first secrets
+ * cannot be drawn. Configuration-time.
+ */
+WGC_API WGC_MUST_CHECK enum wgc_status wgc_endpoint_init(void *mem, size_t mem_size,
+							const struct wgc_config *cfg, uint64_t now,
+							struct wgc_endpoint **out);
+/* Wipes every secret and forgets every peer. No job may be in flight. The memory is the caller's. */
+WGC_API void wgc_endpoint_clear(struct wgc_endpoint *ep);
+
+/* ---- endpoint configuration (configuration-time: serial per endpoint) ---- */
+
+/* Sets our static private key (clamped), or removes it when key is NULL or all zeros. A peer whose
+ * public key equals our new public key is removed; all sessions are expired (re-handshake). Setting
+ * the same key again changes nothing. */
+WGC_API WGC_MUST_CHECK enum wgc_status wgc_endpoint_set_private_key(struct wgc_endpoint *ep,
+								   const uint8_t *key, uint64_t now);
+/* Copies our private/public key to out; returns false (out zeroed) if none is set. */
+WGC_API bool wgc_endpoint_get_private_key(const struct wgc_endpoint *ep, uint8_t out[WGC_KEY_LEN]);
+WGC_API bool wgc_endpoint_get_public_key(const struct wgc_endpoint *ep, uint8_t out[WGC_KEY_LEN]);
+/* Tunnel MTU used to cap padding (0 = 1420). */
+WGC_API void wgc_endpoint_set_mtu(struct wgc_endpoint *ep, uint32_t mtu);
+/* Tells the core the caller's handshake queue is filling: it behaves as under load until now + 1 s. */
+WGC_API void wgc_endpoint_report_load(struct wgc_endpoint *ep, uint64_t now);
+/* Copies the per-reason drop counters (WGC_DROP__COUNT entries; [WGC_DROP_NONE] is unused). */
+WGC_API void wgc_endpoint_get_drops(const struct wgc_endpoint *ep,
+				    uint64_t counts[WGC_DROP__COUNT]);
+/* Counts a drop the caller decided itself (e.g. WGC_DROP_PEER_GONE for staged packets it purged). */
+WGC_API void wgc_endpoint_count_drop(struct wgc_endpoint *ep, enum wgc_drop_reason reason);
+
+/* ---- peers (configuration-time) ---- */
+
+/* Adds a peer. INVALID for an all-zero key or our own public key; EXISTS if present (*out set to
+ * it); NO_SPACE when the pool is full. The returned pointer is valid until wgc_peer_remove. */
+WGC_API WGC_MUST_CHECK enum wgc_status wgc_peer_add(struct wgc_endpoint *ep,
+						   const uint8_t public_key[WGC_KEY_LEN], uint64_t now,
+						   struct wgc_peer **out);
+/* Finds a peer by public key in O(1); NULL if absent. Returns no reference. */
+WGC_API struct wgc_peer *wgc_peer_lookup(const struct wgc_endpoint *ep,
+					 const uint8_t public_key[WGC_KEY_LEN]);
+/* Iterates peers in insertion order: pass NULL for the first; NULL after the last. */
+WGC_API struct wgc_peer *wgc_peer_next(const struct wgc_endpoint *ep, const struct wgc_peer *prev);
+/* Removes a peer: its routes, sessions and timers go, its keys are wiped. In-flight jobs of its
+ * keypairs finish harmlessly (their commit drops with WGC_DROP_PEER_GONE). The pointer dies now. */
+WGC_API void wgc_peer_remove(struct wgc_endpoint *ep, struct wgc_peer *peer);
+WGC_API uint32_t wgc_endpoint_peer_count(const struct wgc_endpoint *ep);
+
+/* Preshared key (NULL or all zeros = none). Applies to the next handshake; sessions stay. */
+WGC_API void wgc_peer_set_preshared_key(struct wgc_peer *peer, const uint8_t *psk);
+/* Copies the preshared key; false (out zeroed) when none. */
+WGC_API bool wgc_peer_get_preshared_key(const struct wgc_peer *peer, uint8_t out[WGC_KEY_LEN]);
+WGC_API void wgc_peer_get_public_key(const struct wgc_peer *peer, uint8_t out[WGC_KEY_LEN]);
+/* Sets the endpoint address (family NONE clears it). INVALID for a bad family. */
+WGC_API WGC_MUST_CHECK enum wgc_status wgc_peer_set_endpoint(struct wgc_peer *peer,
+							    const struct wgc_addr *addr);
+/* Copies the current endpoint (roamed or configured); false if none. */
+WGC_API bool wgc_peer_get_endpoint(const struct wgc_peer *peer, struct wgc_addr *out);
+/* Persistent keepalive interval in seconds (0 = off). Turning it on sends a keepalive at once (into
+ * out, which may be NULL to skip that), starting a handshake if there is no session. */
+WGC_API void wgc_peer_set_persistent_keepalive(struct wgc_endpoint *ep, struct wgc_peer *peer,
+					       uint16_t interval_s, uint64_t now,
+					       struct wgc_actions *out);
+WGC_API uint16_t wgc_peer_get_persistent_keepalive(const struct wgc_peer *peer);
+/* The caller's pointer carried by a peer (NULL initially). */
+WGC_API void wgc_peer_set_user(struct wgc_peer *peer, void *user);
+WGC_API void *wgc_peer_get_user(const struct wgc_peer *peer);
+
+struct wgc_peer_stats {
+	uint64_t rx_bytes; /* UDP payload bytes of authenticated messages received (as wireguard-go) */
+	uint64_t tx_bytes; /* UDP payload bytes of messages sent to the peer */
+	bool has_handshake;
+	uint64_t last_handshake_wall_ns; /* wall clock of the last completed handshake */
+	uint64_t last_handshake_ns;      /* monotonic time of the same */
+	bool has_session;                /* a current keypair that can send */
+};
+WGC_API void wgc_peer_get_stats(const struct wgc_peer *peer, struct wgc_peer_stats *out);
+
+/* ---- allowed IPs (configuration-time) ---- */
+
+/* Routes prefix to peer (host bits beyond cidr are ignored). A prefix owned by another peer moves to
+ * this one, as in the kernel. INVALID for a bad family or cidr; NO_SPACE when the route pool is full.
+ * Nothing changes on failure. */
+WGC_API WGC_MUST_CHECK enum wgc_status wgc_allowedip_insert(struct wgc_endpoint *ep,
+							   struct wgc_peer *peer,
+							   const struct wgc_prefix *prefix);
+/* Removes prefix if peer owns exactly it; NOT_FOUND otherwise. */
+WGC_API WGC_MUST_CHECK enum wgc_status wgc_allowedip_remove(struct wgc_endpoint *ep,
+							   struct wgc_peer *peer,
+							   const struct wgc_prefix *prefix);
+/* Removes every prefix of peer. */
+WGC_API void wgc_allowedips_clear_peer(struct wgc_endpoint *ep, struct wgc_peer *peer);
+/* Copies up to cap of peer's prefixes to out; returns how many the peer has. */
+WGC_API size_t wgc_peer_get_allowedips(const struct wgc_peer *peer, struct wgc_prefix *out,
+				       size_t cap);
+/* Longest-prefix match of ip (4 or 16 bytes by family); NULL when no peer is allowed for it. */
+WGC_API struct wgc_peer *wgc_allowedips_lookup(const struct wgc_endpoint *ep, uint8_t family,
+					       const uint8_t *ip);
+
+/* ---- data path ---- */
+
+enum wgc_verdict {
+	WGC_VERDICT_DONE,   /* handled; the actions (if any) say what to do */
+	WGC_VERDICT_CRYPTO, /* the job is ready for wgc_send_seal / wgc_receive_open */
+	WGC_VERDICT_STAGE,  /* no session yet: keep the packet for the peer until FLUSH or PURGE */
+	WGC_VERDICT_DROP,   /* dropped; the job's drop field says why (already counted) */
+};
+
+struct wgc_keypair;
+
+/* A packet on its way out. Filled by wgc_send_prepare; the caller owns the memory. */
+struct wgc_send_job {
+	struct wgc_keypair *keypair; /* referenced until wgc_send_seal */
+	struct wgc_peer *peer;
+	uint8_t *buf;          /* message starts here; plaintext at buf + WGC_DATA_HEADROOM */
+	size_t plain_len;      /* plaintext bytes */
+	size_t message_len;    /* bytes of the sealed message */
+	uint64_t counter;
+	struct wgc_addr addr;  /* where to send it */
+	enum wgc_drop_reason drop;
+};
+
+/*
+ * Serial half of sending one plaintext IP packet (at buf + WGC_DATA_HEADROOM, plain_len bytes, buf
+ * holding buf_size bytes in all). peer NULL routes by the packet's destination address; a peer
+ * sends to it directly (plain_len 0 sends a keepalive). Returns CRYPTO with job ready to seal, STAGE
+ * when there is no session yet (a handshake may be started, its message appended to out; hold the
+ * packet until FLUSH/PURGE for job->peer), or DROP with job->drop. Serial per endpoint.
+ */
+WGC_API enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep, uint64_t now,
+					  struct wgc_peer *peer, uint8_t *buf, size_t buf_size,
+					  size_t plain_len, struct wgc_send_job *job,
+					  struct wgc_actions *out);
+/* Pads and encrypts a prepared job in place and drops its keypair reference. Any thread. */
+WGC_API void wgc_send_seal(struct wgc_send_job *job);
+/* prepare + seal + a SEND action for the result, for single-threaded callers. */
+WGC_API enum wgc_verdict wgc_send(struct wgc_endpoint *ep, uint64_t now, struct wgc_peer *peer,
+				  uint8_t *buf, size_t buf_size, size_t plain_len,
+				  struct wgc_actions *out);
+
+/* A received data message on its way in. Filled by wgc_receive_prepare. */
+struct wgc_receive_job {
+	struct wgc_keypair *keypair; /* referenced until wgc_receive_commit */
+	uint8_t *buf;
+	size_t len;            /* datagram bytes */
+	uint64_t counter;
+	struct wgc_addr src;
+	bool is_authentic;     /* set by wgc_receive_open */
+	enum wgc_drop_reason drop;
+};
+
+/*
+ * Serial first step for a received datagram (buf, len; src its source). Handshake and cookie messages
+ * are handled here entirely (DONE/DROP, replies appended to out). A data message whose index and
+ * counter look plausible returns CRYPTO: run wgc_receive_open (any thread) then wgc_receive_commit.
+ * Serial per endpoint.
+ */
+WGC_API enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
+					     size_t len, const struct wgc_addr *src,
+					     struct wgc_receive_job *job, struct wgc_actions *out);
+/* Decrypts a prepared job in place. Changes nothing shared. Any thread. */
+WGC_API void wgc_receive_open(struct wgc_receive_job *job);
+/*
+ * Serial last step: replay window, keypair confirmation, timers, roaming, inner-packet and
+ * allowed-IPs checks; appends DELIVER (non-empty payload) or nothing (keepalive), maybe FLUSH, and
+ * drops the job's keypair reference. Returns DONE or DROP. Serial per endpoint.
+ */
+WGC_API enum wgc_verdict wgc_receive_commit(struct wgc_endpoint *ep, uint64_t now,
+					    struct wgc_receive_job *job, struct wgc_actions *out);
+/* prepare + open + commit, for single-threaded callers. */
+WGC_API enum wgc_verdict wgc_receive(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
+				     size_t len, const struct wgc_addr *src,
+				     struct wgc_actions *out);
+
+/* ---- timers ---- */
+
+/*
+ * Fires every protocol timer due at now (retransmits, keepalives, rekeys, expiry, key wiping, cookie
+ * secret rotation) and returns the next time (monotonic ns) the endpoint wants a tick, UINT64_MAX if
+ * none. Cost is proportional to the peers that are due, not to the number of peers. If out fills up it
+ * stops early and returns now. Serial per endpoint.
+ */
+WGC_API uint64_t wgc_endpoint_tick(struct wgc_endpoint *ep, uint64_t now, struct wgc_actions *out);
+/* The deadline wgc_endpoint_tick would return, without firing anything. */
+WGC_API uint64_t wgc_endpoint_next_deadline(const struct wgc_endpoint *ep);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
