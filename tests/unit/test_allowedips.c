@@ -855,19 +855,19 @@ static void run_differential(uint32_t max_routes, size_t steps, size_t full_chec
 static void test_differential_small_pool(void **state)
 {
 	(void)state;
-	run_differential(24, 200000, 1);
+	run_differential(24, 100000, 1);
 }
 
 static void test_differential_mid_pool(void **state)
 {
 	(void)state;
-	run_differential(256, 150000, 7);
+	run_differential(256, 100000, 7);
 }
 
 static void test_differential_large_pool(void **state)
 {
 	(void)state;
-	run_differential(4096, 400000, 997);
+	run_differential(4096, 200000, 997);
 }
 
 /* ---- insert everything, remove everything ---- */
