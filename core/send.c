@@ -171,6 +171,8 @@ void wgc_endpoint_send_initiation(struct wgc_endpoint *ep, struct wgc_peer *peer
 		return;
 	if (!ep->local.has_private_key || !peer->handshake.has_static_static)
 		return;
+	/* A new attempt abandons the previous one, whose index may be drawn again. */
+	wgc_index_remove(&ep->indexes, &peer->handshake_entry);
 	if (!ep->random(ep->ctx, ephemeral, sizeof(ephemeral)) || !wgc_endpoint_new_index(ep, &index)) {
 		wgc_endpoint_count(ep, WGC_DROP_RANDOM_FAILED);
 		goto out;
@@ -183,7 +185,6 @@ void wgc_endpoint_send_initiation(struct wgc_endpoint *ep, struct wgc_peer *peer
 	if (wgc_noise_create_initiation(&peer->handshake, &ep->local, msg, index, ephemeral,
 					ep->wall_clock(ep->ctx)) != WGC_OK)
 		goto out;
-	wgc_index_remove(&ep->indexes, &peer->handshake_entry);
 	peer->handshake_entry.kind = INDEX_HANDSHAKE;
 	wgc_index_insert(&ep->indexes, &peer->handshake_entry, index);
 	wgc_cookie_add_macs(&peer->cookie, msg, INIT_LEN, now);
