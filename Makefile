@@ -111,6 +111,7 @@ fuzz: fuzz-build
 # ---- check: everything that must pass ----
 
 check: deps
+	@rm -rf $(BUILD)/results
 	$(MAKE) lib example
 	$(MAKE) freestanding
 	$(MAKE) no-malloc
