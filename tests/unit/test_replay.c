@@ -48,65 +48,126 @@ struct replay_case {
 #define T40 (UINT64_C(1) << 40)
 
 static const struct replay_case cases[] = {
-	{ "in order from zero",
-	  { { 0, true }, { 1, true }, { 2, true }, { 3, true }, { 4, true } }, 5 },
-	{ "duplicates",
-	  { { 0, true }, { 0, false }, { 5, true }, { 5, false }, { 0, false }, { 4, true },
-	    { 4, false } }, 7 },
-	{ "reordering within the window, each once",
-	  { { 10, true }, { 3, true }, { 7, true }, { 3, false }, { 7, false }, { 9, true },
-	    { 0, true }, { 0, false }, { 10, false }, { 11, true }, { 1, true } }, 11 },
-	{ "first counter far from zero",
-	  { { G1, true }, { G1, false }, { G1 - 1, true }, { G1 + 1, true }, { 0, false } }, 5 },
-	{ "edge from zero: greatest 8128 keeps 0",
-	  { { 8128, true }, { 0, true }, { 0, false }, { 1, true } }, 4 },
-	{ "edge from zero: greatest 8129 drops 0",
-	  { { 8129, true }, { 0, false }, { 1, true }, { 1, false } }, 4 },
-	{ "edge: greatest - 8128 accepted, greatest - 8129 rejected",
-	  { { G1, true }, { G1 - WINDOW, true }, { G1 - WINDOW - 1, false },
-	    { G1 - WINDOW + 1, true }, { G1 - WINDOW, false } }, 5 },
-	{ "edge when greatest ends a 64-bit word",
-	  { { 64 * 500 + 62, true }, { 64 * 500 + 62 - WINDOW, true },
-	    { 64 * 500 + 62 - WINDOW - 1, false } }, 3 },
-	{ "edge when greatest starts a 64-bit word",
-	  { { 64 * 500 - 1, true }, { 64 * 500 - 1 - WINDOW, true },
-	    { 64 * 500 - 1 - WINDOW - 1, false } }, 3 },
-	{ "edge when greatest is the second bit of a word",
-	  { { 64 * 500, true }, { 64 * 500 - WINDOW, true }, { 64 * 500 - WINDOW - 1, false } }, 3 },
-	{ "window moves with each new greatest",
-	  { { G1, true }, { G1 + 1, true }, { G1 - WINDOW, false }, { G1 - WINDOW + 1, true },
-	    { G1 + 64, true }, { G1 + 64 - WINDOW - 1, false }, { G1 + 64 - WINDOW, true } }, 7 },
-	{ "older than the window is rejected even if never seen",
-	  { { 20000, true }, { 100, false }, { 20000 - WINDOW - 1, false }, { 20000 - WINDOW, true } },
-	  4 },
-	{ "jump of exactly one ring: the aliased bit is free again",
-	  { { 5, true }, { 5 + 8192, true }, { 5 + 8192, false }, { 6 + 8192, true },
-	    { 4 + 8192, true } }, 5 },
-	{ "jump of one ring plus a little: old bits do not alias",
-	  { { 100, true }, { 150, true }, { 200, true }, { 8192 + 300, true }, { 8192 + 100, true },
-	    { 8192 + 150, true }, { 8192 + 200, true }, { 8192 + 100, false } }, 8 },
-	{ "jump of 127 words: the current word keeps an in-window bit",
-	  { { 190, true }, { 200, true }, { 200 + 127 * W64, true }, { 200 + 127 * W64 - 1, true },
-	    { 200, false }, { 201, true }, { 199, false }, { 190, false } }, 8 },
-	{ "huge jump forward: old bits do not alias new counters",
-	  { { 1, true }, { 2, true }, { 3, true }, { T40 + 100, true }, { T40 + 1, true },
-	    { T40 + 2, true }, { T40 + 2, false }, { T40 + 3, true }, { T40 + 100 - WINDOW, true },
-	    { T40 + 100 - WINDOW - 1, false } }, 10 },
-	{ "jump by a multiple of the ring: aliased counters are new",
-	  { { 7, true }, { 8, true }, { 9, true }, { 7 + 8192 * 50 + 10, true }, { 7 + 8192 * 50, true },
-	    { 8 + 8192 * 50, true }, { 9 + 8192 * 50, true }, { 9 + 8192 * 50, false },
-	    { 7 + 8192 * 49, false } }, 9 },
-	{ "REJECT_AFTER_MESSAGES itself rejected, one below accepted",
-	  { { REJECT, false }, { REJECT - 1, true }, { REJECT - 1, false }, { REJECT, false },
-	    { UINT64_MAX, false }, { REJECT - 2, true } }, 6 },
-	{ "window edge at the top of the counter space",
-	  { { REJECT - 1, true }, { REJECT - 1 - WINDOW, true }, { REJECT - 2 - WINDOW, false },
-	    { REJECT - 1 - WINDOW + 1, true } }, 4 },
-	{ "counters beyond the limit on a fresh window",
-	  { { UINT64_MAX, false }, { UINT64_MAX - 1, false }, { REJECT + 1, false }, { REJECT, false },
-	    { 0, true } }, 5 },
-	{ "counters beyond the limit leave the window alone",
-	  { { 50, true }, { UINT64_MAX, false }, { REJECT, false }, { 49, true }, { 51, true } }, 5 },
+    {"in order from zero", {{0, true}, {1, true}, {2, true}, {3, true}, {4, true}}, 5},
+    {"duplicates",
+     {{0, true}, {0, false}, {5, true}, {5, false}, {0, false}, {4, true}, {4, false}},
+     7},
+    {"reordering within the window, each once",
+     {{10, true},
+      {3, true},
+      {7, true},
+      {3, false},
+      {7, false},
+      {9, true},
+      {0, true},
+      {0, false},
+      {10, false},
+      {11, true},
+      {1, true}},
+     11},
+    {"first counter far from zero",
+     {{G1, true}, {G1, false}, {G1 - 1, true}, {G1 + 1, true}, {0, false}},
+     5},
+    {"edge from zero: greatest 8128 keeps 0", {{8128, true}, {0, true}, {0, false}, {1, true}}, 4},
+    {"edge from zero: greatest 8129 drops 0", {{8129, true}, {0, false}, {1, true}, {1, false}}, 4},
+    {"edge: greatest - 8128 accepted, greatest - 8129 rejected",
+     {{G1, true},
+      {G1 - WINDOW, true},
+      {G1 - WINDOW - 1, false},
+      {G1 - WINDOW + 1, true},
+      {G1 - WINDOW, false}},
+     5},
+    {"edge when greatest ends a 64-bit word",
+     {{64 * 500 + 62, true}, {64 * 500 + 62 - WINDOW, true}, {64 * 500 + 62 - WINDOW - 1, false}},
+     3},
+    {"edge when greatest starts a 64-bit word",
+     {{64 * 500 - 1, true}, {64 * 500 - 1 - WINDOW, true}, {64 * 500 - 1 - WINDOW - 1, false}},
+     3},
+    {"edge when greatest is the second bit of a word",
+     {{64 * 500, true}, {64 * 500 - WINDOW, true}, {64 * 500 - WINDOW - 1, false}},
+     3},
+    {"window moves with each new greatest",
+     {{G1, true},
+      {G1 + 1, true},
+      {G1 - WINDOW, false},
+      {G1 - WINDOW + 1, true},
+      {G1 + 64, true},
+      {G1 + 64 - WINDOW - 1, false},
+      {G1 + 64 - WINDOW, true}},
+     7},
+    {"older than the window is rejected even if never seen",
+     {{20000, true}, {100, false}, {20000 - WINDOW - 1, false}, {20000 - WINDOW, true}},
+     4},
+    {"jump of exactly one ring: the aliased bit is free again",
+     {{5, true}, {5 + 8192, true}, {5 + 8192, false}, {6 + 8192, true}, {4 + 8192, true}},
+     5},
+    {"jump of one ring plus a little: old bits do not alias",
+     {{100, true},
+      {150, true},
+      {200, true},
+      {8192 + 300, true},
+      {8192 + 100, true},
+      {8192 + 150, true},
+      {8192 + 200, true},
+      {8192 + 100, false}},
+     8},
+    {"jump of 127 words: the current word keeps an in-window bit",
+     {{190, true},
+      {200, true},
+      {200 + 127 * W64, true},
+      {200 + 127 * W64 - 1, true},
+      {200, false},
+      {201, true},
+      {199, false},
+      {190, false}},
+     8},
+    {"huge jump forward: old bits do not alias new counters",
+     {{1, true},
+      {2, true},
+      {3, true},
+      {T40 + 100, true},
+      {T40 + 1, true},
+      {T40 + 2, true},
+      {T40 + 2, false},
+      {T40 + 3, true},
+      {T40 + 100 - WINDOW, true},
+      {T40 + 100 - WINDOW - 1, false}},
+     10},
+    {"jump by a multiple of the ring: aliased counters are new",
+     {{7, true},
+      {8, true},
+      {9, true},
+      {7 + 8192 * 50 + 10, true},
+      {7 + 8192 * 50, true},
+      {8 + 8192 * 50, true},
+      {9 + 8192 * 50, true},
+      {9 + 8192 * 50, false},
+      {7 + 8192 * 49, false}},
+     9},
+    {"REJECT_AFTER_MESSAGES itself rejected, one below accepted",
+     {{REJECT, false},
+      {REJECT - 1, true},
+      {REJECT - 1, false},
+      {REJECT, false},
+      {UINT64_MAX, false},
+      {REJECT - 2, true}},
+     6},
+    {"window edge at the top of the counter space",
+     {{REJECT - 1, true},
+      {REJECT - 1 - WINDOW, true},
+      {REJECT - 2 - WINDOW, false},
+      {REJECT - 1 - WINDOW + 1, true}},
+     4},
+    {"counters beyond the limit on a fresh window",
+     {{UINT64_MAX, false},
+      {UINT64_MAX - 1, false},
+      {REJECT + 1, false},
+      {REJECT, false},
+      {0, true}},
+     5},
+    {"counters beyond the limit leave the window alone",
+     {{50, true}, {UINT64_MAX, false}, {REJECT, false}, {49, true}, {51, true}},
+     5},
 };
 
 static void test_cases(void **state)
@@ -126,16 +187,19 @@ static void test_cases(void **state)
 			before = window;
 			checked = wgc_replay_check(&window, st->counter);
 			if (memcmp(&before, &window, sizeof(window)) != 0)
-				fail_msg("case %zu (%s) step %d: wgc_replay_check changed the window", n + 1,
-					 c->what, s + 1);
+				fail_msg(
+				    "case %zu (%s) step %d: wgc_replay_check changed the window",
+				    n + 1, c->what, s + 1);
 			updated = wgc_replay_update(&window, st->counter);
 			if (checked != st->accept || updated != st->accept)
-				fail_msg("case %zu (%s) step %d: counter %llu: check %d update %d, want %d",
-					 n + 1, c->what, s + 1, (unsigned long long)st->counter, checked,
-					 updated, st->accept);
+				fail_msg("case %zu (%s) step %d: counter %llu: check %d update %d, "
+				         "want %d",
+				         n + 1, c->what, s + 1, (unsigned long long)st->counter,
+				         checked, updated, st->accept);
 			if (!updated && memcmp(&before, &window, sizeof(window)) != 0)
-				fail_msg("case %zu (%s) step %d: a rejected counter changed the window",
-					 n + 1, c->what, s + 1);
+				fail_msg(
+				    "case %zu (%s) step %d: a rejected counter changed the window",
+				    n + 1, c->what, s + 1);
 		}
 	}
 }
@@ -143,7 +207,7 @@ static void test_cases(void **state)
 /* Every counter from g - 8128 to g is accepted exactly once, in any order, then none again. */
 static void test_full_window_exactly_once(void **state)
 {
-	const uint64_t bases[] = { WINDOW, WINDOW + 1, 64 * 1000, 64 * 1000 + 63, REJECT - 1 };
+	const uint64_t bases[] = {WINDOW, WINDOW + 1, 64 * 1000, 64 * 1000 + 63, REJECT - 1};
 
 	(void)state;
 	for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]); b++) {
@@ -158,8 +222,8 @@ static void test_full_window_exactly_once(void **state)
 				if ((int)(d & 1) != parity)
 					continue;
 				if (!wgc_replay_update(&window, g - d))
-					fail_msg("base %zu: g - %llu rejected on first sight", b + 1,
-						 (unsigned long long)d);
+					fail_msg("base %zu: g - %llu rejected on first sight",
+					         b + 1, (unsigned long long)d);
 			}
 		}
 		for (uint64_t d = 0; d <= WINDOW + 64; d++) {
@@ -167,7 +231,7 @@ static void test_full_window_exactly_once(void **state)
 				break;
 			if (wgc_replay_check(&window, g - d) || wgc_replay_update(&window, g - d))
 				fail_msg("base %zu: g - %llu accepted twice or too old", b + 1,
-					 (unsigned long long)d);
+				         (unsigned long long)d);
 		}
 	}
 }
@@ -262,7 +326,7 @@ static uint64_t pick_counter(uint64_t *rng, const struct model *m)
 
 static void run_differential(uint64_t seed, uint64_t start, int steps)
 {
-	struct model m = { 0 };
+	struct model m = {0};
 	struct wgc_replay_window window;
 	struct wgc_replay_window before;
 	uint64_t rng = seed;
@@ -290,21 +354,21 @@ static void run_differential(uint64_t seed, uint64_t start, int steps)
 		checked = wgc_replay_check(&window, c);
 		if (memcmp(&before, &window, sizeof(window)) != 0)
 			fail_msg("seed %llu step %d: wgc_replay_check changed the window",
-				 (unsigned long long)seed, i);
+			         (unsigned long long)seed, i);
 		got = wgc_replay_update(&window, c);
 		if (got != want || checked != want)
 			fail_msg("seed %llu start %llu step %d: counter %llu (greatest %llu): "
-				 "check %d update %d, model %d",
-				 (unsigned long long)seed, (unsigned long long)start, i,
-				 (unsigned long long)c, (unsigned long long)m.greatest, checked, got,
-				 want);
+			         "check %d update %d, model %d",
+			         (unsigned long long)seed, (unsigned long long)start, i,
+			         (unsigned long long)c, (unsigned long long)m.greatest, checked,
+			         got, want);
 		if (model_update(&m, c))
 			accepted++;
 	}
 	/* The generator must keep the run interesting: a good share accepted and rejected. */
 	if (accepted < steps / 10 || accepted > steps - steps / 10)
-		fail_msg("seed %llu: %d of %d accepted: the generator is off", (unsigned long long)seed,
-			 accepted, steps);
+		fail_msg("seed %llu: %d of %d accepted: the generator is off",
+		         (unsigned long long)seed, accepted, steps);
 	free(m.slots);
 }
 
@@ -321,7 +385,7 @@ static void test_differential(void **state)
 
 	(void)state;
 	print_message("replay differential seed %llu (set WGC_TEST_SEED to repeat)\n",
-		      (unsigned long long)seed);
+	              (unsigned long long)seed);
 	run_differential(seed, 0, 200000);
 	run_differential(seed + 1, 64 * 12345 + 17, 200000);
 	run_differential(seed + 2, REJECT - 300000, 100000);
@@ -330,9 +394,9 @@ static void test_differential(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cases),
-		cmocka_unit_test(test_full_window_exactly_once),
-		cmocka_unit_test(test_differential),
+	    cmocka_unit_test(test_cases),
+	    cmocka_unit_test(test_full_window_exactly_once),
+	    cmocka_unit_test(test_differential),
 	};
 
 	return cmocka_run_group_tests_name("replay", tests, NULL, NULL);
