@@ -301,7 +301,7 @@ enum spot_kind {
 	SPOT_EXACT, /* node is the prefix itself */
 	SPOT_LEAF,  /* a new node goes into parent's empty child slot (or the empty root) */
 	SPOT_ABOVE, /* a new node takes node's place and node hangs below it */
-	SPOT_SPLIT, /* a branch node of length common takes node's place, over node and the new one */
+	SPOT_SPLIT, /* a branch node of length common replaces node, over node and the new one */
 };
 
 struct spot {

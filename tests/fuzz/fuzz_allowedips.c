@@ -57,7 +57,9 @@ static void mask_ip(uint8_t ip[16], unsigned cidr)
 static struct route *model_exact(uint8_t family, const uint8_t ip[16], uint8_t cidr)
 {
 	for (size_t i = 0; i < model_count; i++) {
-		if (model[i].family == family && model[i].cidr == cidr && !memcmp(model[i].ip, ip, 16))
+		const struct route *r = &model[i];
+
+		if (r->family == family && r->cidr == cidr && !memcmp(r->ip, ip, 16))
 			return &model[i];
 	}
 	return NULL;
@@ -108,7 +110,8 @@ static struct key lcp(const struct key *a, const struct key *b)
 	struct key k = *a;
 	unsigned n = 0;
 
-	while (n < a->cidr && n < b->cidr && ((a->w[n / 64] ^ b->w[n / 64]) >> (63 - n % 64) & 1) == 0)
+	while (n < a->cidr && n < b->cidr &&
+	       ((a->w[n / 64] ^ b->w[n / 64]) >> (63 - n % 64) & 1) == 0)
 		n++;
 	k.cidr = n;
 	for (unsigned i = n; i < 128; i++)
@@ -116,7 +119,7 @@ static struct key lcp(const struct key *a, const struct key *b)
 	return k;
 }
 
-/* Nodes of the minimal trie: the routes plus the divergence points of neighbours in sorted order. */
+/* Nodes of the minimal trie: the routes plus where sorted neighbours diverge. */
 static size_t canonical_nodes(uint8_t family)
 {
 	struct key k[2 * MODEL_CAP + 2];
@@ -255,10 +258,14 @@ static void check_owners(void)
 static void make_addr(uint8_t family, const uint8_t *in, uint8_t ip[16])
 {
 	static const uint8_t masks4[4][4] = {
-		{0xff, 0xff, 0xff, 0xff}, {0x81, 0, 0x03, 0xc1}, {0, 0, 0xff, 0xff}, {0xc0, 0x80, 0, 0x01},
+		{0xff, 0xff, 0xff, 0xff},
+		{0x81, 0, 0x03, 0xc1},
+		{0, 0, 0xff, 0xff},
+		{0xc0, 0x80, 0, 0x01},
 	};
 	static const uint8_t offsets6[4] = {0, 6, 8, 12};
 	uint8_t sel = in[0];
+	uint8_t keep6 = (sel & 0x10) ? 0x81 : 0xff;
 
 	memset(ip, 0, 16);
 	if (family == WGC_AF_INET) {
@@ -272,7 +279,7 @@ static void make_addr(uint8_t family, const uint8_t *in, uint8_t ip[16])
 	ip[2] = 0x0d;
 	ip[3] = 0xb8;
 	for (int i = 0; i < 4; i++)
-		ip[offsets6[(sel >> 2) & 3] + i] ^= (uint8_t)(in[1 + i] & ((sel & 0x10) ? 0x81 : 0xff));
+		ip[offsets6[(sel >> 2) & 3] + i] ^= (uint8_t)(in[1 + i] & keep6);
 }
 
 static void reset(void)

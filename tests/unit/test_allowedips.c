@@ -171,7 +171,8 @@ static void test_lpm_v6(void **state)
 		/* 12 */ {"2001:db8:1:2:0:2::", 2},    {"2001:db9::", NO_OWNER},
 		/* 14 */ {"fe80::1", 4},               {"febf:ffff::", 4},
 		/* 16 */ {"fec0::", NO_OWNER},         {"fdff::1", 5},
-		/* 18 */ {"::", NO_OWNER},             {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", NO_OWNER},
+		/* 18 */ {"::", NO_OWNER},
+		/* 19 */ {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", NO_OWNER},
 		/* 20 */ {"2001:db8:1:2::2", 2},
 	};
 	struct fixture *f = fixture_new(64);
@@ -212,13 +213,15 @@ static void test_host_routes(void **state)
 {
 	static const struct route_case routes[] = {
 		{"0.0.0.0", 32, 0}, {"255.255.255.255", 32, 1}, {"10.0.0.1", 32, 2},
-		{"10.0.0.2", 32, 3}, {"::", 128, 4}, {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 128, 5},
+		{"10.0.0.2", 32, 3}, {"::", 128, 4},
+		{"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 128, 5},
 		{"2001:db8::1", 128, 6}, {"2001:db8::2", 128, 7},
 	};
 	static const struct lookup_case cases[] = {
 		/* 0 */ {"0.0.0.0", 0}, {"0.0.0.1", NO_OWNER}, {"255.255.255.255", 1},
 		/* 3 */ {"255.255.255.254", NO_OWNER}, {"10.0.0.1", 2}, {"10.0.0.2", 3},
-		/* 6 */ {"10.0.0.3", NO_OWNER}, {"10.0.0.0", NO_OWNER}, {"::", 4}, {"::1", NO_OWNER},
+		/* 6 */ {"10.0.0.3", NO_OWNER}, {"10.0.0.0", NO_OWNER},
+		/* 8 */ {"::", 4}, {"::1", NO_OWNER},
 		/* 10 */ {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 5},
 		/* 11 */ {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", NO_OWNER},
 		/* 12 */ {"2001:db8::1", 6}, {"2001:db8::2", 7}, {"2001:db8::3", NO_OWNER},
@@ -373,6 +376,9 @@ static void test_list(void **state)
 static void test_invalid(void **state)
 {
 	struct fixture *f = fixture_new(16);
+	struct wgc_allowedips *t = &f->table;
+	struct wgc_allowedips_owner *o0 = &f->owners[0];
+	struct wgc_allowedips_owner *o1 = &f->owners[1];
 	struct wgc_allowedips before;
 	uint8_t ip[16] = {10};
 
@@ -381,23 +387,17 @@ static void test_invalid(void **state)
 	assert_int_equal(insert(f, "2001:db8::", 32, 0), WGC_OK);
 	before = f->table;
 
-	assert_int_equal(wgc_allowedips_insert(&f->table, 0, ip, 8, &f->owners[1]), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_insert(&f->table, 5, ip, 8, &f->owners[1]), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_insert(&f->table, 2, ip, 8, &f->owners[1]), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_insert(&f->table, WGC_AF_INET, ip, 33, &f->owners[1]),
-			 WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_insert(&f->table, WGC_AF_INET, ip, 255, &f->owners[1]),
-			 WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_insert(&f->table, WGC_AF_INET6, ip, 129, &f->owners[1]),
-			 WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_insert(&f->table, WGC_AF_INET, NULL, 8, &f->owners[1]),
-			 WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_insert(&f->table, WGC_AF_INET, ip, 8, NULL), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_remove(&f->table, 0, ip, 8, &f->owners[0]), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_remove(&f->table, WGC_AF_INET, ip, 33, &f->owners[0]),
-			 WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_remove(&f->table, WGC_AF_INET6, ip, 129, &f->owners[0]),
-			 WGC_ERR_INVALID);
+	assert_int_equal(wgc_allowedips_insert(t, 0, ip, 8, o1), WGC_ERR_INVALID);
+	assert_int_equal(wgc_allowedips_insert(t, 5, ip, 8, o1), WGC_ERR_INVALID);
+	assert_int_equal(wgc_allowedips_insert(t, 2, ip, 8, o1), WGC_ERR_INVALID);
+	assert_int_equal(wgc_allowedips_insert(t, WGC_AF_INET, ip, 33, o1), WGC_ERR_INVALID);
+	assert_int_equal(wgc_allowedips_insert(t, WGC_AF_INET, ip, 255, o1), WGC_ERR_INVALID);
+	assert_int_equal(wgc_allowedips_insert(t, WGC_AF_INET6, ip, 129, o1), WGC_ERR_INVALID);
+	assert_int_equal(wgc_allowedips_insert(t, WGC_AF_INET, NULL, 8, o1), WGC_ERR_INVALID);
+	assert_int_equal(wgc_allowedips_insert(t, WGC_AF_INET, ip, 8, NULL), WGC_ERR_INVALID);
+	assert_int_equal(wgc_allowedips_remove(t, 0, ip, 8, o0), WGC_ERR_INVALID);
+	assert_int_equal(wgc_allowedips_remove(t, WGC_AF_INET, ip, 33, o0), WGC_ERR_INVALID);
+	assert_int_equal(wgc_allowedips_remove(t, WGC_AF_INET6, ip, 129, o0), WGC_ERR_INVALID);
 	assert_null(wgc_allowedips_find(&f->table, 0, ip));
 	assert_null(wgc_allowedips_find(&f->table, 5, ip));
 	assert_null(wgc_allowedips_find(&f->table, WGC_AF_INET, NULL));
@@ -817,7 +817,8 @@ static void diff_check_lists(struct diff_run *d)
 
 		CHECK(n == model_count(d->m, o), d->step);
 		for (size_t i = 0; i < n; i++) {
-			struct model_route *r = model_exact(d->m, out[i].family, out[i].ip, out[i].cidr);
+			struct model_route *r =
+				model_exact(d->m, out[i].family, out[i].ip, out[i].cidr);
 
 			CHECK(r && r->owner == o, d->step);
 			CHECK(i == 0 || r->seq > last_seq, d->step);
