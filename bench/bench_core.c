@@ -24,8 +24,8 @@
 
 enum {
 	REPS = 7,
-	BATCH = 4096,             /* packets sealed ahead of one timed open pass */
-	STRIDE = 1536,            /* bytes per packet buffer: 16 + 1420 + 16 fits, 64-aligned */
+	BATCH = 4096,  /* packets sealed ahead of one timed open pass */
+	STRIDE = 1536, /* bytes per packet buffer: 16 + 1420 + 16 fits, 64-aligned */
 	BIG_PAYLOAD = 1420,
 	SMALL_PAYLOAD = 64,
 	HANDSHAKES_PER_REP = 100,
@@ -59,7 +59,7 @@ struct world {
 	bool use_getrandom; /* answer random requests with getrandom(2), as a real caller would */
 };
 
-static struct world world = { .now_ns = EPOCH_NS, .rng_state = UINT64_C(0x5eedbe7c4c07e) };
+static struct world world = {.now_ns = EPOCH_NS, .rng_state = UINT64_C(0x5eedbe7c4c07e)};
 
 static uint64_t splitmix(uint64_t *state)
 {
@@ -153,18 +153,18 @@ struct outbuf {
 
 static struct wgc_actions *out_reset(struct outbuf *o)
 {
-	o->actions = (struct wgc_actions){ o->list, ACTION_CAP, 0, o->scratch, sizeof(o->scratch),
-					   0 };
+	o->actions =
+	    (struct wgc_actions){o->list, ACTION_CAP, 0, o->scratch, sizeof(o->scratch), 0};
 	return &o->actions;
 }
 
 static void node_init(struct node *n, const struct wgc_limits *limits, uint8_t octet, bool with_key)
 {
 	struct wgc_config cfg = {
-		.limits = *limits,
-		.random = fake_random,
-		.wall_clock = fake_wall,
-		.ctx = &world,
+	    .limits = *limits,
+	    .random = fake_random,
+	    .wall_clock = fake_wall,
+	    .ctx = &world,
 	};
 	uint8_t key[WGC_KEY_LEN];
 
@@ -176,8 +176,7 @@ static void node_init(struct node *n, const struct wgc_limits *limits, uint8_t o
 	if (wgc_endpoint_init(n->mem, n->mem_size, &cfg, world.now_ns, &n->ep) != WGC_OK)
 		die("wgc_endpoint_init");
 	n->tunnel_octet = octet;
-	n->addr = (struct wgc_addr){ .family = WGC_AF_INET, .port = 51820,
-				     .ip = { 192, 0, 2, octet } };
+	n->addr = (struct wgc_addr){.family = WGC_AF_INET, .port = 51820, .ip = {192, 0, 2, octet}};
 	if (!with_key)
 		return;
 	fill_random(key, sizeof(key));
@@ -196,8 +195,8 @@ static void node_free(struct node *n)
 static void node_add_peer(struct node *n, const struct node *other)
 {
 	uint8_t pub[WGC_KEY_LEN];
-	struct wgc_prefix prefix = { .family = WGC_AF_INET, .cidr = 32,
-				     .ip = { 10, 0, 0, other->tunnel_octet } };
+	struct wgc_prefix prefix = {
+	    .family = WGC_AF_INET, .cidr = 32, .ip = {10, 0, 0, other->tunnel_octet}};
 
 	wgc_endpoint_get_public_key(other->ep, pub);
 	if (wgc_peer_add(n->ep, pub, world.now_ns, &n->peer) != WGC_OK ||
@@ -217,8 +216,8 @@ static void make_packet(uint8_t *buf, uint8_t src, uint8_t dst, size_t len)
 	p[3] = (uint8_t)len;
 	p[8] = 64;
 	p[9] = 17;
-	memcpy(p + 12, (const uint8_t[]){ 10, 0, 0, src }, 4);
-	memcpy(p + 16, (const uint8_t[]){ 10, 0, 0, dst }, 4);
+	memcpy(p + 12, (const uint8_t[]){10, 0, 0, src}, 4);
+	memcpy(p + 16, (const uint8_t[]){10, 0, 0, dst}, 4);
 	memset(p + 28, 0xa5, len - 28);
 }
 
@@ -235,7 +234,7 @@ static uint64_t total_drops(const struct node *n)
 
 /* Feeds every SEND action of from_out to `to` (as sent from `from`); replies go to reply. */
 static void deliver(struct node *to, const struct wgc_addr *from,
-		    const struct wgc_actions *from_out, struct wgc_actions *reply)
+                    const struct wgc_actions *from_out, struct wgc_actions *reply)
 {
 	uint8_t msg[MSG_MAX];
 
@@ -279,7 +278,7 @@ static bool has_session(const struct wgc_peer *peer)
 /* Two endpoints A (10.0.0.1, initiator) and B (10.0.0.2) with a confirmed session. */
 static void pair_init(struct node *a, struct node *b)
 {
-	struct wgc_limits limits = { .max_peers = 4, .max_allowed_ips = 16 };
+	struct wgc_limits limits = {.max_peers = 4, .max_allowed_ips = 16};
 
 	node_init(a, &limits, 1, true);
 	node_init(b, &limits, 2, true);
@@ -309,7 +308,7 @@ struct span {
 
 static struct span span_begin(void)
 {
-	return (struct span){ bench_now_ns(), bench_cpu_ns() };
+	return (struct span){bench_now_ns(), bench_cpu_ns()};
 }
 
 static void span_end(struct span *acc, struct span begin)
@@ -323,7 +322,7 @@ static void span_end(struct span *acc, struct span begin)
 /* One pass of BATCH packets through wgc_send_prepare + wgc_send_seal; *bad counts packets that
  * did not come out sealed. */
 static void run_core_seal(struct node *a, uint8_t *bufs, size_t plain_len, struct span *acc,
-			  uint64_t *bad)
+                          uint64_t *bad)
 {
 	struct outbuf o;
 	struct wgc_actions *out = out_reset(&o);
@@ -336,7 +335,7 @@ static void run_core_seal(struct node *a, uint8_t *bufs, size_t plain_len, struc
 		out->count = 0;
 		out->scratch_used = 0;
 		if (wgc_send_prepare(a->ep, world.now_ns, a->peer, buf, STRIDE, plain_len, &job,
-				     out) != WGC_VERDICT_CRYPTO) {
+		                     out) != WGC_VERDICT_CRYPTO) {
 			(*bad)++;
 			continue;
 		}
@@ -347,17 +346,17 @@ static void run_core_seal(struct node *a, uint8_t *bufs, size_t plain_len, struc
 
 /* The same buffers and (padded) lengths through libsodium alone: nonce + encrypt in place. */
 static void run_raw_seal(uint8_t *bufs, size_t padded, const uint8_t *key, uint64_t *counter,
-			 struct span *acc)
+                         struct span *acc)
 {
-	uint8_t nonce[AEAD_NONCE_LEN] = { 0 };
+	uint8_t nonce[AEAD_NONCE_LEN] = {0};
 	struct span t = span_begin();
 
 	for (size_t i = 0; i < BATCH; i++) {
 		uint8_t *p = bufs + i * STRIDE + WGC_DATA_HEADROOM;
 
 		store_le64(nonce + 4, (*counter)++);
-		crypto_aead_chacha20poly1305_ietf_encrypt_detached(p, p + padded, NULL, p, padded, NULL,
-								   0, NULL, nonce, key);
+		crypto_aead_chacha20poly1305_ietf_encrypt_detached(p, p + padded, NULL, p, padded,
+		                                                   NULL, 0, NULL, nonce, key);
 	}
 	span_end(acc, t);
 }
@@ -376,7 +375,7 @@ static size_t seal_batch_core(struct node *a, const struct node *b, uint8_t *buf
 
 		make_packet(buf, a->tunnel_octet, b->tunnel_octet, plain_len);
 		if (wgc_send_prepare(a->ep, world.now_ns, a->peer, buf, STRIDE, plain_len, &job,
-				     out_reset(&o)) != WGC_VERDICT_CRYPTO)
+		                     out_reset(&o)) != WGC_VERDICT_CRYPTO)
 			die("sealing the open batch");
 		wgc_send_seal(&job);
 		message_len = job.message_len;
@@ -386,7 +385,7 @@ static size_t seal_batch_core(struct node *a, const struct node *b, uint8_t *buf
 
 /* b opens the batch: prepare + open + commit, each packet expected to end in one DELIVER. */
 static void run_core_open(struct node *b, const struct node *a, uint8_t *bufs, size_t message_len,
-			  struct span *acc, uint64_t *bad)
+                          struct span *acc, uint64_t *bad)
 {
 	struct outbuf o;
 	struct wgc_actions *out = out_reset(&o);
@@ -398,8 +397,8 @@ static void run_core_open(struct node *b, const struct node *a, uint8_t *bufs, s
 
 		out->count = 0;
 		out->scratch_used = 0;
-		if (wgc_receive_prepare(b->ep, world.now_ns, buf, message_len, &a->addr, &job, out) !=
-		    WGC_VERDICT_CRYPTO) {
+		if (wgc_receive_prepare(b->ep, world.now_ns, buf, message_len, &a->addr, &job,
+		                        out) != WGC_VERDICT_CRYPTO) {
 			(*bad)++;
 			continue;
 		}
@@ -413,29 +412,29 @@ static void run_core_open(struct node *b, const struct node *a, uint8_t *bufs, s
 
 static void seal_batch_raw(uint8_t *bufs, size_t padded, const uint8_t *key, uint64_t counter0)
 {
-	uint8_t nonce[AEAD_NONCE_LEN] = { 0 };
+	uint8_t nonce[AEAD_NONCE_LEN] = {0};
 
 	for (size_t i = 0; i < BATCH; i++) {
 		uint8_t *p = bufs + i * STRIDE + WGC_DATA_HEADROOM;
 
 		store_le64(nonce + 4, counter0 + i);
-		crypto_aead_chacha20poly1305_ietf_encrypt_detached(p, p + padded, NULL, p, padded, NULL,
-								   0, NULL, nonce, key);
+		crypto_aead_chacha20poly1305_ietf_encrypt_detached(p, p + padded, NULL, p, padded,
+		                                                   NULL, 0, NULL, nonce, key);
 	}
 }
 
 static void run_raw_open(uint8_t *bufs, size_t padded, const uint8_t *key, uint64_t counter0,
-			 struct span *acc, uint64_t *bad)
+                         struct span *acc, uint64_t *bad)
 {
-	uint8_t nonce[AEAD_NONCE_LEN] = { 0 };
+	uint8_t nonce[AEAD_NONCE_LEN] = {0};
 	struct span t = span_begin();
 
 	for (size_t i = 0; i < BATCH; i++) {
 		uint8_t *p = bufs + i * STRIDE + WGC_DATA_HEADROOM;
 
 		store_le64(nonce + 4, counter0 + i);
-		if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(p, NULL, p, padded, p + padded,
-								       NULL, 0, nonce, key) != 0)
+		if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+		        p, NULL, p, padded, p + padded, NULL, 0, nonce, key) != 0)
 			(*bad)++;
 	}
 	span_end(acc, t);
@@ -445,7 +444,7 @@ static void run_raw_open(uint8_t *bufs, size_t padded, const uint8_t *key, uint6
 
 /* Per-run figures of one core-vs-raw comparison, reduced to medians. */
 struct comparison {
-	double core_ns;    /* per item, CPU clock, median */
+	double core_ns; /* per item, CPU clock, median */
 	double raw_ns;
 	double ratio;      /* median over runs of raw / core, CPU clock */
 	double ratio_wall; /* the same on the wall clock */
@@ -461,7 +460,7 @@ struct runs {
 };
 
 static void runs_add(struct runs *r, int rep, const struct span *core, const struct span *raw,
-		     double items)
+                     double items)
 {
 	r->core[rep] = (double)core->cpu_ns / items;
 	r->raw[rep] = (double)raw->cpu_ns / items;
@@ -471,7 +470,7 @@ static void runs_add(struct runs *r, int rep, const struct span *core, const str
 
 static struct comparison runs_reduce(struct runs *r)
 {
-	struct comparison c = { 0 };
+	struct comparison c = {0};
 
 	c.core_ns = bench_median(r->core, REPS);
 	c.raw_ns = bench_median(r->raw, REPS);
@@ -493,14 +492,14 @@ static size_t core_padded_len(struct node *a, uint8_t *buf, size_t plain_len)
 	struct wgc_send_job job;
 
 	if (wgc_send_prepare(a->ep, world.now_ns, a->peer, buf, STRIDE, plain_len, &job,
-			     out_reset(&o)) != WGC_VERDICT_CRYPTO)
+	                     out_reset(&o)) != WGC_VERDICT_CRYPTO)
 		die("wgc_send_prepare did not return CRYPTO");
 	wgc_send_seal(&job);
 	return job.message_len - WGC_DATA_HEADROOM - AEAD_TAG_LEN;
 }
 
 static struct comparison bench_seal(struct node *a, uint8_t *bufs, size_t plain_len,
-				    bool getrandom_rng)
+                                    bool getrandom_rng)
 {
 	struct runs runs;
 	uint8_t key[WGC_KEY_LEN];
@@ -509,7 +508,7 @@ static struct comparison bench_seal(struct node *a, uint8_t *bufs, size_t plain_
 	uint64_t calls0;
 	int batches = batches_for(plain_len);
 	size_t padded = core_padded_len(a, bufs, plain_len);
-	struct span warm = { 0 };
+	struct span warm = {0};
 	struct comparison c;
 
 	fill_random(key, sizeof(key));
@@ -521,8 +520,8 @@ static struct comparison bench_seal(struct node *a, uint8_t *bufs, size_t plain_
 	run_raw_seal(bufs, padded, key, &counter, &warm);
 	calls0 = world.random_calls;
 	for (int rep = 0; rep < REPS; rep++) {
-		struct span core = { 0 };
-		struct span raw = { 0 };
+		struct span core = {0};
+		struct span raw = {0};
 
 		/* Core and raw alternate batch by batch, so the machine's noise hits both alike. */
 		for (int b = 0; b < batches; b++) {
@@ -541,14 +540,13 @@ static struct comparison bench_seal(struct node *a, uint8_t *bufs, size_t plain_
 		die("wgc_send_prepare did not return CRYPTO");
 	c = runs_reduce(&runs);
 	c.random_calls_per_packet =
-		(double)(world.random_calls - calls0) / ((double)batches * BATCH * REPS);
+	    (double)(world.random_calls - calls0) / ((double)batches * BATCH * REPS);
 	c.encrypted_len = padded;
 	sodium_memzero(key, sizeof(key));
 	return c;
 }
 
-static struct comparison bench_open(struct node *a, struct node *b, uint8_t *bufs,
-				    size_t plain_len)
+static struct comparison bench_open(struct node *a, struct node *b, uint8_t *bufs, size_t plain_len)
 {
 	struct runs runs;
 	uint8_t key[WGC_KEY_LEN];
@@ -559,7 +557,7 @@ static struct comparison bench_open(struct node *a, struct node *b, uint8_t *buf
 	int batches = batches_for(plain_len);
 	size_t padded = core_padded_len(a, bufs, plain_len);
 	size_t message_len;
-	struct span warm = { 0 };
+	struct span warm = {0};
 	struct comparison c;
 
 	fill_random(key, sizeof(key));
@@ -569,8 +567,8 @@ static struct comparison bench_open(struct node *a, struct node *b, uint8_t *buf
 	run_raw_open(bufs, padded, key, counter, &warm, &bad_raw);
 	counter += BATCH;
 	for (int rep = 0; rep < REPS; rep++) {
-		struct span core = { 0 };
-		struct span raw = { 0 };
+		struct span core = {0};
+		struct span raw = {0};
 
 		for (int batch = 0; batch < batches; batch++) {
 			/* Sealing is outside the timed passes; only opening is measured. */
@@ -590,9 +588,10 @@ static struct comparison bench_open(struct node *a, struct node *b, uint8_t *buf
 		runs_add(&runs, rep, &core, &raw, (double)batches * BATCH);
 	}
 	if (bad_core || bad_raw || total_drops(b) != drops0) {
-		fprintf(stderr, "bench_core: open: %" PRIu64 " core and %" PRIu64
-				" raw packets failed, %" PRIu64 " drops\n",
-			bad_core, bad_raw, total_drops(b) - drops0);
+		fprintf(stderr,
+		        "bench_core: open: %" PRIu64 " core and %" PRIu64
+		        " raw packets failed, %" PRIu64 " drops\n",
+		        bad_core, bad_raw, total_drops(b) - drops0);
 		die("opening did not deliver every packet");
 	}
 	if (message_len != WGC_DATA_HEADROOM + padded + AEAD_TAG_LEN)
@@ -621,7 +620,7 @@ static void print_data_row(size_t plain_len, const struct comparison *c, double 
 
 static void section_data(struct node *a, struct node *b)
 {
-	static const size_t payloads[] = { BIG_PAYLOAD, SMALL_PAYLOAD };
+	static const size_t payloads[] = {BIG_PAYLOAD, SMALL_PAYLOAD};
 	uint8_t *bufs = map_zeroed((size_t)BATCH * STRIDE);
 	struct comparison seal[2];
 	struct comparison seal_getrandom[2];
@@ -633,29 +632,32 @@ static void section_data(struct node *a, struct node *b)
 		open[i] = bench_open(a, b, bufs, payloads[i]);
 	}
 
-	printf("\n1. seal: wgc_send_prepare + wgc_send_seal (peer given, session up) vs\n"
-	       "   crypto_aead_chacha20poly1305_ietf_encrypt_detached on the same buffers.\n"
-	       "   The core pads to a multiple of 16 but never past the MTU (1420), so it encrypts\n"
-	       "   %zu B -> %zu B and %zu B -> %zu B; the raw baseline encrypts exactly those padded\n"
-	       "   lengths. Gb/s counts payload bytes. Per run: %d x %d packets (1420 B), %d x %d\n"
-	       "   (64 B), core and raw batches alternating. Target core/raw >= 0.95.\n",
-	       payloads[0], seal[0].encrypted_len, payloads[1], seal[1].encrypted_len,
-	       batches_for(BIG_PAYLOAD), BATCH, batches_for(SMALL_PAYLOAD), BATCH);
+	printf(
+	    "\n1. seal: wgc_send_prepare + wgc_send_seal (peer given, session up) vs\n"
+	    "   crypto_aead_chacha20poly1305_ietf_encrypt_detached on the same buffers.\n"
+	    "   The core pads to a multiple of 16 but never past the MTU (1420), so it encrypts\n"
+	    "   %zu B -> %zu B and %zu B -> %zu B; the raw baseline encrypts exactly those padded\n"
+	    "   lengths. Gb/s counts payload bytes. Per run: %d x %d packets (1420 B), %d x %d\n"
+	    "   (64 B), core and raw batches alternating. Target core/raw >= 0.95.\n",
+	    payloads[0], seal[0].encrypted_len, payloads[1], seal[1].encrypted_len,
+	    batches_for(BIG_PAYLOAD), BATCH, batches_for(SMALL_PAYLOAD), BATCH);
 	print_data_header();
 	for (int i = 0; i < 2; i++)
 		print_data_row(payloads[i], &seal[i], 0.95);
-	printf("  random callback calls per sealed data packet: %.2f (timer jitter). The same with\n"
-	       "  a getrandom(2) callback (as examples/two_endpoints.c) instead of the fake RNG:\n",
-	       seal[0].random_calls_per_packet);
+	printf(
+	    "  random callback calls per sealed data packet: %.2f (timer jitter). The same with\n"
+	    "  a getrandom(2) callback (as examples/two_endpoints.c) instead of the fake RNG:\n",
+	    seal[0].random_calls_per_packet);
 	for (int i = 0; i < 2; i++)
 		print_data_row(payloads[i], &seal_getrandom[i], 0.95);
 
-	printf("\n2. open: wgc_receive_prepare + wgc_receive_open + wgc_receive_commit (valid IPv4,\n"
-	       "   source allowed, each ends in one DELIVER) vs\n"
-	       "   crypto_aead_chacha20poly1305_ietf_decrypt_detached on the same buffers and\n"
-	       "   lengths. Batches of %d sealed (untimed) just before each timed pass, opened in\n"
-	       "   place. Target core/raw >= 0.95.\n",
-	       BATCH);
+	printf(
+	    "\n2. open: wgc_receive_prepare + wgc_receive_open + wgc_receive_commit (valid IPv4,\n"
+	    "   source allowed, each ends in one DELIVER) vs\n"
+	    "   crypto_aead_chacha20poly1305_ietf_decrypt_detached on the same buffers and\n"
+	    "   lengths. Batches of %d sealed (untimed) just before each timed pass, opened in\n"
+	    "   place. Target core/raw >= 0.95.\n",
+	    BATCH);
 	print_data_header();
 	for (int i = 0; i < 2; i++)
 		print_data_row(payloads[i], &open[i], 0.95);
@@ -673,7 +675,7 @@ struct handshake_times {
 /* HANDSHAKES_PER_REP full handshakes; adds their time to acc and the per-step split (wall
  * clock: the steps are too short for the CPU clock's syscall) to t. */
 static void run_handshakes(struct node *a, struct node *b, struct span *acc,
-			   struct handshake_times *t)
+                           struct handshake_times *t)
 {
 	static uint8_t buf[STRIDE];
 	uint8_t msg[MSG_MAX];
@@ -697,13 +699,13 @@ static void run_handshakes(struct node *a, struct node *b, struct span *acc,
 			die("handshake loop: no initiation");
 		memcpy(msg, oa.list[0].data, oa.list[0].len);
 		(void)wgc_receive(b->ep, world.now_ns, msg, oa.list[0].len, &a->addr,
-				  out_reset(&ob));
+		                  out_reset(&ob));
 		t2 = bench_now_ns();
 		if (ob.actions.count != 1 || ob.list[0].len > sizeof(msg))
 			die("handshake loop: no response");
 		memcpy(msg, ob.list[0].data, ob.list[0].len);
 		(void)wgc_receive(a->ep, world.now_ns, msg, ob.list[0].len, &b->addr,
-				  out_reset(&oa2));
+		                  out_reset(&oa2));
 		t3 = bench_now_ns();
 		t->initiation += t1 - t0;
 		t->response += t2 - t1;
@@ -714,7 +716,7 @@ static void run_handshakes(struct node *a, struct node *b, struct span *acc,
 
 /* Exactly the X25519 work of HANDSHAKES_PER_REP handshakes, through libsodium alone. */
 static void run_x25519(uint8_t sk[][WGC_KEY_LEN], uint8_t pk[][WGC_KEY_LEN], int nkeys,
-		       struct span *acc)
+                       struct span *acc)
 {
 	uint8_t out[WGC_KEY_LEN];
 	struct span begin = span_begin();
@@ -725,7 +727,8 @@ static void run_x25519(uint8_t sk[][WGC_KEY_LEN], uint8_t pk[][WGC_KEY_LEN], int
 		for (int j = 0; j < 2; j++)
 			(void)crypto_scalarmult_base(out, sk[(k + j) % nkeys]);
 		for (int j = 0; j < 6; j++)
-			if (crypto_scalarmult(out, sk[(k + j) % nkeys], pk[(k + j + 1) % nkeys]) != 0)
+			if (crypto_scalarmult(out, sk[(k + j) % nkeys], pk[(k + j + 1) % nkeys]) !=
+			    0)
 				die("crypto_scalarmult");
 	}
 	span_end(acc, begin);
@@ -743,7 +746,7 @@ static void section_handshake(struct node *a, struct node *b)
 	uint64_t drops_b = total_drops(b);
 	struct wgc_peer_stats st;
 	struct handshake_times t;
-	struct span warm = { 0 };
+	struct span warm = {0};
 	struct comparison c;
 	double per_rep = (double)ROUNDS * HANDSHAKES_PER_REP;
 
@@ -754,8 +757,8 @@ static void section_handshake(struct node *a, struct node *b)
 	run_handshakes(a, b, &warm, &t);
 	run_x25519(sk, pk, NKEYS, &warm);
 	for (int rep = 0; rep < REPS; rep++) {
-		struct span core = { 0 };
-		struct span raw = { 0 };
+		struct span core = {0};
+		struct span raw = {0};
 
 		memset(&t, 0, sizeof(t));
 		for (int round = 0; round < ROUNDS; round++) {
@@ -778,14 +781,15 @@ static void section_handshake(struct node *a, struct node *b)
 		die("the handshake loop did not complete every handshake");
 	c = runs_reduce(&runs);
 
-	printf("\n3. handshakes on one core: A wgc_send (session past REJECT_AFTER_TIME, fake clock\n"
-	       "   +200 s per handshake) -> initiation; B wgc_receive -> response; A wgc_receive ->\n"
-	       "   session (A also seals its confirming keepalive, which is not delivered)\n"
-	       "   vs the X25519 a handshake needs, through libsodium alone: crypto_scalarmult_base\n"
-	       "   x2 (both ephemerals) + crypto_scalarmult x6 (es, ee, se on each side; ss is\n"
-	       "   precomputed per peer). Per run: %d x %d handshakes, alternating with the same\n"
-	       "   number of raw sets. Target raw/core >= 0.90.\n",
-	       ROUNDS, HANDSHAKES_PER_REP);
+	printf(
+	    "\n3. handshakes on one core: A wgc_send (session past REJECT_AFTER_TIME, fake clock\n"
+	    "   +200 s per handshake) -> initiation; B wgc_receive -> response; A wgc_receive ->\n"
+	    "   session (A also seals its confirming keepalive, which is not delivered)\n"
+	    "   vs the X25519 a handshake needs, through libsodium alone: crypto_scalarmult_base\n"
+	    "   x2 (both ephemerals) + crypto_scalarmult x6 (es, ee, se on each side; ss is\n"
+	    "   precomputed per peer). Per run: %d x %d handshakes, alternating with the same\n"
+	    "   number of raw sets. Target raw/core >= 0.90.\n",
+	    ROUNDS, HANDSHAKES_PER_REP);
 	printf("  %-32s %9s %11s\n", "", "us each", "per second");
 	printf("  %-32s %9.1f %11.0f\n", "core: full handshake", c.core_ns / 1e3, 1e9 / c.core_ns);
 	printf("  %-32s %9.1f %11.0f\n", "raw: the 8 X25519 operations", c.raw_ns / 1e3,
@@ -806,8 +810,8 @@ static void section_handshake(struct node *a, struct node *b)
 
 static size_t size_for(uint32_t peers, uint32_t keypairs, uint32_t routes)
 {
-	struct wgc_limits limits = { .max_peers = peers, .max_keypairs = keypairs,
-				     .max_allowed_ips = routes };
+	struct wgc_limits limits = {
+	    .max_peers = peers, .max_keypairs = keypairs, .max_allowed_ips = routes};
 	size_t size = wgc_endpoint_size(&limits);
 
 	if (size == 0)
@@ -832,9 +836,10 @@ static void section_memory_reserved(void)
 	printf("    %-50s %8.1f B\n", "keypair slot (keys, counters, 8192-bit replay)",
 	       keypair_slot);
 	printf("    %-50s %8.1f B\n", "allowed-IP route slot", route_slot);
-	printf("  amortized per peer at %u peers, no routes, incl. its share of the peer and index\n"
-	       "  hash tables (power-of-two sized); fixed part (endpoint, rate limiter) excluded:\n",
-	       p);
+	printf(
+	    "  amortized per peer at %u peers, no routes, incl. its share of the peer and index\n"
+	    "  hash tables (power-of-two sized); fixed part (endpoint, rate limiter) excluded:\n",
+	    p);
 	printf("    %-50s %8.1f B\n", "idle peer (max_keypairs = 1 in all)",
 	       (double)(size_for(p, 1, 0) - fixed) / (p - 1));
 	printf("    %-50s %8.1f B\n", "1 keypair per peer (session, no rekey yet)",
@@ -870,8 +875,9 @@ static void add_routes(struct node *hub)
 
 	while ((peer = wgc_peer_next(hub->ep, peer)) != NULL) {
 		struct wgc_prefix prefix = {
-			.family = WGC_AF_INET, .cidr = 32,
-			.ip = { 10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i },
+		    .family = WGC_AF_INET,
+		    .cidr = 32,
+		    .ip = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i},
 		};
 
 		if (wgc_allowedip_insert(hub->ep, peer, &prefix) != WGC_OK)
@@ -888,12 +894,12 @@ struct touched {
 
 static struct touched touched_now(const struct node *hub)
 {
-	return (struct touched){ bench_rss_bytes(), resident_bytes(hub->mem, hub->mem_size) };
+	return (struct touched){bench_rss_bytes(), resident_bytes(hub->mem, hub->mem_size)};
 }
 
 static void section_memory_idle(void)
 {
-	struct wgc_limits limits = { .max_peers = IDLE_PEERS, .max_allowed_ips = IDLE_PEERS };
+	struct wgc_limits limits = {.max_peers = IDLE_PEERS, .max_allowed_ips = IDLE_PEERS};
 	struct node hub;
 	size_t rss0 = bench_rss_bytes();
 	struct touched init;
@@ -910,11 +916,11 @@ static void section_memory_idle(void)
 	add_routes(&hub);
 	routes = touched_now(&hub);
 
-	printf("  touched: an endpoint for %d peers (3 keypairs each reserved, %.1f MiB) mapped with\n"
-	       "  mmap(MAP_ANONYMOUS), then %d peers added (%.0f ns per wgc_peer_add), then one /32\n"
-	       "  each:\n",
-	       IDLE_PEERS, (double)hub.mem_size / (1 << 20), IDLE_PEERS,
-	       (double)t_peers / IDLE_PEERS);
+	printf(
+	    "  touched: an endpoint for %d peers (3 keypairs each reserved, %.1f MiB) mapped with\n"
+	    "  mmap(MAP_ANONYMOUS), then %d peers added (%.0f ns per wgc_peer_add), then one /32\n"
+	    "  each:\n",
+	    IDLE_PEERS, (double)hub.mem_size / (1 << 20), IDLE_PEERS, (double)t_peers / IDLE_PEERS);
 	printf("    %-38s %12s %14s\n", "", "RSS (statm)", "block resident");
 	printf("    %-38s %9.0f KiB %10.0f KiB\n", "after init (empty)",
 	       (double)(init.rss - rss0) / 1024, (double)init.block / 1024);
@@ -932,8 +938,8 @@ static void section_memory_idle(void)
  * turn by one spoke endpoint whose private key is switched to that peer's key. */
 static void section_memory_active(void)
 {
-	struct wgc_limits hub_limits = { .max_peers = ACTIVE_PEERS, .max_allowed_ips = ACTIVE_PEERS };
-	struct wgc_limits spoke_limits = { .max_peers = 1, .max_allowed_ips = 1 };
+	struct wgc_limits hub_limits = {.max_peers = ACTIVE_PEERS, .max_allowed_ips = ACTIVE_PEERS};
+	struct wgc_limits spoke_limits = {.max_peers = 1, .max_allowed_ips = 1};
 	static uint8_t spoke_keys[ACTIVE_PEERS][WGC_KEY_LEN];
 	struct wgc_peer *hub_peers[ACTIVE_PEERS];
 	uint8_t pub[WGC_KEY_LEN];
@@ -946,8 +952,9 @@ static void section_memory_active(void)
 	node_add_peer(&spoke, &hub);
 	for (int i = 0; i < ACTIVE_PEERS; i++) {
 		struct wgc_prefix prefix = {
-			.family = WGC_AF_INET, .cidr = 32,
-			.ip = { 10, 1, (uint8_t)(i >> 8), (uint8_t)i },
+		    .family = WGC_AF_INET,
+		    .cidr = 32,
+		    .ip = {10, 1, (uint8_t)(i >> 8), (uint8_t)i},
 		};
 
 		fill_random(spoke_keys[i], WGC_KEY_LEN);
@@ -979,9 +986,11 @@ static void section_memory_active(void)
 	printf("    %-38s %5.3f KiB\n", "configured, idle (incl. fixed part)",
 	       (double)res[0] / 1024 / ACTIVE_PEERS);
 	printf("    %-38s %5.3f KiB %8.3f KiB\n", "one session (current)",
-	       (double)res[1] / 1024 / ACTIVE_PEERS, (double)(res[1] - res[0]) / 1024 / ACTIVE_PEERS);
+	       (double)res[1] / 1024 / ACTIVE_PEERS,
+	       (double)(res[1] - res[0]) / 1024 / ACTIVE_PEERS);
 	printf("    %-38s %5.3f KiB %8.3f KiB\n", "after a rekey (current + previous)",
-	       (double)res[2] / 1024 / ACTIVE_PEERS, (double)(res[2] - res[0]) / 1024 / ACTIVE_PEERS);
+	       (double)res[2] / 1024 / ACTIVE_PEERS,
+	       (double)(res[2] - res[0]) / 1024 / ACTIVE_PEERS);
 	node_free(&spoke);
 	node_free(&hub);
 }
@@ -1019,11 +1028,12 @@ int main(int argc, char **argv)
 	bench_cpu_model(cpu, sizeof(cpu));
 	printf("bench_core: libwgc seal/open vs raw ChaCha20-Poly1305, handshakes vs raw X25519, "
 	       "memory per peer\n");
-	printf("cpu: %s (%ld online). A small, shared, noisy machine: every figure is the median\n"
-	       "of %d runs; core and raw alternate within each run; times are this process's CPU\n"
-	       "time (time the scheduler gave to other programs is left out), the wall-clock ratio\n"
-	       "is shown beside it\n",
-	       cpu, sysconf(_SC_NPROCESSORS_ONLN), REPS);
+	printf(
+	    "cpu: %s (%ld online). A small, shared, noisy machine: every figure is the median\n"
+	    "of %d runs; core and raw alternate within each run; times are this process's CPU\n"
+	    "time (time the scheduler gave to other programs is left out), the wall-clock ratio\n"
+	    "is shown beside it\n",
+	    cpu, sysconf(_SC_NPROCESSORS_ONLN), REPS);
 
 	pair_init(&a, &b);
 	if (run_data)
