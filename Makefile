@@ -27,9 +27,9 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_BIN_SAN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/asan/tests/%)
 
 .PHONY: all lib check unit unit-asan freestanding no-malloc fuzz fuzz-build bench demo clean deps \
-	example
+	example daemon netns
 
-all: lib example
+all: lib example daemon
 
 lib: $(BUILD)/libwgc.a $(BUILD)/libwgc.so
 
@@ -86,6 +86,27 @@ example: $(BUILD)/example-two-endpoints
 
 $(BUILD)/example-two-endpoints: examples/two_endpoints.c $(BUILD)/libwgc.a
 	$(CC) $(APP_CFLAGS) -o $@ $< $(BUILD)/libwgc.a $(LIBS)
+
+# ---- daemon: the Linux program wgc (daemon/), linked against libwgc.a ----
+
+DAEMON_SRC := $(wildcard daemon/*.c)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+DAEMON_HEADERS := $(wildcard daemon/*.h) include/wgc.h
+# recvmmsg/sendmmsg, accept4, pipe2 are GNU extensions.
+DAEMON_CFLAGS := $(APP_CFLAGS) -D_GNU_SOURCE
+
+daemon: $(BUILD)/wgc
+
+$(BUILD)/daemon/%.o: daemon/%.c $(DAEMON_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(DAEMON_CFLAGS) -c $< -o $@
+
+$(BUILD)/wgc: $(DAEMON_OBJ) $(BUILD)/libwgc.a
+	$(CC) -o $@ $(DAEMON_OBJ) $(BUILD)/libwgc.a $(LIBS)
+
+# End-to-end tests in network namespaces (root): wgc<->wgc and wgc<->wireguard-go.
+netns: $(BUILD)/wgc
+	@tests/netns/run.sh
 
 # ---- fuzzing (clang libFuzzer) ----
 

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wgc: the Linux daemon, a drop-in for wireguard-go. `wgc [-f|--foreground] IFACE` creates the TUN
+ * interface and the UAPI socket, detaches unless told not to (the parent returns only once the
+ * child is ready, so `wgc wg0 && wg setconf wg0 ...` works, as wg-quick relies on), then runs the
+ * pipeline until SIGINT/SIGTERM or the interface's deletion. On the way out the socket file is
+ * removed and every key wiped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+#include "daemon/pipeline.h"
+#include "daemon/tun.h"
+#include "daemon/uapi.h"
+
+#define WGC_VERSION "0.1.0"
+
+enum {
+	/* Generous: the endpoint's memory is mapped lazily, so unused capacity costs no RSS. */
+	MAX_PEERS = 1 << 16,
+	MAX_ALLOWED_IPS = 1 << 20,
+	EXIT_USAGE = 2,
+};
+
+static void usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"Usage: %s [-f/--foreground] INTERFACE-NAME\n"
+		"       %s --version | --help\n"
+		"\n"
+		"Creates the WireGuard interface INTERFACE-NAME, served by this process and\n"
+		"configured with wg(8) through /var/run/wireguard/INTERFACE-NAME.sock.\n"
+		"Environment: LOG_LEVEL=verbose|error|silent, WG_PROCESS_FOREGROUND=1.\n",
+		prog, prog);
+}
+
+struct options {
+	bool is_foreground;
+	const char *ifname;
+};
+
+/* Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, struct options *opts)
+{
+	const char *fg = getenv("WG_PROCESS_FOREGROUND");
+	int i;
+
+	opts->is_foreground = fg && strcmp(fg, "1") == 0;
+	opts->ifname = NULL;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("wgc v%s\n\nUserspace WireGuard daemon for Linux, built on libwgc.\n",
+			       WGC_VERSION);
+			return 0;
+		}
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout, argv[0]);
+			return 0;
+		}
+		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--foreground") == 0) {
+			opts->is_foreground = true;
+		} else if (argv[i][0] == '-' || opts->ifname) {
+			usage(stderr, argv[0]);
+			return EXIT_USAGE;
+		} else {
+			opts->ifname = argv[i];
+		}
+	}
+	if (!opts->ifname || opts->ifname[0] == '\0') {
+		usage(stderr, argv[0]);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+/*
+ * Forks; the parent waits for the child's one-byte verdict on a pipe and exits with it, so it
+ * returns only once the interface and socket exist (or setup failed). Returns the pipe's write end
+ * in the child, or -1 on failure (in the process that called it).
+ */
+static int daemonize(void)
+{
+	int fds[2];
+	char verdict = 1;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		log_error("creating the readiness pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_error("forking: %s", strerror(errno));
+		return -1;
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		if (read(fds[0], &verdict, 1) != 1)
+			verdict = 1;
+		_exit(verdict);
+	}
+	close(fds[0]);
+	if (setsid() < 0)
+		log_error("starting a session: %s", strerror(errno));
+	return fds[1];
+}
+
+/* Tells the waiting parent how setup went and, on success, lets go of the terminal. */
+static void detach(int notify_fd, const char *ifname, enum log_level level, bool is_ready)
+{
+	char verdict = is_ready ? 0 : 1;
+	int null_fd;
+
+	if (notify_fd < 0)
+		return;
+	if (write(notify_fd, &verdict, 1) != 1)
+		log_error("telling the parent we are ready: %s", strerror(errno));
+	close(notify_fd);
+	if (!is_ready)
+		return;
+	if (chdir("/") < 0)
+		log_error("changing to /: %s", strerror(errno));
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd >= 0) {
+		dup2(null_fd, STDIN_FILENO);
+		dup2(null_fd, STDOUT_FILENO);
+		dup2(null_fd, STDERR_FILENO);
+		if (null_fd > STDERR_FILENO)
+			close(null_fd);
+	}
+	log_init(ifname, level, true);
+}
+
+int main(int argc, char **argv)
+{
+	const struct pipeline_limits limits = { .max_peers = MAX_PEERS,
+						.max_allowed_ips = MAX_ALLOWED_IPS };
+	struct options opts;
+	struct tun tun;
+	struct pipeline *p = NULL;
+	struct uapi_server *uapi = NULL;
+	enum log_level level = log_level_from_env();
+	int notify_fd = -1;
+	int ret = parse_args(argc, argv, &opts);
+
+	if (ret >= 0)
+		return ret;
+	log_init(opts.ifname, level, false);
+	signal(SIGPIPE, SIG_IGN);
+	if (!opts.is_foreground) {
+		notify_fd = daemonize();
+		if (notify_fd < 0)
+			return 1;
+	}
+	ret = tun_open(&tun, opts.ifname);
+	if (ret < 0)
+		goto out;
+	ret = pipeline_create(&tun, &limits, &p);
+	if (ret < 0) {
+		tun_close(&tun);
+		goto out;
+	}
+	ret = uapi_server_open(opts.ifname, &uapi);
+	if (ret < 0)
+		goto out;
+	log_verbose("device started (wgc v%s)", WGC_VERSION);
+	detach(notify_fd, opts.ifname, level, true);
+	notify_fd = -1;
+	ret = pipeline_run(p, uapi);
+	log_verbose("device closing");
+out:
+	detach(notify_fd, opts.ifname, level, false);
+	uapi_server_close(uapi);
+	pipeline_destroy(p);
+	log_close();
+	return ret < 0 ? 1 : 0;
+}

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TUN device and link monitor. The device is opened nonblocking so the event loop can drain it;
+ * the monitor listens to RTM_NEWLINK / RTM_DELLINK for our ifindex, which is how the daemon learns
+ * that `ip link set mtu` changed the MTU (the core pads to it) or that `ip link del` removed the
+ * interface (the daemon then exits, as wireguard-go does).
+ */
+#include "daemon/tun.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+
+static int ifreq_ioctl(const char *name, unsigned long request, struct ifreq *ifr)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int ret = 0;
+
+	if (fd < 0)
+		fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	strncpy(ifr->ifr_name, name, IF_NAMESIZE - 1);
+	if (ioctl(fd, request, ifr) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int set_mtu(const struct tun *tun, uint32_t mtu)
+{
+	struct ifreq ifr;
+	int ret;
+
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_mtu = (int)mtu;
+	ret = ifreq_ioctl(tun->name, SIOCSIFMTU, &ifr);
+	if (ret < 0)
+		log_error("setting MTU %u on %s: %s", mtu, tun->name, strerror(-ret));
+	return ret;
+}
+
+int tun_get_mtu(const struct tun *tun, uint32_t *mtu)
+{
+	struct ifreq ifr;
+	int ret;
+
+	memset(&ifr, 0, sizeof(ifr));
+	ret = ifreq_ioctl(tun->name, SIOCGIFMTU, &ifr);
+	if (ret < 0) {
+		log_error("reading the MTU of %s: %s", tun->name, strerror(-ret));
+		return ret;
+	}
+	*mtu = (uint32_t)ifr.ifr_mtu;
+	return 0;
+}
+
+static int open_monitor(struct tun *tun)
+{
+	struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int ret = -errno;
+
+		log_error("opening the netlink link monitor: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	tun->monitor_fd = fd;
+	return 0;
+}
+
+int tun_open(struct tun *tun, const char *name)
+{
+	struct ifreq ifr;
+	int ret;
+
+	memset(tun, 0, sizeof(*tun));
+	tun->fd = -1;
+	tun->monitor_fd = -1;
+	if (strlen(name) >= IF_NAMESIZE) {
+		log_error("interface name '%s' is longer than %d characters", name, IF_NAMESIZE - 1);
+		return -EINVAL;
+	}
+	snprintf(tun->name, sizeof(tun->name), "%s", name);
+	ret = open_monitor(tun);
+	if (ret < 0)
+		return ret;
+	tun->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (tun->fd < 0) {
+		ret = -errno;
+		log_error("opening /dev/net/tun: %s", strerror(errno));
+		goto undo_monitor;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	strncpy(ifr.ifr_name, name, IF_NAMESIZE - 1);
+	if (ioctl(tun->fd, TUNSETIFF, &ifr) < 0) {
+		ret = -errno;
+		log_error("creating TUN interface %s: %s", name, strerror(errno));
+		goto undo_fd;
+	}
+	snprintf(tun->name, sizeof(tun->name), "%s", ifr.ifr_name);
+	tun->ifindex = (int)if_nametoindex(tun->name);
+	if (tun->ifindex == 0) {
+		ret = -errno;
+		log_error("looking up the index of %s: %s", tun->name, strerror(errno));
+		goto undo_fd;
+	}
+	ret = set_mtu(tun, TUN_DEFAULT_MTU);
+	if (ret < 0)
+		goto undo_fd;
+	return 0;
+undo_fd:
+	close(tun->fd);
+	tun->fd = -1;
+undo_monitor:
+	close(tun->monitor_fd);
+	tun->monitor_fd = -1;
+	return ret;
+}
+
+void tun_close(struct tun *tun)
+{
+	if (tun->fd >= 0)
+		close(tun->fd);
+	if (tun->monitor_fd >= 0)
+		close(tun->monitor_fd);
+	tun->fd = -1;
+	tun->monitor_fd = -1;
+}
+
+ssize_t tun_read(const struct tun *tun, uint8_t *buf, size_t buf_size)
+{
+	ssize_t n = read(tun->fd, buf, buf_size);
+
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EINTR)
+		return 0;
+	return -errno;
+}
+
+int tun_write(const struct tun *tun, const uint8_t *packet, size_t len)
+{
+	ssize_t n = write(tun->fd, packet, len);
+
+	if (n < 0)
+		return -errno;
+	return 0;
+}
+
+static void parse_link(const struct tun *tun, const struct nlmsghdr *nh, struct tun_events *events)
+{
+	const struct ifinfomsg *ifi = NLMSG_DATA(nh);
+	const struct rtattr *rta;
+	int len;
+
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)) || ifi->ifi_index != tun->ifindex)
+		return;
+	if (nh->nlmsg_type == RTM_DELLINK) {
+		events->deleted = true;
+		return;
+	}
+	len = (int)(nh->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi)));
+	for (rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+		if (rta->rta_type == IFLA_MTU && RTA_PAYLOAD(rta) >= sizeof(uint32_t)) {
+			memcpy(&events->mtu, RTA_DATA(rta), sizeof(uint32_t));
+			events->mtu_changed = true;
+		}
+	}
+}
+
+int tun_monitor_read(struct tun *tun, struct tun_events *events)
+{
+	/* Netlink messages are 4-byte aligned; a uint32_t array keeps the casts below aligned. */
+	uint32_t buf[8192 / sizeof(uint32_t)];
+	const struct nlmsghdr *nh;
+	ssize_t n;
+	size_t left;
+
+	memset(events, 0, sizeof(*events));
+	for (;;) {
+		n = recv(tun->monitor_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		/* ENOBUFS: we missed events; the caller re-reads the MTU, deletion shows on the fd. */
+		if (n < 0 && errno == ENOBUFS) {
+			events->mtu_changed = tun_get_mtu(tun, &events->mtu) == 0;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		left = (size_t)n;
+		for (nh = (const struct nlmsghdr *)buf; NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left))
+			if (nh->nlmsg_type == RTM_NEWLINK || nh->nlmsg_type == RTM_DELLINK)
+				parse_link(tun, nh, events);
+	}
+}

@@ -1,0 +1,825 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The UAPI protocol: set requests and get replies as wireguard-go speaks them
+ * (https://www.wireguard.com/xplatform/). Unlike wireguard-go, which applies each line as it reads
+ * it, a set request goes through three steps so a bad request changes nothing:
+ *   1. parse every line into an op list (syntax, key and address formats, names resolved);
+ *   2. validate: peer and allowed-IP capacity, then the one step that touches the OS and can fail,
+ *      binding new UDP sockets for a new port or setting a new fwmark;
+ *   3. apply the ops in request order with calls that cannot fail any more.
+ * Keys are decoded and encoded in constant time and never logged.
+ */
+#include "daemon/uapi.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/log.h"
+#include "daemon/pipeline.h"
+#include "daemon/udp.h"
+
+enum {
+	ENDPOINT_TEXT_MAX = 1024,
+	PREFIX_TEXT_MAX = 64,
+};
+
+/* ---- text buffers ---- */
+
+bool uapi_text_reserve(struct uapi_text *text, size_t extra)
+{
+	size_t cap = text->cap ? text->cap : 256;
+	char *data;
+
+	if (extra > SIZE_MAX / 2 - text->len)
+		return false;
+	if (text->len + extra <= text->cap)
+		return true;
+	while (cap < text->len + extra)
+		cap *= 2;
+	/* Not realloc: the old block may hold a private key and must be wiped, not abandoned. */
+	data = malloc(cap);
+	if (!data)
+		return false;
+	if (text->data) {
+		memcpy(data, text->data, text->len);
+		sodium_memzero(text->data, text->cap);
+		free(text->data);
+	}
+	text->data = data;
+	text->cap = cap;
+	return true;
+}
+
+bool uapi_text_append(struct uapi_text *text, const char *bytes, size_t len)
+{
+	if (!uapi_text_reserve(text, len + 1))
+		return false;
+	memcpy(text->data + text->len, bytes, len);
+	text->len += len;
+	text->data[text->len] = '\0';
+	return true;
+}
+
+bool uapi_text_printf(struct uapi_text *text, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return false;
+	return uapi_text_append(text, line, (size_t)n);
+}
+
+void uapi_text_consume(struct uapi_text *text, size_t len)
+{
+	if (len > text->len)
+		len = text->len;
+	memmove(text->data, text->data + len, text->len - len);
+	sodium_memzero(text->data + text->len - len, len);
+	text->len -= len;
+}
+
+void uapi_text_free(struct uapi_text *text)
+{
+	if (text->data) {
+		sodium_memzero(text->data, text->cap);
+		free(text->data);
+	}
+	memset(text, 0, sizeof(*text));
+}
+
+/* ---- constant-time hex ---- */
+
+/* 1 when x < k, else 0, for x and k below 2^31, without a branch. */
+static unsigned ct_lt(unsigned x, unsigned k)
+{
+	return ((x - k) >> 31) & 1u;
+}
+
+void uapi_key_to_hex(char hex[2 * WGC_KEY_LEN + 1], const uint8_t key[WGC_KEY_LEN])
+{
+	unsigned i;
+	unsigned n;
+
+	for (i = 0; i < 2 * WGC_KEY_LEN; i++) {
+		n = (unsigned)(key[i / 2] >> (i % 2 ? 0 : 4)) & 0xfu;
+		/* '0' + n, plus the gap to 'a' when n >= 10 */
+		hex[i] = (char)(n + '0' + (39u & (0u - (1u ^ ct_lt(n, 10)))));
+	}
+	hex[2 * WGC_KEY_LEN] = '\0';
+}
+
+/* The value of hex digit c; clears *ok when c is not one. No branch depends on c. */
+static unsigned hex_digit(unsigned char c, unsigned *ok)
+{
+	unsigned lower = (unsigned)c | 0x20u;
+	unsigned is_digit = (1u ^ ct_lt(c, '0')) & ct_lt(c, '9' + 1);
+	unsigned is_alpha = (1u ^ ct_lt(lower, 'a')) & ct_lt(lower, 'f' + 1);
+
+	*ok &= is_digit | is_alpha;
+	return (((unsigned)c - '0') & (0u - is_digit)) | ((lower - 'a' + 10) & (0u - is_alpha));
+}
+
+bool uapi_key_from_hex(uint8_t key[WGC_KEY_LEN], const char *hex, size_t len)
+{
+	unsigned ok = 1;
+	unsigned i;
+
+	if (len != 2 * WGC_KEY_LEN)
+		return false;
+	for (i = 0; i < WGC_KEY_LEN; i++)
+		key[i] = (uint8_t)(hex_digit((unsigned char)hex[2 * i], &ok) << 4 |
+				   hex_digit((unsigned char)hex[2 * i + 1], &ok));
+	if (!ok)
+		sodium_memzero(key, WGC_KEY_LEN);
+	return ok;
+}
+
+/* ---- parsing ---- */
+
+static bool equals(const char *s, size_t len, const char *literal)
+{
+	return strlen(literal) == len && memcmp(s, literal, len) == 0;
+}
+
+/* Decimal digits only, as Go's strconv.ParseUint(s, 10, bits) which wireguard-go uses. */
+static bool parse_uint(const char *s, size_t len, uint32_t max, uint32_t *out)
+{
+	uint64_t value = 0;
+	size_t i;
+
+	if (len == 0 || len > 10)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		value = value * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (value > max)
+		return false;
+	*out = (uint32_t)value;
+	return true;
+}
+
+/* Copies a value into a NUL-terminated buffer; false if it is too long or holds a NUL. */
+static bool copy_value(char *dst, size_t dst_size, const char *s, size_t len)
+{
+	if (len == 0 || len >= dst_size || memchr(s, '\0', len))
+		return false;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	return true;
+}
+
+static bool resolve(const char *host, bool resolve_names, struct wgc_addr *out)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST };
+	struct addrinfo *res = NULL;
+	bool ok;
+
+	if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+		res = NULL;
+		hints.ai_flags = 0;
+		/* A name is looked up here, at set time, as the wg tool does before sending. */
+		if (!resolve_names || getaddrinfo(host, NULL, &hints, &res) != 0)
+			return false;
+	}
+	ok = udp_addr_from_sockaddr(res->ai_addr, out);
+	freeaddrinfo(res);
+	return ok;
+}
+
+/* host:port, [v6]:port or [v6%scope]:port; a bare IPv6 address needs the brackets. */
+static bool parse_endpoint(const char *s, size_t len, bool resolve_names, struct wgc_addr *out)
+{
+	char text[ENDPOINT_TEXT_MAX];
+	char *host = text;
+	char *colon;
+	char *close;
+	uint32_t port;
+
+	if (!copy_value(text, sizeof(text), s, len))
+		return false;
+	if (text[0] == '[') {
+		close = strchr(text, ']');
+		if (!close || close[1] != ':')
+			return false;
+		host = text + 1;
+		*close = '\0';
+		colon = close + 1;
+	} else {
+		colon = strrchr(text, ':');
+		if (!colon || memchr(text, ':', (size_t)(colon - text)))
+			return false;
+		*colon = '\0';
+	}
+	if (*host == '\0' || !parse_uint(colon + 1, strlen(colon + 1), UINT16_MAX, &port))
+		return false;
+	if (!resolve(host, resolve_names, out))
+		return false;
+	out->port = (uint16_t)port;
+	return true;
+}
+
+/* ADDRESS/CIDR, numeric only. */
+static bool parse_prefix(const char *s, size_t len, struct wgc_prefix *out)
+{
+	char text[PREFIX_TEXT_MAX];
+	char *slash;
+	uint32_t cidr;
+	int family;
+
+	if (!copy_value(text, sizeof(text), s, len))
+		return false;
+	slash = strchr(text, '/');
+	if (!slash || slash[1] == '\0' || strlen(slash + 1) > 3)
+		return false;
+	*slash = '\0';
+	family = strchr(text, ':') ? AF_INET6 : AF_INET;
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(family, text, out->ip) != 1)
+		return false;
+	if (!parse_uint(slash + 1, strlen(slash + 1), family == AF_INET ? 32 : 128, &cidr))
+		return false;
+	out->family = family == AF_INET ? WGC_AF_INET : WGC_AF_INET6;
+	out->cidr = (uint8_t)cidr;
+	return true;
+}
+
+static int push_op(struct uapi_request *req, const struct uapi_op *op)
+{
+	struct uapi_op *ops;
+	size_t cap;
+
+	if (req->count == req->cap) {
+		cap = req->cap ? req->cap * 2 : 64;
+		ops = calloc(cap, sizeof(*ops));
+		if (!ops)
+			return -ENOMEM;
+		if (req->ops) {
+			memcpy(ops, req->ops, req->count * sizeof(*ops));
+			sodium_memzero(req->ops, req->cap * sizeof(*ops));
+			free(req->ops);
+		}
+		req->ops = ops;
+		req->cap = cap;
+	}
+	req->ops[req->count++] = *op;
+	return 0;
+}
+
+/* Keys wireguard-go accepts before the first public_key. */
+static bool parse_device_line(const char *key, size_t key_len, const char *value, size_t len,
+			      struct uapi_op *op)
+{
+	if (equals(key, key_len, "private_key")) {
+		op->kind = UAPI_OP_PRIVATE_KEY;
+		return uapi_key_from_hex(op->u.key, value, len);
+	}
+	if (equals(key, key_len, "listen_port")) {
+		op->kind = UAPI_OP_LISTEN_PORT;
+		return parse_uint(value, len, UINT16_MAX, &op->u.number);
+	}
+	if (equals(key, key_len, "fwmark")) {
+		op->kind = UAPI_OP_FWMARK;
+		return parse_uint(value, len, UINT32_MAX, &op->u.number);
+	}
+	if (equals(key, key_len, "replace_peers")) {
+		op->kind = UAPI_OP_REPLACE_PEERS;
+		return equals(value, len, "true");
+	}
+	return false;
+}
+
+static bool parse_peer_line(const char *key, size_t key_len, const char *value, size_t len,
+			    bool resolve_names, struct uapi_op *op)
+{
+	static const struct {
+		const char *key;
+		enum uapi_op_kind kind;
+	} flags[] = {
+		{ "remove", UAPI_OP_REMOVE },
+		{ "update_only", UAPI_OP_UPDATE_ONLY },
+		{ "replace_allowed_ips", UAPI_OP_REPLACE_ALLOWED_IPS },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		if (equals(key, key_len, flags[i].key)) {
+			op->kind = flags[i].kind;
+			return equals(value, len, "true");
+		}
+	}
+	if (equals(key, key_len, "preshared_key")) {
+		op->kind = UAPI_OP_PRESHARED_KEY;
+		return uapi_key_from_hex(op->u.key, value, len);
+	}
+	if (equals(key, key_len, "endpoint")) {
+		op->kind = UAPI_OP_ENDPOINT;
+		return parse_endpoint(value, len, resolve_names, &op->u.addr);
+	}
+	if (equals(key, key_len, "persistent_keepalive_interval")) {
+		op->kind = UAPI_OP_KEEPALIVE;
+		return parse_uint(value, len, UINT16_MAX, &op->u.number);
+	}
+	if (equals(key, key_len, "allowed_ip")) {
+		bool is_removal = len > 0 && value[0] == '-';
+
+		op->kind = is_removal ? UAPI_OP_ALLOWED_IP_REMOVE : UAPI_OP_ALLOWED_IP_ADD;
+		return parse_prefix(value + is_removal, len - is_removal, &op->u.prefix);
+	}
+	if (equals(key, key_len, "protocol_version")) {
+		op->kind = UAPI_OP_PROTOCOL_VERSION;
+		return equals(value, len, "1");
+	}
+	return false;
+}
+
+int uapi_parse(const char *body, size_t len, bool resolve_names, struct uapi_request *req)
+{
+	const char *line = body;
+	const char *end = body + len;
+	const char *newline;
+	const char *eq;
+	struct uapi_op op;
+	bool in_peer = false;
+	bool ok;
+	int ret = 0;
+
+	memset(req, 0, sizeof(*req));
+	for (; line < end; line = newline + 1) {
+		newline = memchr(line, '\n', (size_t)(end - line));
+		if (!newline)
+			newline = end;
+		eq = memchr(line, '=', (size_t)(newline - line));
+		ret = -EINVAL;
+		if (!eq)
+			goto out;
+		memset(&op, 0, sizeof(op));
+		if (equals(line, (size_t)(eq - line), "public_key")) {
+			op.kind = UAPI_OP_PEER;
+			ok = uapi_key_from_hex(op.u.key, eq + 1, (size_t)(newline - eq - 1));
+			in_peer = true;
+		} else if (in_peer) {
+			ok = parse_peer_line(line, (size_t)(eq - line), eq + 1,
+					     (size_t)(newline - eq - 1), resolve_names, &op);
+		} else {
+			ok = parse_device_line(line, (size_t)(eq - line), eq + 1,
+					       (size_t)(newline - eq - 1), &op);
+		}
+		if (!ok) {
+			log_verbose("UAPI set: invalid line '%.*s'", (int)(eq - line), line);
+			goto out;
+		}
+		ret = push_op(req, &op);
+		if (ret < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	sodium_memzero(&op, sizeof(op));
+	if (ret < 0)
+		uapi_request_clear(req);
+	return ret;
+}
+
+void uapi_request_clear(struct uapi_request *req)
+{
+	if (req->ops) {
+		sodium_memzero(req->ops, req->cap * sizeof(*req->ops));
+		free(req->ops);
+	}
+	memset(req, 0, sizeof(*req));
+}
+
+/* ---- validation: capacity ---- */
+
+/* The request's distinct public keys, with what the capacity estimate already counted. */
+struct key_slot {
+	const uint8_t *key;
+	bool has_routes_subtracted;
+};
+
+struct key_set {
+	struct key_slot *slots;
+	size_t mask;
+};
+
+static struct key_slot *key_set_find(struct key_set *set, const uint8_t *key, bool *is_new)
+{
+	size_t i = ((size_t)key[0] | (size_t)key[1] << 8 | (size_t)key[2] << 16 |
+		    (size_t)key[3] << 24) & set->mask;
+
+	while (set->slots[i].key && memcmp(set->slots[i].key, key, WGC_KEY_LEN) != 0)
+		i = (i + 1) & set->mask;
+	*is_new = !set->slots[i].key;
+	set->slots[i].key = key;
+	return &set->slots[i];
+}
+
+static uint64_t count_routes(const struct wgc_endpoint *ep)
+{
+	const struct wgc_peer *peer = NULL;
+	uint64_t routes = 0;
+
+	while ((peer = wgc_peer_next(ep, peer)))
+		routes += wgc_peer_get_allowedips(peer, NULL, 0);
+	return routes;
+}
+
+/*
+ * An upper bound of the peers and routes the request leaves behind, so applying it can never run
+ * out of room half way. Peers are never subtracted (a removed and re-added key counts once);
+ * a peer's old routes are subtracted once, when the request replaces them or removes the peer.
+ */
+static int check_capacity(struct pipeline *p, const struct uapi_request *req)
+{
+	const struct pipeline_limits *limits = pipeline_get_limits(p);
+	struct wgc_endpoint *ep = pipeline_endpoint(p);
+	bool replace_peers = false;
+	uint64_t peers = wgc_endpoint_peer_count(ep);
+	uint64_t routes = count_routes(ep);
+	struct key_set set = { 0 };
+	struct key_slot *slot = NULL;
+	const struct wgc_peer *existing = NULL;
+	size_t size;
+	size_t i;
+	bool is_new;
+	int ret = 0;
+
+	for (i = 0; i < req->count; i++)
+		if (req->ops[i].kind == UAPI_OP_REPLACE_PEERS)
+			replace_peers = true;
+	if (replace_peers)
+		peers = routes = 0;
+	for (size = 4; size < 2 * (req->count + 1); size *= 2)
+		;
+	set.slots = calloc(size, sizeof(*set.slots));
+	if (!set.slots)
+		return -ENOMEM;
+	set.mask = size - 1;
+	for (i = 0; i < req->count; i++) {
+		const struct uapi_op *op = &req->ops[i];
+
+		switch (op->kind) {
+		case UAPI_OP_PEER:
+			slot = key_set_find(&set, op->u.key, &is_new);
+			existing = replace_peers ? NULL : wgc_peer_lookup(ep, op->u.key);
+			if (is_new && !existing)
+				peers++;
+			break;
+		case UAPI_OP_REMOVE:
+		case UAPI_OP_REPLACE_ALLOWED_IPS:
+			if (slot && existing && !slot->has_routes_subtracted) {
+				routes -= wgc_peer_get_allowedips(existing, NULL, 0);
+				slot->has_routes_subtracted = true;
+			}
+			break;
+		case UAPI_OP_ALLOWED_IP_ADD:
+			routes++;
+			break;
+		default:
+			break;
+		}
+	}
+	free(set.slots);
+	if (peers > limits->max_peers || routes > limits->max_allowed_ips) {
+		log_error("UAPI set: would need %llu peers and %llu allowed IPs, limits are %u and %u",
+			  (unsigned long long)peers, (unsigned long long)routes, limits->max_peers,
+			  limits->max_allowed_ips);
+		ret = -ENOSPC;
+	}
+	return ret;
+}
+
+/* ---- validation: sockets ---- */
+
+struct socket_plan {
+	bool has_fresh;    /* fresh holds bound sockets for a new port */
+	struct udp fresh;
+};
+
+/*
+ * The last fallible step, so it runs after every other check: a new listen port binds fresh
+ * sockets (swapped in by apply); a new fwmark alone is set on the sockets in use.
+ */
+static int prepare_sockets(struct pipeline *p, const struct uapi_request *req,
+			   struct socket_plan *plan)
+{
+	const struct udp *current = pipeline_udp(p);
+	bool has_port = false;
+	uint32_t port = current->port;
+	uint32_t fwmark = current->fwmark;
+	size_t i;
+	int ret;
+
+	udp_init(&plan->fresh);
+	plan->has_fresh = false;
+	for (i = 0; i < req->count; i++) {
+		if (req->ops[i].kind == UAPI_OP_LISTEN_PORT) {
+			has_port = true;
+			port = req->ops[i].u.number;
+		} else if (req->ops[i].kind == UAPI_OP_FWMARK) {
+			fwmark = req->ops[i].u.number;
+		}
+	}
+	if (has_port && port != current->port) {
+		ret = udp_open(&plan->fresh, (uint16_t)port, fwmark);
+		if (ret < 0)
+			return ret == -EADDRINUSE || ret == -EACCES ? ret : -EADDRINUSE;
+		plan->has_fresh = true;
+		return 0;
+	}
+	if (fwmark != current->fwmark)
+		return pipeline_set_fwmark(p, fwmark);
+	return 0;
+}
+
+/* ---- apply ---- */
+
+/* The peer the following ops change; peer NULL means they are ignored (a removed peer, our own
+ * key, an update_only peer that did not exist). */
+struct peer_cursor {
+	struct wgc_peer *peer;
+	bool is_created;
+	bool has_keepalive;
+	uint16_t keepalive_s;
+};
+
+static void remove_all_peers(struct pipeline *p)
+{
+	struct wgc_endpoint *ep = pipeline_endpoint(p);
+	struct wgc_peer *peer;
+
+	while ((peer = wgc_peer_next(ep, NULL)))
+		pipeline_peer_remove(p, peer);
+}
+
+/* The end of a peer's section, as wireguard-go's handlePostConfig: keepalive, staged packets. */
+static void finish_peer(struct pipeline *p, struct peer_cursor *cur)
+{
+	if (cur->peer && cur->has_keepalive)
+		pipeline_peer_set_keepalive(p, cur->peer, cur->keepalive_s);
+	if (cur->peer)
+		pipeline_peer_configured(p, cur->peer);
+	memset(cur, 0, sizeof(*cur));
+}
+
+static void open_peer(struct pipeline *p, const uint8_t key[WGC_KEY_LEN], struct peer_cursor *cur)
+{
+	uint8_t own[WGC_KEY_LEN];
+	int ret;
+
+	/* wireguard-go ignores a peer that is ourselves (and an all-zero key makes no peer). */
+	if (sodium_is_zero(key, WGC_KEY_LEN) ||
+	    (wgc_endpoint_get_public_key(pipeline_endpoint(p), own) &&
+	     memcmp(own, key, WGC_KEY_LEN) == 0))
+		return;
+	ret = pipeline_peer_add(p, key, &cur->peer, &cur->is_created);
+	if (ret < 0) {
+		log_error("UAPI set: adding a peer failed after validation: %s", strerror(-ret));
+		cur->peer = NULL;
+	}
+}
+
+static void apply_peer_op(struct pipeline *p, const struct uapi_op *op, struct peer_cursor *cur)
+{
+	struct wgc_endpoint *ep = pipeline_endpoint(p);
+	enum wgc_status status = WGC_OK;
+
+	switch (op->kind) {
+	case UAPI_OP_UPDATE_ONLY:
+		/* A peer that update_only did not find was never meant to exist. */
+		if (cur->is_created) {
+			pipeline_peer_remove(p, cur->peer);
+			memset(cur, 0, sizeof(*cur));
+		}
+		break;
+	case UAPI_OP_REMOVE:
+		pipeline_peer_remove(p, cur->peer);
+		memset(cur, 0, sizeof(*cur));
+		break;
+	case UAPI_OP_PRESHARED_KEY:
+		wgc_peer_set_preshared_key(cur->peer, op->u.key);
+		break;
+	case UAPI_OP_ENDPOINT:
+		status = wgc_peer_set_endpoint(cur->peer, &op->u.addr);
+		break;
+	case UAPI_OP_KEEPALIVE:
+		cur->has_keepalive = true;
+		cur->keepalive_s = (uint16_t)op->u.number;
+		break;
+	case UAPI_OP_REPLACE_ALLOWED_IPS:
+		wgc_allowedips_clear_peer(ep, cur->peer);
+		break;
+	case UAPI_OP_ALLOWED_IP_ADD:
+		status = wgc_allowedip_insert(ep, cur->peer, &op->u.prefix);
+		break;
+	case UAPI_OP_ALLOWED_IP_REMOVE:
+		status = wgc_allowedip_remove(ep, cur->peer, &op->u.prefix);
+		if (status == WGC_ERR_NOT_FOUND)
+			status = WGC_OK; /* removing what is not there is not an error */
+		break;
+	default:
+		break;
+	}
+	if (status != WGC_OK)
+		log_error("UAPI set: a validated change failed: %s", wgc_status_str(status));
+}
+
+static void apply(struct pipeline *p, const struct uapi_request *req, struct socket_plan *plan)
+{
+	struct peer_cursor cur = { 0 };
+	size_t i;
+
+	for (i = 0; i < req->count; i++) {
+		const struct uapi_op *op = &req->ops[i];
+
+		switch (op->kind) {
+		case UAPI_OP_PRIVATE_KEY:
+			pipeline_set_private_key(p, op->u.key);
+			break;
+		case UAPI_OP_LISTEN_PORT:
+		case UAPI_OP_FWMARK:
+		case UAPI_OP_PROTOCOL_VERSION:
+			break; /* sockets were prepared; version 1 is the only one */
+		case UAPI_OP_REPLACE_PEERS:
+			remove_all_peers(p);
+			break;
+		case UAPI_OP_PEER:
+			finish_peer(p, &cur);
+			open_peer(p, op->u.key, &cur);
+			break;
+		default:
+			if (cur.peer)
+				apply_peer_op(p, op, &cur);
+			break;
+		}
+	}
+	finish_peer(p, &cur);
+	if (plan->has_fresh)
+		pipeline_replace_udp(p, &plan->fresh);
+}
+
+int uapi_set(struct pipeline *p, const char *body, size_t len)
+{
+	struct uapi_request req;
+	struct socket_plan plan;
+	int ret;
+
+	ret = uapi_parse(body, len, true, &req);
+	if (ret < 0)
+		return ret;
+	ret = check_capacity(p, &req);
+	if (ret == 0)
+		ret = prepare_sockets(p, &req, &plan);
+	if (ret == 0)
+		apply(p, &req, &plan);
+	uapi_request_clear(&req);
+	return ret;
+}
+
+/* ---- get ---- */
+
+static bool format_endpoint(struct uapi_text *out, const struct wgc_addr *addr)
+{
+	char ip[INET6_ADDRSTRLEN];
+	char scope[IF_NAMESIZE + 1] = "";
+
+	if (!inet_ntop(addr->family == WGC_AF_INET ? AF_INET : AF_INET6, addr->ip, ip, sizeof(ip)))
+		return true;
+	if (addr->family == WGC_AF_INET)
+		return uapi_text_printf(out, "endpoint=%s:%u\n", ip, addr->port);
+	if (addr->scope_id) {
+		scope[0] = '%';
+		if (!if_indextoname(addr->scope_id, scope + 1))
+			snprintf(scope, sizeof(scope), "%%%u", addr->scope_id);
+	}
+	return uapi_text_printf(out, "endpoint=[%s%s]:%u\n", ip, scope, addr->port);
+}
+
+static bool format_prefix(struct uapi_text *out, const struct wgc_prefix *prefix)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(prefix->family == WGC_AF_INET ? AF_INET : AF_INET6, prefix->ip, ip,
+		       sizeof(ip)))
+		return true;
+	return uapi_text_printf(out, "allowed_ip=%s/%u\n", ip, prefix->cidr);
+}
+
+static bool format_key(struct uapi_text *out, const char *name, const uint8_t key[WGC_KEY_LEN])
+{
+	char hex[2 * WGC_KEY_LEN + 1];
+	bool ok;
+
+	uapi_key_to_hex(hex, key);
+	ok = uapi_text_printf(out, "%s=%s\n", name, hex);
+	sodium_memzero(hex, sizeof(hex));
+	return ok;
+}
+
+static bool format_peer(struct uapi_text *out, const struct wgc_peer *peer,
+			struct wgc_prefix **prefixes, size_t *prefixes_cap)
+{
+	uint8_t key[WGC_KEY_LEN];
+	struct wgc_peer_stats st;
+	struct wgc_addr addr;
+	size_t count;
+	size_t i;
+	bool ok;
+
+	wgc_peer_get_public_key(peer, key);
+	ok = format_key(out, "public_key", key);
+	(void)wgc_peer_get_preshared_key(peer, key); /* zeros when none, as wireguard-go prints */
+	ok = ok && format_key(out, "preshared_key", key);
+	sodium_memzero(key, sizeof(key));
+	ok = ok && uapi_text_printf(out, "protocol_version=1\n");
+	if (ok && wgc_peer_get_endpoint(peer, &addr))
+		ok = format_endpoint(out, &addr);
+	wgc_peer_get_stats(peer, &st);
+	if (!st.has_handshake)
+		st.last_handshake_wall_ns = 0;
+	ok = ok && uapi_text_printf(out,
+				    "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n"
+				    "tx_bytes=%llu\nrx_bytes=%llu\npersistent_keepalive_interval=%u\n",
+				    (unsigned long long)(st.last_handshake_wall_ns / 1000000000u),
+				    (unsigned long long)(st.last_handshake_wall_ns % 1000000000u),
+				    (unsigned long long)st.tx_bytes,
+				    (unsigned long long)st.rx_bytes,
+				    wgc_peer_get_persistent_keepalive(peer));
+	count = wgc_peer_get_allowedips(peer, NULL, 0);
+	if (ok && count > *prefixes_cap) {
+		free(*prefixes);
+		*prefixes = calloc(count, sizeof(**prefixes));
+		*prefixes_cap = *prefixes ? count : 0;
+		ok = *prefixes != NULL;
+	}
+	if (ok)
+		count = wgc_peer_get_allowedips(peer, *prefixes, count);
+	for (i = 0; ok && i < count; i++)
+		ok = format_prefix(out, &(*prefixes)[i]);
+	return ok;
+}
+
+/* Our extra counters: device-level keys the wg tool and wgctrl ignore. */
+static bool format_counters(struct uapi_text *out, struct pipeline *p)
+{
+	uint64_t drops[WGC_DROP__COUNT];
+	struct pipeline_stats st;
+	bool ok = true;
+	int r;
+
+	wgc_endpoint_get_drops(pipeline_endpoint(p), drops);
+	for (r = 1; ok && r < WGC_DROP__COUNT; r++)
+		if (drops[r])
+			ok = uapi_text_printf(out, "wgc_drop_%s=%llu\n",
+					      wgc_drop_reason_str((enum wgc_drop_reason)r),
+					      (unsigned long long)drops[r]);
+	pipeline_get_stats(p, &st);
+	if (ok && st.udp_send_errors)
+		ok = uapi_text_printf(out, "wgc_udp_send_errors=%llu\n",
+				      (unsigned long long)st.udp_send_errors);
+	if (ok && st.tun_write_errors)
+		ok = uapi_text_printf(out, "wgc_tun_write_errors=%llu\n",
+				      (unsigned long long)st.tun_write_errors);
+	if (ok && st.staged_dropped)
+		ok = uapi_text_printf(out, "wgc_staged_dropped=%llu\n",
+				      (unsigned long long)st.staged_dropped);
+	return ok;
+}
+
+int uapi_get(struct pipeline *p, struct uapi_text *out)
+{
+	struct wgc_endpoint *ep = pipeline_endpoint(p);
+	const struct udp *udp = pipeline_udp(p);
+	const struct wgc_peer *peer = NULL;
+	struct wgc_prefix *prefixes = NULL;
+	size_t prefixes_cap = 0;
+	uint8_t key[WGC_KEY_LEN];
+	bool ok = true;
+
+	if (wgc_endpoint_get_private_key(ep, key))
+		ok = format_key(out, "private_key", key);
+	sodium_memzero(key, sizeof(key));
+	if (ok && udp->port)
+		ok = uapi_text_printf(out, "listen_port=%u\n", udp->port);
+	if (ok && udp->fwmark)
+		ok = uapi_text_printf(out, "fwmark=%u\n", udp->fwmark);
+	ok = ok && format_counters(out, p);
+	while (ok && (peer = wgc_peer_next(ep, peer)))
+		ok = format_peer(out, peer, &prefixes, &prefixes_cap);
+	free(prefixes);
+	return ok ? 0 : -ENOMEM;
+}

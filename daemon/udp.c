@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * UDP sockets for the tunnel's outer packets. Two sockets rather than one dual-stack socket, as
+ * wireguard-go does, so a host without IPv6 (or without IPv4) still starts, and each family gets
+ * its own batch for sendmmsg. Sockets are blocking for sends and read with MSG_DONTWAIT.
+ */
+#include "daemon/udp.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+
+enum {
+	SOCKET_BUFFER_BYTES = 4 << 20,
+	RANDOM_PORT_ATTEMPTS = 16,
+};
+
+void udp_init(struct udp *udp)
+{
+	memset(udp, 0, sizeof(*udp));
+	udp->fd4 = -1;
+	udp->fd6 = -1;
+}
+
+socklen_t udp_addr_to_sockaddr(const struct wgc_addr *addr, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (addr->family == WGC_AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(addr->port);
+		memcpy(&sin->sin_addr, addr->ip, 4);
+		return sizeof(*sin);
+	}
+	if (addr->family == WGC_AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(addr->port);
+		sin6->sin6_scope_id = addr->scope_id;
+		memcpy(&sin6->sin6_addr, addr->ip, 16);
+		return sizeof(*sin6);
+	}
+	return 0;
+}
+
+bool udp_addr_from_sockaddr(const struct sockaddr *sa, struct wgc_addr *addr)
+{
+	memset(addr, 0, sizeof(*addr));
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
+
+		addr->family = WGC_AF_INET;
+		addr->port = ntohs(sin->sin_port);
+		memcpy(addr->ip, &sin->sin_addr, 4);
+		return true;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			addr->family = WGC_AF_INET;
+			memcpy(addr->ip, sin6->sin6_addr.s6_addr + 12, 4);
+		} else {
+			addr->family = WGC_AF_INET6;
+			memcpy(addr->ip, &sin6->sin6_addr, 16);
+			addr->scope_id = sin6->sin6_scope_id;
+		}
+		addr->port = ntohs(sin6->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+static void set_buffers(int fd)
+{
+	int size = SOCKET_BUFFER_BYTES;
+
+	/* The FORCE variants pass rmem_max as root; otherwise settle for what the sysctl allows. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
+/* Opens and binds one socket; returns the fd or -errno. *port is in/out (0 = kernel's choice). */
+static int open_one(int family, uint16_t *port, uint32_t fwmark)
+{
+	struct sockaddr_storage ss;
+	struct wgc_addr any = { .family = family == AF_INET ? WGC_AF_INET : WGC_AF_INET6,
+				.port = *port };
+	socklen_t len = udp_addr_to_sockaddr(&any, &ss);
+	int one = 1;
+	int pmtu = family == AF_INET ? IP_PMTUDISC_DONT : IPV6_PMTUDISC_DONT;
+	int fd;
+	int ret;
+
+	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fd < 0)
+		return -errno;
+	if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	/* Never set DF on the outer packet: an oversized datagram is fragmented, as the kernel's
+	 * WireGuard does, rather than lost to a stale path MTU. */
+	if (family == AF_INET)
+		(void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+	else
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+	if (fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
+		goto fail;
+	set_buffers(fd);
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+		goto fail;
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		goto fail;
+	*port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+					  ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return fd;
+fail:
+	ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* A family that simply is not there (no IPv6 on the host, say) is not an error for the pair. */
+static bool is_family_missing(int err)
+{
+	return err == -EAFNOSUPPORT || err == -EADDRNOTAVAIL || err == -EPROTONOSUPPORT;
+}
+
+static int open_pair(struct udp *udp, uint16_t port, uint32_t fwmark)
+{
+	uint16_t bound = port;
+	int fd4 = open_one(AF_INET, &bound, fwmark);
+	int fd6;
+
+	if (fd4 < 0 && !is_family_missing(fd4))
+		return fd4;
+	if (fd4 < 0)
+		bound = port;
+	fd6 = open_one(AF_INET6, &bound, fwmark);
+	if (fd6 < 0 && (!is_family_missing(fd6) || fd4 < 0)) {
+		if (fd4 >= 0)
+			close(fd4);
+		return fd6;
+	}
+	udp->fd4 = fd4;
+	udp->fd6 = fd6 < 0 ? -1 : fd6;
+	udp->port = bound;
+	udp->fwmark = fwmark;
+	return 0;
+}
+
+int udp_open(struct udp *udp, uint16_t port, uint32_t fwmark)
+{
+	int attempt;
+	int ret = -EADDRINUSE;
+
+	udp_init(udp);
+	/* With a random port, IPv6 may find the port IPv4 got already taken: draw again. */
+	for (attempt = 0; attempt < (port ? 1 : RANDOM_PORT_ATTEMPTS); attempt++) {
+		ret = open_pair(udp, port, fwmark);
+		if (ret != -EADDRINUSE)
+			break;
+	}
+	if (ret < 0)
+		log_error("binding UDP port %u: %s", port, strerror(-ret));
+	else
+		log_verbose("UDP listening on port %u (IPv4 %s, IPv6 %s)", udp->port,
+			    udp->fd4 >= 0 ? "yes" : "no", udp->fd6 >= 0 ? "yes" : "no");
+	return ret;
+}
+
+void udp_close(struct udp *udp)
+{
+	if (udp->fd4 >= 0)
+		close(udp->fd4);
+	if (udp->fd6 >= 0)
+		close(udp->fd6);
+	udp->fd4 = -1;
+	udp->fd6 = -1;
+}
+
+static int set_mark(int fd, uint32_t fwmark)
+{
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) == 0)
+		return 0;
+	return -errno;
+}
+
+int udp_set_fwmark(struct udp *udp, uint32_t fwmark)
+{
+	int ret = set_mark(udp->fd4, fwmark);
+
+	if (ret == 0) {
+		ret = set_mark(udp->fd6, fwmark);
+		if (ret < 0)
+			(void)set_mark(udp->fd4, udp->fwmark);
+	}
+	if (ret < 0) {
+		log_error("setting fwmark 0x%x on the UDP sockets: %s", fwmark, strerror(-ret));
+		return ret;
+	}
+	udp->fwmark = fwmark;
+	return 0;
+}
+
+int udp_recv(int fd, struct udp_rx *rx, uint8_t *const bufs[], size_t buf_size, unsigned count,
+	     size_t lens[], struct wgc_addr srcs[])
+{
+	int n;
+	int i;
+
+	for (i = 0; i < (int)count; i++) {
+		rx->iov[i].iov_base = bufs[i];
+		rx->iov[i].iov_len = buf_size;
+		memset(&rx->msgs[i].msg_hdr, 0, sizeof(rx->msgs[i].msg_hdr));
+		rx->msgs[i].msg_hdr.msg_iov = &rx->iov[i];
+		rx->msgs[i].msg_hdr.msg_iovlen = 1;
+		rx->msgs[i].msg_hdr.msg_name = &rx->addrs[i];
+		rx->msgs[i].msg_hdr.msg_namelen = sizeof(rx->addrs[i]);
+	}
+	n = recvmmsg(fd, rx->msgs, count, MSG_DONTWAIT, NULL);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	for (i = 0; i < n; i++) {
+		lens[i] = rx->msgs[i].msg_hdr.msg_flags & MSG_TRUNC ? 0 : rx->msgs[i].msg_len;
+		if (!udp_addr_from_sockaddr((struct sockaddr *)&rx->addrs[i], &srcs[i]))
+			lens[i] = 0;
+	}
+	return n;
+}
+
+bool udp_tx_add(struct udp_tx *tx, const uint8_t *data, size_t len, const struct wgc_addr *dst)
+{
+	struct udp_tx_queue *q = dst->family == WGC_AF_INET ? &tx->q4 : &tx->q6;
+	struct mmsghdr *m;
+	socklen_t alen;
+
+	if (q->count == UDP_BATCH_MAX)
+		return false;
+	alen = udp_addr_to_sockaddr(dst, &q->addrs[q->count]);
+	if (alen == 0)
+		return false;
+	q->iov[q->count].iov_base = (void *)(uintptr_t)data;
+	q->iov[q->count].iov_len = len;
+	m = &q->msgs[q->count];
+	memset(m, 0, sizeof(*m));
+	m->msg_hdr.msg_name = &q->addrs[q->count];
+	m->msg_hdr.msg_namelen = alen;
+	m->msg_hdr.msg_iov = &q->iov[q->count];
+	m->msg_hdr.msg_iovlen = 1;
+	q->count++;
+	return true;
+}
+
+bool udp_tx_is_full(const struct udp_tx *tx)
+{
+	return tx->q4.count == UDP_BATCH_MAX || tx->q6.count == UDP_BATCH_MAX;
+}
+
+/* Sends a queue; a datagram the kernel refuses (no route, filtered) is skipped, not retried. */
+static unsigned flush_queue(int fd, struct udp_tx_queue *q)
+{
+	unsigned sent = 0;
+	unsigned failed = 0;
+	int n;
+
+	if (fd < 0) {
+		failed = q->count;
+		q->count = 0;
+		return failed;
+	}
+	while (sent < q->count) {
+		n = sendmmsg(fd, q->msgs + sent, q->count - sent, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			sent++;
+			failed++;
+			continue;
+		}
+		sent += (unsigned)n;
+	}
+	q->count = 0;
+	return failed;
+}
+
+unsigned udp_tx_flush(const struct udp *udp, struct udp_tx *tx)
+{
+	return flush_queue(udp->fd4, &tx->q4) + flush_queue(udp->fd6, &tx->q6);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The UDP side of the daemon: one IPv4 and one IPv6 socket (IPV6_V6ONLY) bound to the same port,
+ * either of which may be missing on a host without that family; fwmark via SO_MARK; batched
+ * receive and send with recvmmsg/sendmmsg; conversion between sockaddr and struct wgc_addr.
+ */
+#ifndef WGC_DAEMON_UDP_H
+#define WGC_DAEMON_UDP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "wgc.h"
+
+enum { UDP_BATCH_MAX = 64 };
+
+struct udp {
+	int fd4;         /* -1 when IPv4 is unavailable */
+	int fd6;         /* -1 when IPv6 is unavailable */
+	uint16_t port;   /* the bound port (the kernel's choice when 0 was asked for) */
+	uint32_t fwmark; /* 0 = none */
+};
+
+/* An unopened pair (both fds -1). */
+void udp_init(struct udp *udp);
+/* Binds both families to port (0 = random, the same for both) with fwmark. Succeeds when at least
+ * one family works. Returns 0 or -errno (logged). udp must be unopened. */
+int udp_open(struct udp *udp, uint16_t port, uint32_t fwmark);
+void udp_close(struct udp *udp);
+/* Sets SO_MARK on both sockets; on failure the old mark is restored. 0 or -errno (logged). */
+int udp_set_fwmark(struct udp *udp, uint32_t fwmark);
+
+/* Address conversion; to_sockaddr returns the length, 0 for a family it cannot express. */
+socklen_t udp_addr_to_sockaddr(const struct wgc_addr *addr, struct sockaddr_storage *ss);
+bool udp_addr_from_sockaddr(const struct sockaddr *sa, struct wgc_addr *addr);
+
+/* Receive batch state, kept by the caller so nothing is set up per call. */
+struct udp_rx {
+	struct mmsghdr msgs[UDP_BATCH_MAX];
+	struct iovec iov[UDP_BATCH_MAX];
+	struct sockaddr_storage addrs[UDP_BATCH_MAX];
+};
+
+/* Receives up to count (<= UDP_BATCH_MAX) datagrams from fd without blocking, datagram i into
+ * bufs[i] (buf_size bytes each). Fills lens[i] (0 for a truncated datagram) and srcs[i]. Returns how
+ * many arrived (0 if none) or -errno. */
+int udp_recv(int fd, struct udp_rx *rx, uint8_t *const bufs[], size_t buf_size, unsigned count,
+	     size_t lens[], struct wgc_addr srcs[]);
+
+/* Datagrams waiting to be sent, one queue per family. The data pointers are borrowed until
+ * udp_tx_flush returns. */
+struct udp_tx_queue {
+	unsigned count;
+	struct mmsghdr msgs[UDP_BATCH_MAX];
+	struct iovec iov[UDP_BATCH_MAX];
+	struct sockaddr_storage addrs[UDP_BATCH_MAX];
+};
+
+struct udp_tx {
+	struct udp_tx_queue q4;
+	struct udp_tx_queue q6;
+};
+
+/* Queues one datagram. Returns false when dst's family queue is full (flush, then add again) or the
+ * family is invalid. */
+bool udp_tx_add(struct udp_tx *tx, const uint8_t *data, size_t len, const struct wgc_addr *dst);
+bool udp_tx_is_full(const struct udp_tx *tx);
+/* Sends everything queued (blocking while the socket buffer is full, which is the back-pressure
+ * towards the TUN reader) and empties both queues. Returns how many datagrams could not be sent. */
+unsigned udp_tx_flush(const struct udp *udp, struct udp_tx *tx);
+
+#endif
