@@ -119,6 +119,7 @@ enum wgc_status wgc_endpoint_init(void *mem, size_t mem_size, const struct wgc_c
 	if (!cfg->random(cfg->ctx, secret, sizeof(secret)))
 		goto out;
 	memset(ep, 0, sizeof(*ep));
+	wgc_noise_local_init(&ep->local);
 	ep->random = cfg->random;
 	ep->wall_clock = cfg->wall_clock;
 	ep->ctx = cfg->ctx;
@@ -151,7 +152,7 @@ void wgc_endpoint_clear(struct wgc_endpoint *ep)
 {
 	while (ep->peers.first)
 		wgc_peer_remove(ep, ep->peers.first);
-	wgc_memzero(&ep->local, sizeof(ep->local));
+	wgc_noise_local_set_private_key(&ep->local, NULL);
 	wgc_cookie_checker_clear(&ep->cookie_checker);
 	wgc_memzero(ep->ratelimiter.secret, sizeof(ep->ratelimiter.secret));
 }
@@ -177,13 +178,14 @@ bool wgc_actions_push(struct wgc_actions *out, enum wgc_action_kind kind, struct
 	if (!out || out->count >= out->cap)
 		return false;
 	action = &out->list[out->count++];
-	memset(action, 0, sizeof(*action));
 	action->kind = kind;
 	action->peer = peer;
 	action->data = data;
 	action->len = len;
 	if (addr)
 		action->addr = *addr;
+	else
+		action->addr.family = WGC_AF_NONE;
 	return true;
 }
 
@@ -262,25 +264,24 @@ static void expire_current_keypairs(struct wgc_endpoint *ep, struct wgc_peer *pe
 enum wgc_status wgc_endpoint_set_private_key(struct wgc_endpoint *ep, const uint8_t *key,
 					     uint64_t now)
 {
-	struct wgc_local next;
+	uint8_t clamped[WGC_KEY_LEN];
+	bool has_key = key && !wgc_ct_is_zero(key, WGC_KEY_LEN);
 	struct wgc_peer *peer;
 	struct wgc_peer *following;
 
 	(void)now;
-	memset(&next, 0, sizeof(next));
-	if (key && !wgc_ct_is_zero(key, WGC_KEY_LEN)) {
-		memcpy(next.private_key, key, WGC_KEY_LEN);
-		wgc_x25519_clamp(next.private_key);
-		wgc_x25519_public(next.public_key, next.private_key);
-		next.has_private_key = true;
+	memset(clamped, 0, sizeof(clamped));
+	if (has_key) {
+		memcpy(clamped, key, WGC_KEY_LEN);
+		wgc_x25519_clamp(clamped);
 	}
-	if (next.has_private_key == ep->local.has_private_key &&
-	    wgc_ct_equal(next.private_key, ep->local.private_key, WGC_KEY_LEN)) {
-		wgc_memzero(&next, sizeof(next));
+	if (has_key == ep->local.has_private_key &&
+	    wgc_ct_equal(clamped, ep->local.private_key, WGC_KEY_LEN)) {
+		wgc_memzero(clamped, sizeof(clamped));
 		return WGC_OK;
 	}
-	ep->local = next;
-	wgc_memzero(&next, sizeof(next));
+	wgc_noise_local_set_private_key(&ep->local, has_key ? clamped : NULL);
+	wgc_memzero(clamped, sizeof(clamped));
 	if (ep->local.has_private_key)
 		wgc_cookie_checker_set_public_key(&ep->cookie_checker, ep->local.public_key);
 	for (peer = ep->peers.first; peer; peer = following) {
@@ -358,6 +359,7 @@ void wgc_peer_remove(struct wgc_endpoint *ep, struct wgc_peer *peer)
 	wgc_index_remove(&ep->indexes, &peer->handshake_entry);
 	wgc_timers_clear(&ep->timers, &peer->timers);
 	wgc_allowedips_remove_owner(&ep->allowedips, &peer->allowedips);
+	ep->allowedips_generation++;
 	wgc_peer_table_remove(&ep->peers, peer);
 }
 
@@ -453,6 +455,7 @@ enum wgc_status wgc_allowedip_insert(struct wgc_endpoint *ep, struct wgc_peer *p
 {
 	if (!prefix_is_valid(prefix))
 		return WGC_ERR_INVALID;
+	ep->allowedips_generation++;
 	return wgc_allowedips_insert(&ep->allowedips, prefix->family, prefix->ip, prefix->cidr,
 				     &peer->allowedips);
 }
@@ -462,12 +465,14 @@ enum wgc_status wgc_allowedip_remove(struct wgc_endpoint *ep, struct wgc_peer *p
 {
 	if (!prefix_is_valid(prefix))
 		return WGC_ERR_INVALID;
+	ep->allowedips_generation++;
 	return wgc_allowedips_remove(&ep->allowedips, prefix->family, prefix->ip, prefix->cidr,
 				     &peer->allowedips);
 }
 
 void wgc_allowedips_clear_peer(struct wgc_endpoint *ep, struct wgc_peer *peer)
 {
+	ep->allowedips_generation++;
 	wgc_allowedips_remove_owner(&ep->allowedips, &peer->allowedips);
 }
 

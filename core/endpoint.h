@@ -46,6 +46,7 @@ struct wgc_endpoint {
 	uint64_t load_window_start_ns;
 	bool has_load;                /* under_load_until_ns is valid */
 	uint64_t under_load_until_ns;
+	uint32_t allowedips_generation; /* bumped by every change of the allowed-IPs table */
 	uint64_t drops[WGC_DROP__COUNT];
 };
 

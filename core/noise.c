@@ -13,22 +13,43 @@
 static const char CONSTRUCTION[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 static const char IDENTIFIER[] = "WireGuard v1 zx2c4 Jason@zx2c4.com";
 
-/* C0 = HASH(CONSTRUCTION); H0 = HASH(HASH(C0 || IDENTIFIER) || responder_static) */
-static void initial_state(uint8_t chaining_key[NOISE_HASH_LEN], uint8_t hash[NOISE_HASH_LEN],
-			  const uint8_t responder_static[NOISE_PUBLIC_KEY_LEN])
+/* H0 = HASH(HASH(C0 || IDENTIFIER) || responder_static) */
+static void compute_initial_hash(uint8_t hash[NOISE_HASH_LEN], const struct wgc_local *local,
+				 const uint8_t responder_static[NOISE_PUBLIC_KEY_LEN])
 {
 	struct wgc_blake2s state;
 
-	wgc_blake2s(chaining_key, NOISE_HASH_LEN, (const uint8_t *)CONSTRUCTION,
-		    strlen(CONSTRUCTION), NULL, 0);
 	wgc_blake2s_init(&state, NOISE_HASH_LEN);
-	wgc_blake2s_update(&state, chaining_key, NOISE_HASH_LEN);
-	wgc_blake2s_update(&state, (const uint8_t *)IDENTIFIER, strlen(IDENTIFIER));
-	wgc_blake2s_final(&state, hash);
-	wgc_blake2s_init(&state, NOISE_HASH_LEN);
-	wgc_blake2s_update(&state, hash, NOISE_HASH_LEN);
+	wgc_blake2s_update(&state, local->identifier_hash, NOISE_HASH_LEN);
 	wgc_blake2s_update(&state, responder_static, NOISE_PUBLIC_KEY_LEN);
 	wgc_blake2s_final(&state, hash);
+}
+
+void wgc_noise_local_init(struct wgc_local *local)
+{
+	struct wgc_blake2s state;
+
+	memset(local, 0, sizeof(*local));
+	wgc_blake2s(local->initial_chaining_key, NOISE_HASH_LEN, (const uint8_t *)CONSTRUCTION,
+		    strlen(CONSTRUCTION), NULL, 0);
+	wgc_blake2s_init(&state, NOISE_HASH_LEN);
+	wgc_blake2s_update(&state, local->initial_chaining_key, NOISE_HASH_LEN);
+	wgc_blake2s_update(&state, (const uint8_t *)IDENTIFIER, strlen(IDENTIFIER));
+	wgc_blake2s_final(&state, local->identifier_hash);
+}
+
+void wgc_noise_local_set_private_key(struct wgc_local *local, const uint8_t *key)
+{
+	wgc_memzero(local->private_key, sizeof(local->private_key));
+	memset(local->public_key, 0, sizeof(local->public_key));
+	memset(local->initial_hash, 0, sizeof(local->initial_hash));
+	local->has_private_key = key != NULL;
+	if (!key)
+		return;
+	memcpy(local->private_key, key, NOISE_PUBLIC_KEY_LEN);
+	wgc_x25519_clamp(local->private_key);
+	wgc_x25519_public(local->public_key, local->private_key);
+	compute_initial_hash(local->initial_hash, local, local->public_key);
 }
 
 /* H = HASH(H || data) */
@@ -42,8 +63,9 @@ static void mix_hash(uint8_t hash[NOISE_HASH_LEN], const uint8_t *data, size_t l
 	wgc_blake2s_final(&state, hash);
 }
 
-/* (C, k) = KDF2(C, DH(private, public)); false on a zero DH result. */
-static bool mix_dh(uint8_t chaining_key[NOISE_HASH_LEN], uint8_t key[NOISE_SYMMETRIC_KEY_LEN],
+/* (C, k) = KDF2(C, DH(private, public)), or C = KDF1(...) when key is NULL; false on a zero DH
+ * result. */
+static bool mix_dh(uint8_t chaining_key[NOISE_HASH_LEN], uint8_t *key,
 		   const uint8_t private_key[NOISE_PUBLIC_KEY_LEN],
 		   const uint8_t public_key[NOISE_PUBLIC_KEY_LEN])
 {
@@ -99,6 +121,7 @@ void wgc_noise_handshake_init(struct wgc_handshake *hs, const struct wgc_local *
 {
 	memset(hs, 0, sizeof(*hs));
 	memcpy(hs->remote_static, remote_static, NOISE_PUBLIC_KEY_LEN);
+	compute_initial_hash(hs->initial_hash, local, remote_static);
 	wgc_noise_handshake_rekey_static(hs, local);
 }
 
@@ -133,7 +156,8 @@ enum wgc_status wgc_noise_create_initiation(struct wgc_handshake *hs, const stru
 
 	if (!local->has_private_key || !hs->has_static_static)
 		goto out;
-	initial_state(chaining_key, hash, hs->remote_static);
+	memcpy(chaining_key, local->initial_chaining_key, sizeof(chaining_key));
+	memcpy(hash, hs->initial_hash, sizeof(hash));
 	wgc_store_le32(msg + INIT_OFF_TYPE, MESSAGE_HANDSHAKE_INITIATION);
 	wgc_store_le32(msg + INIT_OFF_SENDER, sender_index);
 
@@ -183,7 +207,8 @@ enum wgc_drop_reason wgc_noise_consume_initiation_static(const struct wgc_local 
 
 	if (!local->has_private_key)
 		goto out;
-	initial_state(out->chaining_key, out->hash, local->public_key);
+	memcpy(out->chaining_key, local->initial_chaining_key, NOISE_HASH_LEN);
+	memcpy(out->hash, local->initial_hash, NOISE_HASH_LEN);
 	out->sender_index = wgc_load_le32(msg + INIT_OFF_SENDER);
 
 	/* e */
@@ -257,7 +282,7 @@ enum wgc_status wgc_noise_create_response(struct wgc_handshake *hs,
 	uint8_t hash[NOISE_HASH_LEN];
 	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t tau[NOISE_HASH_LEN];
-	uint8_t unused[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t empty[NOISE_SYMMETRIC_KEY_LEN];
 	enum wgc_status status = WGC_ERR_CRYPTO;
 
 	memcpy(chaining_key, init->chaining_key, sizeof(chaining_key));
@@ -274,10 +299,10 @@ enum wgc_status wgc_noise_create_response(struct wgc_handshake *hs,
 		NOISE_PUBLIC_KEY_LEN);
 	mix_hash(hash, msg + RESP_OFF_EPHEMERAL, NOISE_PUBLIC_KEY_LEN);
 
-	/* ee, se: KDF1 each, the second key output is not used */
-	if (!mix_dh(chaining_key, unused, ephemeral_private, init->remote_ephemeral))
+	/* ee, se: KDF1 each */
+	if (!mix_dh(chaining_key, NULL, ephemeral_private, init->remote_ephemeral))
 		goto out;
-	if (!mix_dh(chaining_key, unused, ephemeral_private, init->remote_static))
+	if (!mix_dh(chaining_key, NULL, ephemeral_private, init->remote_static))
 		goto out;
 
 	/* psk */
@@ -285,7 +310,7 @@ enum wgc_status wgc_noise_create_response(struct wgc_handshake *hs,
 	mix_hash(hash, tau, sizeof(tau));
 
 	/* {} */
-	encrypt_and_hash(msg + RESP_OFF_EMPTY, unused, 0, key, hash);
+	encrypt_and_hash(msg + RESP_OFF_EMPTY, empty, 0, key, hash);
 
 	derive_session_keys(keys, chaining_key, false);
 	keys->local_index = sender_index;
@@ -303,7 +328,7 @@ out:
 	wgc_memzero(hash, sizeof(hash));
 	wgc_memzero(key, sizeof(key));
 	wgc_memzero(tau, sizeof(tau));
-	wgc_memzero(unused, sizeof(unused));
+	wgc_memzero(empty, sizeof(empty));
 	return status;
 }
 
@@ -316,7 +341,7 @@ enum wgc_drop_reason wgc_noise_consume_response(struct wgc_handshake *hs,
 	uint8_t hash[NOISE_HASH_LEN];
 	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t tau[NOISE_HASH_LEN];
-	uint8_t unused[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t empty[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t remote_ephemeral[NOISE_PUBLIC_KEY_LEN];
 	enum wgc_drop_reason drop = WGC_DROP_UNEXPECTED;
 
@@ -332,9 +357,9 @@ enum wgc_drop_reason wgc_noise_consume_response(struct wgc_handshake *hs,
 
 	/* ee, se */
 	drop = WGC_DROP_HANDSHAKE_INVALID;
-	if (!mix_dh(chaining_key, unused, hs->ephemeral_private, remote_ephemeral))
+	if (!mix_dh(chaining_key, NULL, hs->ephemeral_private, remote_ephemeral))
 		goto out;
-	if (!mix_dh(chaining_key, unused, local->private_key, remote_ephemeral))
+	if (!mix_dh(chaining_key, NULL, local->private_key, remote_ephemeral))
 		goto out;
 
 	/* psk */
@@ -342,7 +367,7 @@ enum wgc_drop_reason wgc_noise_consume_response(struct wgc_handshake *hs,
 	mix_hash(hash, tau, sizeof(tau));
 
 	/* {} */
-	if (!decrypt_and_hash(unused, msg + RESP_OFF_EMPTY, AEAD_TAG_LEN, key, hash))
+	if (!decrypt_and_hash(empty, msg + RESP_OFF_EMPTY, AEAD_TAG_LEN, key, hash))
 		goto out;
 
 	derive_session_keys(keys, chaining_key, true);
@@ -355,6 +380,6 @@ out:
 	wgc_memzero(hash, sizeof(hash));
 	wgc_memzero(key, sizeof(key));
 	wgc_memzero(tau, sizeof(tau));
-	wgc_memzero(unused, sizeof(unused));
+	wgc_memzero(empty, sizeof(empty));
 	return drop;
 }

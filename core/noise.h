@@ -27,11 +27,15 @@
 #include "core/messages.h"
 #include "wgc.h"
 
-/* Our static identity. Secret: private_key (until replaced or the endpoint is cleared). */
+/* Our static identity and the handshake's fixed starting values, computed once.
+ * Secret: private_key (until replaced or the endpoint is cleared). */
 struct wgc_local {
 	bool has_private_key;
 	uint8_t private_key[NOISE_PUBLIC_KEY_LEN];
 	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
+	uint8_t initial_chaining_key[NOISE_HASH_LEN]; /* C0 = HASH(CONSTRUCTION) */
+	uint8_t identifier_hash[NOISE_HASH_LEN];      /* HASH(C0 || IDENTIFIER) */
+	uint8_t initial_hash[NOISE_HASH_LEN];         /* H0 as responder: HASH(... || public_key) */
 };
 
 enum wgc_handshake_state {
@@ -49,6 +53,7 @@ struct wgc_handshake {
 	uint8_t remote_static[NOISE_PUBLIC_KEY_LEN];
 	uint8_t preshared_key[NOISE_SYMMETRIC_KEY_LEN]; /* all zero = none */
 	uint8_t static_static[NOISE_PUBLIC_KEY_LEN];    /* DH(our private, remote_static) */
+	uint8_t initial_hash[NOISE_HASH_LEN];           /* H0 as initiator: HASH(... || remote) */
 	bool has_static_static;                         /* false without a private key or if the
 							 * DH result was zero */
 	uint8_t ephemeral_private[NOISE_PUBLIC_KEY_LEN];
@@ -81,6 +86,12 @@ struct wgc_session_keys {
 };
 
 /* ---- setup ---- */
+
+/* Computes local's fixed starting values (C0, HASH(C0 || IDENTIFIER)); no key yet. */
+void wgc_noise_local_init(struct wgc_local *local);
+/* Sets (key non-NULL: clamped, public key derived) or removes our static key and recomputes the
+ * values that depend on it. */
+void wgc_noise_local_set_private_key(struct wgc_local *local, const uint8_t *key);
 
 /* Starts a handshake object for remote_static and precomputes the static-static DH from local. */
 void wgc_noise_handshake_init(struct wgc_handshake *hs, const struct wgc_local *local,

@@ -41,6 +41,11 @@ struct wgc_peer {
 	uint64_t last_handshake_wall_ns;
 	uint64_t rx_bytes;
 	uint64_t tx_bytes;
+	/* The last inner source address found to route to this peer, valid while the endpoint's
+	 * allowedips_generation still equals verified_generation: saves a trie walk per packet. */
+	uint8_t verified_source[16];
+	uint8_t verified_family;
+	uint32_t verified_generation;
 	struct wgc_peer *hash_next;         /* public-key table chain, or free list link */
 	struct wgc_peer *list_prev;         /* insertion order, for iteration */
 	struct wgc_peer *list_next;

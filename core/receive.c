@@ -289,10 +289,14 @@ enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint
 {
 	enum wgc_drop_reason reason;
 
-	memset(job, 0, sizeof(*job));
+	/* Every field is set on every path; no memset on the per-packet path. */
+	job->keypair = NULL;
 	job->buf = buf;
 	job->len = len;
+	job->counter = 0;
 	job->src = *src;
+	job->is_authentic = false;
+	job->drop = WGC_DROP_NONE;
 	if (len < 4)
 		return drop(ep, job, WGC_DROP_SHORT);
 	/* Type and the three reserved bytes are one little-endian word (whitepaper 5.4). */
@@ -357,6 +361,30 @@ static bool parse_inner(const uint8_t *packet, size_t len, size_t *inner_len, ui
 	return true;
 }
 
+/* Cryptokey routing on receive (whitepaper 2): the inner source must route back to the sender.
+ * The answer for the peer's last source is remembered until the table changes. */
+static bool source_is_allowed(struct wgc_endpoint *ep, struct wgc_peer *peer, uint8_t family,
+			      const uint8_t *source)
+{
+	size_t len = family == WGC_AF_INET6 ? 16 : 4;
+	bool same;
+
+	/* Fixed-size compares the compiler inlines; the address is not secret. */
+	if (family == WGC_AF_INET6)
+		same = memcmp(peer->verified_source, source, 16) == 0;
+	else
+		same = memcmp(peer->verified_source, source, 4) == 0;
+	if (same && peer->verified_family == family &&
+	    peer->verified_generation == ep->allowedips_generation)
+		return true;
+	if (wgc_allowedips_lookup(ep, family, source) != peer)
+		return false;
+	memcpy(peer->verified_source, source, len);
+	peer->verified_family = family;
+	peer->verified_generation = ep->allowedips_generation;
+	return true;
+}
+
 /* Whitepaper 6.2: an initiator whose session nears REJECT_AFTER_TIME rekeys from the receive side
  * too, once, in case it has nothing to send. */
 static void keep_key_fresh_receiving(struct wgc_endpoint *ep, struct wgc_peer *peer, uint64_t now,
@@ -417,7 +445,7 @@ enum wgc_verdict wgc_receive_commit(struct wgc_endpoint *ep, uint64_t now,
 
 	if (!parse_inner(packet, plain_len, &inner_len, &family, &source))
 		return finish_commit(ep, job, WGC_DROP_BAD_PACKET);
-	if (wgc_allowedips_lookup(ep, family, source) != peer)
+	if (!source_is_allowed(ep, peer, family, source))
 		return finish_commit(ep, job, WGC_DROP_SOURCE_NOT_ALLOWED);
 	if (!wgc_actions_push(out, WGC_ACTION_DELIVER, peer, packet, inner_len, NULL))
 		return finish_commit(ep, job, WGC_DROP_NO_MEMORY);

@@ -78,9 +78,15 @@ enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep, uint64_t now, struct 
 	enum wgc_drop_reason reason = WGC_DROP_NONE;
 	size_t message_len;
 
-	memset(job, 0, sizeof(*job));
+	/* Every field is set on every path; no memset on the per-packet path. */
+	job->keypair = NULL;
+	job->peer = peer;
 	job->buf = buf;
 	job->plain_len = plain_len;
+	job->message_len = 0;
+	job->counter = 0;
+	job->drop = WGC_DROP_NONE;
+	job->addr.family = WGC_AF_NONE;
 	if (!peer) {
 		peer = route(ep, buf + DATA_HEADER_LEN, plain_len, &reason);
 		if (!peer)
@@ -111,7 +117,8 @@ enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep, uint64_t now, struct 
 	wgc_timers_on_authenticated_traversal(&ep->timers, &peer->timers, now,
 					      peer->persistent_keepalive_s);
 	wgc_timers_on_authenticated_sent(&peer->timers);
-	if (plain_len)
+	/* Draw the jitter only when the timer will take it: not a random call per packet. */
+	if (plain_len && !wgc_timers_is_armed(&peer->timers, TIMER_NEW_HANDSHAKE))
 		wgc_timers_on_data_sent(&ep->timers, &peer->timers, now, wgc_endpoint_jitter(ep));
 	keep_key_fresh_sending(ep, peer, keypair, now, out);
 	return WGC_VERDICT_CRYPTO;
