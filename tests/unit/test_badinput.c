@@ -643,6 +643,26 @@ static void test_tamper_data(void **state)
 	            "replayed keepalive", ++n);
 }
 
+/* The responder keeps a new session as "next" until the first data under it: a tampered copy of
+ * that confirming keepalive must not promote it (the snapshot's has_session stays false). */
+static void test_tamper_confirming_keepalive(void **state)
+{
+	struct exchange x;
+
+	(void)state;
+	capture_initiation(&x);
+	capture_response(&x);
+	capture_keepalive(&x);
+	assert_false(h_stats(node(1)).has_session);
+	sweep_bytes(1, x.keepalive, DATA_MIN_LEN, addr_of(0), data_reason, "confirming keepalive");
+	sweep_bytes(1, x.keepalive, DATA_MIN_LEN, &stranger4, data_reason, "keepalive, stranger");
+	assert_false(h_stats(node(1)).has_session);
+	assert_int_equal(feed(1, x.keepalive, DATA_MIN_LEN, addr_of(0)), WGC_VERDICT_DONE);
+	assert_int_equal(fx.out.count, 1);
+	assert_int_equal(fx.out.list[0].kind, WGC_ACTION_FLUSH);
+	assert_true(h_stats(node(1)).has_session);
+}
+
 /* The same data message prepared twice before either commit (a duplicate in flight through the
  * worker pipeline): the second commit is the replay, and it must not move the peer's endpoint. */
 static void test_duplicate_in_flight(void **state)
@@ -1276,6 +1296,7 @@ int main(void)
 	    T(test_tamper_mac2_ignored_when_not_under_load),
 	    T(test_tamper_response),
 	    T(test_tamper_data),
+	    T(test_tamper_confirming_keepalive),
 	    T(test_duplicate_in_flight),
 	    T(test_tamper_cookie_and_mac2_under_load),
 	    T(test_cookie_reply_random_failure),
