@@ -436,6 +436,14 @@ static void test_garbage_past_the_first_checks(void **state)
 	memset(msg + RESP_OFF_EPHEMERAL, 0, NOISE_PUBLIC_KEY_LEN); /* a zero DH */
 	stamp_mac1(msg, RESP_LEN, node(0)->public_key);
 	expect_drop(0, msg, RESP_LEN, addr_of(1), WGC_DROP_HANDSHAKE_INVALID, "response e=0", ++n);
+	/* Each of these takes a keypair from the pool of 12 and must give it back. */
+	for (int i = 0; i < 40; i++) {
+		msg[RESP_OFF_EPHEMERAL] = (uint8_t)(i + 1);
+		msg[RESP_OFF_EPHEMERAL + 1] = 9;
+		stamp_mac1(msg, RESP_LEN, node(0)->public_key);
+		expect_drop(0, msg, RESP_LEN, addr_of(1), WGC_DROP_HANDSHAKE_INVALID,
+		            "response loop", ++n);
+	}
 	wgc_store_le32(msg + RESP_OFF_RECEIVER, pending ^ 1);
 	stamp_mac1(msg, RESP_LEN, node(0)->public_key);
 	expect_drop(0, msg, RESP_LEN, addr_of(1), WGC_DROP_UNKNOWN_INDEX, "response index", ++n);
