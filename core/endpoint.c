@@ -617,6 +617,7 @@ const char *wgc_drop_reason_str(enum wgc_drop_reason reason)
 		[WGC_DROP_TOO_BIG] = "too_big",
 		[WGC_DROP_PEER_GONE] = "peer_gone",
 		[WGC_DROP_RANDOM_FAILED] = "random_failed",
+		[WGC_DROP_BAD_ADDRESS] = "bad_address",
 	};
 
 	if ((unsigned)reason >= WGC_DROP__COUNT || !names[reason])

@@ -92,8 +92,6 @@ static enum wgc_drop_reason admit_handshake(struct wgc_endpoint *ep, const uint8
 
 	if (!ep->local.has_private_key)
 		return WGC_DROP_NO_IDENTITY;
-	if (src->family != WGC_AF_INET && src->family != WGC_AF_INET6)
-		return WGC_DROP_BAD_PACKET;
 	if (wgc_cookie_validate(&ep->cookie_checker, msg, len, src, false) ==
 	    MAC_STATE_INVALID_MAC1)
 		return WGC_DROP_BAD_MAC1;
@@ -217,8 +215,10 @@ static enum wgc_drop_reason receive_response(struct wgc_endpoint *ep, const uint
 	if (reason != WGC_DROP_NONE)
 		return reason;
 	entry = wgc_index_lookup(&ep->indexes, wgc_load_le32(msg + RESP_OFF_RECEIVER));
-	if (!entry || entry->kind != INDEX_HANDSHAKE)
+	if (!entry)
 		return WGC_DROP_UNKNOWN_INDEX;
+	if (entry->kind != INDEX_HANDSHAKE)
+		return WGC_DROP_UNEXPECTED;
 	peer = peer_of_handshake_entry(entry);
 	keypair = wgc_keypair_alloc(&ep->keypairs);
 	if (!keypair)
@@ -270,8 +270,10 @@ static enum wgc_verdict prepare_data(struct wgc_endpoint *ep, uint64_t now, uint
 	struct wgc_keypair *keypair;
 
 	entry = wgc_index_lookup(&ep->indexes, wgc_load_le32(buf + DATA_OFF_RECEIVER));
-	if (!entry || entry->kind != INDEX_KEYPAIR)
+	if (!entry)
 		return drop(ep, job, WGC_DROP_UNKNOWN_INDEX);
+	if (entry->kind != INDEX_KEYPAIR)
+		return drop(ep, job, WGC_DROP_UNEXPECTED);
 	keypair = keypair_of_entry(entry);
 	job->counter = wgc_load_le64(buf + DATA_OFF_COUNTER);
 	if (job->counter >= REJECT_AFTER_MESSAGES || now - keypair->birthdate_ns >= REJECT_AFTER_TIME)
@@ -297,6 +299,9 @@ enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint
 	job->src = *src;
 	job->is_authentic = false;
 	job->drop = WGC_DROP_NONE;
+	/* A source we could not answer or roam to is the caller's mistake; refuse it first. */
+	if (src->family != WGC_AF_INET && src->family != WGC_AF_INET6)
+		return drop(ep, job, WGC_DROP_BAD_ADDRESS);
 	if (len < 4)
 		return drop(ep, job, WGC_DROP_SHORT);
 	/* Type and the three reserved bytes are one little-endian word (whitepaper 5.4). */

@@ -81,7 +81,8 @@ enum wgc_drop_reason {
 	WGC_DROP_HANDSHAKE_REPLAYED, /* initiation timestamp not newer than the last accepted one */
 	WGC_DROP_HANDSHAKE_FLOOD,    /* initiation less than 1/50 s after the last accepted one */
 	WGC_DROP_UNKNOWN_INDEX,      /* receiver index matches no handshake or keypair of ours */
-	WGC_DROP_UNEXPECTED,         /* response/cookie for a handshake we are not waiting on */
+	WGC_DROP_UNEXPECTED,         /* index of ours, but of the wrong kind: a response to a
+				      * session, data to a pending handshake */
 	WGC_DROP_COOKIE_INVALID,     /* cookie reply that does not decrypt */
 	WGC_DROP_DECRYPT_FAILED,     /* data message whose tag does not verify */
 	WGC_DROP_REPLAYED,           /* counter seen already or too far behind the window */
@@ -94,6 +95,7 @@ enum wgc_drop_reason {
 	WGC_DROP_TOO_BIG,            /* outgoing packet does not fit its buffer or the MTU */
 	WGC_DROP_PEER_GONE,          /* in-flight packet of a removed peer or retired keypair */
 	WGC_DROP_RANDOM_FAILED,      /* the random callback failed, so no reply could be made */
+	WGC_DROP_BAD_ADDRESS,        /* caller passed a source address of no known family */
 	WGC_DROP__COUNT
 };
 
@@ -344,7 +346,7 @@ struct wgc_receive_job {
 };
 
 /*
- * Serial first step for a received datagram (buf, len; src its source). Handshake and cookie messages
+ * Serial first step for a received datagram (buf, len; src its source, family INET or INET6). Handshake and cookie messages
  * are handled here entirely (DONE/DROP, replies appended to out). A data message whose index and
  * counter look plausible returns CRYPTO: run wgc_receive_open (any thread) then wgc_receive_commit.
  * Serial per endpoint.

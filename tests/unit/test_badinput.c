@@ -427,7 +427,7 @@ static void test_garbage_past_the_first_checks(void **state)
 	expect_drop(0, msg, COOKIE_REPLY_LEN, addr_of(1), WGC_DROP_COOKIE_INVALID, "cookie", ++n);
 	wgc_store_le32(msg, MESSAGE_DATA);
 	for (size_t len = DATA_MIN_LEN; len <= 200; len++)
-		expect_drop(0, msg, len, addr_of(1), WGC_DROP_UNKNOWN_INDEX, "data to handshake",
+		expect_drop(0, msg, len, addr_of(1), WGC_DROP_UNEXPECTED, "data to handshake",
 		            ++n);
 	wgc_store_le32(msg, MESSAGE_HANDSHAKE_RESPONSE);
 	wgc_store_le32(msg + RESP_OFF_RECEIVER, pending);
@@ -499,7 +499,7 @@ static void test_garbage_past_the_first_checks(void **state)
 	wgc_store_le32(msg, MESSAGE_HANDSHAKE_RESPONSE);
 	wgc_store_le32(msg + RESP_OFF_RECEIVER, session0);
 	stamp_mac1(msg, RESP_LEN, node(0)->public_key);
-	expect_drop(0, msg, RESP_LEN, addr_of(1), WGC_DROP_UNKNOWN_INDEX, "response", ++n);
+	expect_drop(0, msg, RESP_LEN, addr_of(1), WGC_DROP_UNEXPECTED, "response", ++n);
 }
 
 /* ---- (b) tamper sweeps ---- */
@@ -1055,6 +1055,25 @@ static void test_unknown_static_key(void **state)
 
 /* ---- (f) configuration calls with invalid arguments ---- */
 
+/* A source address of no known family is the caller's mistake: refused before anything is read,
+ * so an authentic packet cannot make the peer roam to nowhere. */
+static void test_bad_source_address(void **state)
+{
+	static const struct wgc_addr none = { .family = WGC_AF_NONE };
+	static const struct wgc_addr odd = { .family = 5, .port = 1 };
+	uint8_t bad[INIT_LEN];
+	long n = 0;
+
+	(void)state;
+	memset(bad, 0, sizeof(bad));
+	wgc_store_le32(bad, MESSAGE_HANDSHAKE_INITIATION);
+	expect_drop(1, bad, INIT_LEN, &none, WGC_DROP_BAD_ADDRESS, "init, no family", ++n);
+	expect_drop(1, bad, INIT_LEN, &odd, WGC_DROP_BAD_ADDRESS, "init, family 5", ++n);
+	wgc_store_le32(bad, MESSAGE_DATA);
+	expect_drop(1, bad, 64, &none, WGC_DROP_BAD_ADDRESS, "data, no family", ++n);
+	expect_drop(1, bad, 0, &odd, WGC_DROP_BAD_ADDRESS, "empty, family 5", ++n);
+}
+
 static void test_config_peers(void **state)
 {
 	uint8_t zero[WGC_KEY_LEN] = {0};
@@ -1313,6 +1332,7 @@ int main(void)
 	    T(test_initiation_replay),
 	    T(test_initiation_flood),
 	    T(test_unknown_static_key),
+	    T(test_bad_source_address),
 	    T(test_config_peers),
 	    T(test_config_allowed_ips),
 	    T(test_config_endpoint_address),
