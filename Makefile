@@ -138,6 +138,7 @@ check: deps
 	$(MAKE) no-malloc
 	$(MAKE) unit
 	$(MAKE) unit-asan
+	$(MAKE) netns
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-10}
 	@scripts/summary.sh
 
@@ -152,11 +153,20 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libwgc.a
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
+	@if [ "$${BENCH_TUNNEL:-0}" = 1 ]; then $(MAKE) bench-tunnel; fi
+
+# ---- bench-tunnel: wgc vs wireguard-go through two network namespaces (root, minutes) ----
+# bench/tunnel.sh reads RUNS, DURATION, QUICK=1 ... from the environment; `make bench` runs it
+# only when BENCH_TUNNEL=1. Results: bench/results/latest.md.
+
+.PHONY: bench-tunnel
+bench-tunnel: all
+	@bench/tunnel.sh
 
 # ---- demo ----
 
-demo: deps example
-	$(BUILD)/example-two-endpoints
+demo: deps $(BUILD)/wgc
+	@scripts/demo.sh
 
 clean:
 	rm -rf $(BUILD)

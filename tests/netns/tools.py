@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Small helpers for the netns tests, run inside a namespace with `ip netns exec`.
+
+  tools.py uapi IFACE            send stdin as one raw request to IFACE's UAPI socket, print reply
+  tools.py sink ADDR PORT        accept one TCP connection, print "<bytes> <sha256>" of what came
+  tools.py source ADDR PORT MB   send MB mebibytes of random data, print "<bytes> <sha256>"
+  tools.py bad-uapi IFACE        send malformed, huge, slow and binary requests; check the replies
+"""
+import hashlib
+import os
+import socket
+import sys
+import time
+
+SOCK_DIR = "/var/run/wireguard"
+
+
+def uapi_connect(iface, timeout=10.0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(f"{SOCK_DIR}/{iface}.sock")
+    return s
+
+
+def read_reply(s):
+    """Reads until the blank line that ends a reply, or EOF."""
+    out = b""
+    while not out.endswith(b"\n\n"):
+        try:
+            d = s.recv(65536)
+        except OSError:  # timeout, or a reset after the daemon dropped a junk connection
+            break
+        if not d:
+            break
+        out += d
+    return out
+
+
+def uapi(iface, request, timeout=10.0):
+    s = uapi_connect(iface, timeout)
+    s.sendall(request)
+    out = read_reply(s)
+    s.close()
+    return out
+
+
+def cmd_uapi(iface):
+    sys.stdout.write(uapi(iface, sys.stdin.buffer.read()).decode(errors="replace"))
+
+
+def tcp_family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def cmd_sink(addr, port):
+    srv = socket.socket(tcp_family(addr), socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((addr, int(port)))
+    srv.listen(1)
+    srv.settimeout(60)
+    conn, _ = srv.accept()
+    conn.settimeout(60)
+    h = hashlib.sha256()
+    total = 0
+    while True:
+        d = conn.recv(1 << 20)
+        if not d:
+            break
+        h.update(d)
+        total += len(d)
+    print(total, h.hexdigest(), flush=True)
+
+
+def cmd_source(addr, port, mb):
+    s = None
+    for _ in range(50):  # the sink may still be starting
+        try:
+            s = socket.create_connection((addr, int(port)), timeout=60)
+            break
+        except OSError:
+            time.sleep(0.1)
+    if s is None:
+        sys.exit("source: cannot connect")
+    h = hashlib.sha256()
+    total = 0
+    for _ in range(int(mb)):
+        chunk = os.urandom(1 << 20)
+        h.update(chunk)
+        s.sendall(chunk)
+        total += len(chunk)
+    s.shutdown(socket.SHUT_WR)
+    s.recv(1)  # wait for the sink to close: everything has arrived
+    s.close()
+    print(total, h.hexdigest(), flush=True)
+
+
+def cmd_bad_uapi(iface):
+    """Each case: (name, request bytes, expected reply prefix or None for 'closed, no reply')."""
+    key = "11" * 32
+    cases = [
+        ("bad private key", b"set=1\nprivate_key=zz\n\n", b"errno=-22\n\n"),
+        ("short private key", b"set=1\nprivate_key=" + b"ab" * 31 + b"\n\n", b"errno=-22\n\n"),
+        ("port out of range", b"set=1\nlisten_port=65536\n\n", b"errno=-22\n\n"),
+        ("negative port", b"set=1\nlisten_port=-1\n\n", b"errno=-22\n\n"),
+        ("unknown device key", b"set=1\nbogus=1\n\n", b"errno=-22\n\n"),
+        ("line without =", b"set=1\nprivate_key\n\n", b"errno=-22\n\n"),
+        ("replace_peers=false", b"set=1\nreplace_peers=false\n\n", b"errno=-22\n\n"),
+        ("device key in a peer", f"set=1\npublic_key={key}\nlisten_port=1\n\n".encode(), b"errno=-22\n\n"),
+        ("bad endpoint", f"set=1\npublic_key={key}\nendpoint=nohostport\n\n".encode(), b"errno=-22\n\n"),
+        ("unresolvable endpoint", f"set=1\npublic_key={key}\nendpoint=no.such.host.invalid:1\n\n".encode(), b"errno=-22\n\n"),
+        ("v6 endpoint without brackets", f"set=1\npublic_key={key}\nendpoint=fd00::1:51820\n\n".encode(), b"errno=-22\n\n"),
+        ("bad allowed ip", f"set=1\npublic_key={key}\nallowed_ip=10.0.0.0/33\n\n".encode(), b"errno=-22\n\n"),
+        ("allowed ip without cidr", f"set=1\npublic_key={key}\nallowed_ip=10.0.0.1\n\n".encode(), b"errno=-22\n\n"),
+        ("protocol_version=2", f"set=1\npublic_key={key}\nprotocol_version=2\n\n".encode(), b"errno=-22\n\n"),
+        ("keepalive out of range", f"set=1\npublic_key={key}\npersistent_keepalive_interval=65536\n\n".encode(), b"errno=-22\n\n"),
+        # A valid start followed by one bad line: nothing of it may be applied.
+        ("valid lines then a bad one",
+         f"set=1\nlisten_port=40999\nfwmark=77\nreplace_peers=true\npublic_key={key}\n"
+         f"allowed_ip=10.9.0.0/16\nendpoint=127.0.0.1:9\nremove=maybe\n\n".encode(), b"errno=-22\n\n"),
+        ("get with trailing junk", b"get=1\nx", b"errno=-22\n\n"),
+        ("unknown operation", b"frobnicate=1\n\n", None),
+        ("binary junk", bytes(range(256)) * 4, None),
+        ("huge line", b"set=1\nprivate_key=" + b"a" * (2 << 20) + b"\n\n", b"errno=-22\n\n"),
+        ("nul in a line", b"set=1\npublic_key=" + key.encode() + b"\nendpoint=1.2.3.4\x00:5\n\n", b"errno=-22\n\n"),
+        ("unterminated set", b"set=1\nlisten_port=40998\n", b"errno=-71\n\n"),
+    ]
+    failed = 0
+    for name, req, want in cases:
+        s = uapi_connect(iface)
+        try:
+            s.sendall(req)
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the daemon may close a junk connection before reading all of it
+        got = read_reply(s)
+        s.close()
+        ok = got == want if want is not None else got == b""
+        print(f"{'ok  ' if ok else 'BAD '} {name}: {got[:40]!r}")
+        failed += not ok
+
+    # A slow client that never finishes must not block another client.
+    slow = uapi_connect(iface)
+    slow.sendall(b"set=1\nlisten_port=")
+    t0 = time.time()
+    reply = uapi(iface, b"get=1\n\n", timeout=5)
+    ok = reply.endswith(b"errno=0\n\n") and time.time() - t0 < 2
+    print(f"{'ok  ' if ok else 'BAD '} get while another client stalls mid-request")
+    failed += not ok
+    slow.close()
+
+    # Many idle connections at once, then a normal request still works.
+    idle = [uapi_connect(iface) for _ in range(50)]
+    reply = uapi(iface, b"get=1\n\n", timeout=5)
+    ok = reply.endswith(b"errno=0\n\n")
+    print(f"{'ok  ' if ok else 'BAD '} get with 50 idle clients connected")
+    failed += not ok
+    for s in idle:
+        s.close()
+
+    # Two requests pipelined on one connection are both answered, in order.
+    s = uapi_connect(iface)
+    s.sendall(b"get=1\n\nset=1\n\n")
+    s.shutdown(socket.SHUT_WR)
+    data = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    ok = data.count(b"errno=0\n\n") == 2
+    print(f"{'ok  ' if ok else 'BAD '} two pipelined requests answered")
+    failed += not ok
+    sys.exit(1 if failed else 0)
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {"uapi": cmd_uapi, "sink": cmd_sink, "source": cmd_source, "bad-uapi": cmd_bad_uapi}[cmd](*args)
+
+
+if __name__ == "__main__":
+    main()
