@@ -558,6 +558,8 @@ static void dispatch(struct pipeline *p, struct uapi_server *uapi, uint32_t sour
 		break;
 	case SOURCE_UAPI:
 		uapi_server_dispatch(uapi, p);
+		if (uapi_server_is_gone(uapi))
+			stop(p, 0);
 		break;
 	}
 }

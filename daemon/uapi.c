@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -51,7 +52,9 @@ struct uapi_server {
 	int epoll_fd;
 	int listen_fd;
 	int timer_fd;
+	int inotify_fd;   /* watches the socket file: removing it stops the daemon, as wireguard-go */
 	bool is_timer_armed;
+	bool is_gone;     /* the socket file was removed */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct uapi_client *clients;
 	unsigned client_count;
@@ -124,7 +127,7 @@ int uapi_server_open(const char *ifname, struct uapi_server **out)
 
 	if (!s)
 		return ret;
-	s->epoll_fd = s->listen_fd = s->timer_fd = -1;
+	s->epoll_fd = s->listen_fd = s->timer_fd = s->inotify_fd = -1;
 	if ((size_t)snprintf(s->path, sizeof(s->path), UAPI_DIR "/%s.sock", ifname) >=
 	    sizeof(s->path)) {
 		log_error("UAPI socket path for '%s' is too long", ifname);
@@ -150,6 +153,10 @@ int uapi_server_open(const char *ifname, struct uapi_server **out)
 	ret = add_fd(s, s->listen_fd, EPOLLIN, s);
 	if (ret == 0)
 		ret = add_fd(s, s->timer_fd, EPOLLIN, &s->timer_fd);
+	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (ret == 0 && s->inotify_fd >= 0 &&
+	    inotify_add_watch(s->inotify_fd, s->path, IN_ATTRIB | IN_DELETE_SELF) >= 0)
+		ret = add_fd(s, s->inotify_fd, EPOLLIN, &s->inotify_fd);
 	if (ret < 0) {
 		log_error("watching the UAPI socket: %s", strerror(-ret));
 		unlink(s->path);
@@ -164,6 +171,8 @@ fail:
 		close(s->listen_fd);
 	if (s->timer_fd >= 0)
 		close(s->timer_fd);
+	if (s->inotify_fd >= 0)
+		close(s->inotify_fd);
 	free(s);
 	return ret;
 }
@@ -425,6 +434,25 @@ static void close_idle_clients(struct uapi_server *s)
 	}
 }
 
+/* The socket file changed: if it is gone, someone asked us to stop (wg-quick on some systems). */
+static void check_socket_file(struct uapi_server *s)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct stat st;
+
+	while (read(s->inotify_fd, buf, sizeof(buf)) > 0)
+		;
+	if (stat(s->path, &st) < 0 && errno == ENOENT) {
+		log_verbose("UAPI socket %s was removed", s->path);
+		s->is_gone = true;
+	}
+}
+
+bool uapi_server_is_gone(const struct uapi_server *server)
+{
+	return server->is_gone;
+}
+
 void uapi_server_dispatch(struct uapi_server *server, struct pipeline *p)
 {
 	struct epoll_event events[EPOLL_EVENTS];
@@ -437,6 +465,8 @@ void uapi_server_dispatch(struct uapi_server *server, struct pipeline *p)
 			accept_clients(server);
 		else if (events[i].data.ptr == &server->timer_fd)
 			close_idle_clients(server);
+		else if (events[i].data.ptr == &server->inotify_fd)
+			check_socket_file(server);
 		else
 			client_process(server, events[i].data.ptr, p, events[i].events);
 	}
@@ -450,8 +480,10 @@ void uapi_server_close(struct uapi_server *server)
 		client_close(server, server->clients);
 	close(server->listen_fd);
 	close(server->timer_fd);
+	if (server->inotify_fd >= 0)
+		close(server->inotify_fd);
 	close(server->epoll_fd);
-	if (unlink(server->path) < 0 && errno != ENOENT)
+	if (!server->is_gone && unlink(server->path) < 0 && errno != ENOENT)
 		log_error("removing %s: %s", server->path, strerror(errno));
 	free(server);
 }

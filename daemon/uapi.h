@@ -32,6 +32,8 @@ int uapi_server_open(const char *ifname, struct uapi_server **out);
 int uapi_server_fd(const struct uapi_server *server);
 /* Accepts clients, reads requests, answers them, closes idle clients; never blocks. */
 void uapi_server_dispatch(struct uapi_server *server, struct pipeline *p);
+/* True once the socket file was removed by someone else: the daemon should stop. */
+bool uapi_server_is_gone(const struct uapi_server *server);
 /* Closes every client and the socket and removes the socket file. */
 void uapi_server_close(struct uapi_server *server);
 

@@ -88,6 +88,16 @@ C ip link del "$IF_C"
 check "the daemon exits after ip link del" wait_until 5 bash -c "! kill -0 $pid 2>/dev/null"
 check "its socket file is removed" [ ! -e "/var/run/wireguard/$IF_C.sock" ]
 
+# Test: removing the socket file stops the daemon (as wireguard-go; some wg-quick versions do so)
+say "wgc: exit when the socket file is removed"
+check "wgc IFACE starts again" C "$WGC" "$IF_C"
+pid=$(C bash -c "ps -eo pid,args | awk '\$2 == \"$WGC\" && \$3 == \"$IF_C\" { print \$1 }'")
+rm -f "/var/run/wireguard/$IF_C.sock"
+check "the daemon exits after its socket file is removed" \
+	wait_until 5 bash -c "[ -n '$pid' ] && ! kill -0 '$pid' 2>/dev/null"
+check "and takes its interface with it" \
+	wait_until 5 bash -c "! ip netns exec $NS_C ip link show $IF_C >/dev/null 2>&1"
+
 # Test: foreground run, settings, exit 0 on SIGTERM
 say "wgc: fwmark, listen port, hostname endpoint, idle cost, SIGTERM"
 start_daemon "$NS_C" wgc "$IF_C"
