@@ -104,6 +104,13 @@ $(BUILD)/daemon/%.o: daemon/%.c $(DAEMON_HEADERS)
 $(BUILD)/wgc: $(DAEMON_OBJ) $(BUILD)/libwgc.a
 	$(CC) -o $@ $(DAEMON_OBJ) $(BUILD)/libwgc.a $(LIBS)
 
+# The UAPI parser's fuzz target links the parser from daemon/ (run by make fuzz with the others).
+FUZZ_UAPI_SRC := daemon/uapi_parse.c daemon/udp.c daemon/log.c
+
+$(BUILD)/fuzz/fuzz_uapi: tests/fuzz/fuzz_uapi.c $(FUZZ_UAPI_SRC) $(DAEMON_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_FLAGS) -D_GNU_SOURCE -o $@ $< $(FUZZ_UAPI_SRC) $(LIBS)
+
 # End-to-end tests in network namespaces (root): wgc<->wgc and wgc<->wireguard-go.
 netns: $(BUILD)/wgc
 	@tests/netns/run.sh

@@ -12,9 +12,11 @@
  */
 #include "daemon/pipeline.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -362,6 +364,60 @@ static void purge_staged(struct pipeline *p, struct wgc_peer *peer)
 	s->staged_count = 0;
 }
 
+/* ---- verbose logging of control messages (wireguard-go's wording) ---- */
+
+/* "abcd…wxyz" from the public key's base64, as wireguard-go names peers; never more of it. */
+static void peer_name(const struct wgc_peer *peer, char *out, size_t out_size)
+{
+	uint8_t key[WGC_KEY_LEN];
+	char b64[sodium_base64_ENCODED_LEN(WGC_KEY_LEN, sodium_base64_VARIANT_ORIGINAL)];
+
+	if (!peer) {
+		snprintf(out, out_size, "?");
+		return;
+	}
+	wgc_peer_get_public_key(peer, key);
+	sodium_bin2base64(b64, sizeof(b64), key, WGC_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+	snprintf(out, out_size, "%.4s…%.4s", b64, b64 + 39);
+}
+
+static const char *message_name(const uint8_t *data, size_t len)
+{
+	static const char *const names[] = { NULL, "handshake initiation", "handshake response",
+					     "cookie reply", "keepalive packet" };
+
+	if (len < 4 || data[0] == 0 || data[0] > 4 || (data[0] == 4 && len != 32))
+		return NULL;
+	return names[data[0]];
+}
+
+static void log_sent(const struct wgc_action *a)
+{
+	const char *name = message_name(a->data, a->len);
+	char peer[24];
+
+	if (name) {
+		peer_name(a->peer, peer, sizeof(peer));
+		log_verbose("peer(%s) - Sending %s", peer, name);
+	}
+}
+
+static void log_received(uint8_t type, size_t len, const struct wgc_addr *src,
+			 const struct wgc_receive_job *job)
+{
+	const char *name = message_name((const uint8_t[4]){ type }, len);
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (!name || type == 4)
+		return;
+	inet_ntop(src->family == WGC_AF_INET ? AF_INET : AF_INET6, src->ip, ip, sizeof(ip));
+	if (job->drop == WGC_DROP_NONE)
+		log_verbose("Received %s from %s:%u", name, ip, src->port);
+	else
+		log_verbose("Dropped %s from %s:%u: %s", name, ip, src->port,
+			    wgc_drop_reason_str(job->drop));
+}
+
 static void run_actions(struct pipeline *p, struct wgc_actions *out)
 {
 	size_t i;
@@ -371,6 +427,8 @@ static void run_actions(struct pipeline *p, struct wgc_actions *out)
 
 		switch (a->kind) {
 		case WGC_ACTION_SEND:
+			if (log_is_verbose())
+				log_sent(a);
 			tx_add_control(p, a->data, a->len, &a->addr);
 			break;
 		case WGC_ACTION_DELIVER:
@@ -381,6 +439,13 @@ static void run_actions(struct pipeline *p, struct wgc_actions *out)
 			flush_staged(p, a->peer);
 			break;
 		case WGC_ACTION_PURGE:
+			if (log_is_verbose()) {
+				char peer[24];
+
+				peer_name(a->peer, peer, sizeof(peer));
+				log_verbose("peer(%s) - Handshake gave up; dropping staged packets",
+					    peer);
+			}
 			purge_staged(p, a->peer);
 			break;
 		}
@@ -446,10 +511,15 @@ static void on_udp(struct pipeline *p, int fd)
 	if (n < 0)
 		log_error("receiving UDP: %s", strerror(-n));
 	batch_reset(&p->batch);
-	for (i = 0; i < (unsigned)(n > 0 ? n : 0); i++)
+	for (i = 0; i < (unsigned)(n > 0 ? n : 0); i++) {
+		uint8_t type = lens[i] ? data[i][0] : 0;
+
 		p->is_crypto[i] = wgc_receive_prepare(p->ep, p->now_ns, data[i], lens[i], &srcs[i],
 						      &p->recv_jobs[i], &p->batch.out) ==
 				  WGC_VERDICT_CRYPTO;
+		if (log_is_verbose() && !p->is_crypto[i])
+			log_received(type, lens[i], &srcs[i], &p->recv_jobs[i]);
+	}
 	for (i = 0; i < (unsigned)(n > 0 ? n : 0); i++)
 		if (p->is_crypto[i])
 			wgc_receive_open(&p->recv_jobs[i]);
