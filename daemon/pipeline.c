@@ -505,8 +505,12 @@ static void on_udp(struct pipeline *p, int fd)
 
 	if (fd < 0)
 		return;
-	while (count < UDP_BATCH_MAX && (p->bufs[count] = pool_get(p)))
-		data[count] = p->bufs[count]->data, count++;
+	for (; count < UDP_BATCH_MAX; count++) {
+		p->bufs[count] = pool_get(p);
+		if (!p->bufs[count])
+			break;
+		data[count] = p->bufs[count]->data;
+	}
 	n = udp_recv(fd, &p->rx, data, BUF_DATA_SIZE, count, lens, srcs);
 	if (n < 0)
 		log_error("receiving UDP: %s", strerror(-n));
