@@ -261,13 +261,19 @@ static void expire_current_keypairs(struct wgc_endpoint *ep, struct wgc_peer *pe
 		peer->keypairs.next->send_counter = REJECT_AFTER_MESSAGES;
 }
 
+void wgc_public_key(uint8_t public_key[WGC_KEY_LEN], const uint8_t private_key[WGC_KEY_LEN])
+{
+	wgc_x25519_public(public_key, private_key);
+}
+
 enum wgc_status wgc_endpoint_set_private_key(struct wgc_endpoint *ep, const uint8_t *key,
 					     uint64_t now)
 {
 	uint8_t clamped[WGC_KEY_LEN];
+	uint8_t public_key[WGC_KEY_LEN];
 	bool has_key = key && !wgc_ct_is_zero(key, WGC_KEY_LEN);
+	enum wgc_status status = WGC_OK;
 	struct wgc_peer *peer;
-	struct wgc_peer *following;
 
 	(void)now;
 	memset(clamped, 0, sizeof(clamped));
@@ -276,25 +282,27 @@ enum wgc_status wgc_endpoint_set_private_key(struct wgc_endpoint *ep, const uint
 		wgc_x25519_clamp(clamped);
 	}
 	if (has_key == ep->local.has_private_key &&
-	    wgc_ct_equal(clamped, ep->local.private_key, WGC_KEY_LEN)) {
-		wgc_memzero(clamped, sizeof(clamped));
-		return WGC_OK;
+	    wgc_ct_equal(clamped, ep->local.private_key, WGC_KEY_LEN))
+		goto out;
+	/* A peer cannot have our own key; the caller removes it first (and its own state with it),
+	 * rather than the core dropping it behind the caller's back. */
+	status = WGC_ERR_EXISTS;
+	if (has_key) {
+		wgc_x25519_public(public_key, clamped);
+		if (wgc_peer_table_lookup(&ep->peers, public_key))
+			goto out;
 	}
+	status = WGC_OK;
 	wgc_noise_local_set_private_key(&ep->local, has_key ? clamped : NULL);
-	wgc_memzero(clamped, sizeof(clamped));
 	if (ep->local.has_private_key)
 		wgc_cookie_checker_set_public_key(&ep->cookie_checker, ep->local.public_key);
-	for (peer = ep->peers.first; peer; peer = following) {
-		following = peer->list_next;
-		if (ep->local.has_private_key &&
-		    memcmp(peer->handshake.remote_static, ep->local.public_key, WGC_KEY_LEN) == 0) {
-			wgc_peer_remove(ep, peer);
-			continue;
-		}
+	for (peer = ep->peers.first; peer; peer = peer->list_next) {
 		wgc_noise_handshake_rekey_static(&peer->handshake, &ep->local);
 		expire_current_keypairs(ep, peer);
 	}
-	return WGC_OK;
+out:
+	wgc_memzero(clamped, sizeof(clamped));
+	return status;
 }
 
 bool wgc_endpoint_get_private_key(const struct wgc_endpoint *ep, uint8_t out[WGC_KEY_LEN])

@@ -858,9 +858,10 @@ void pipeline_set_private_key(struct pipeline *p, const uint8_t *key)
 	struct wgc_peer *peer;
 	enum wgc_status status;
 
-	/* The core would drop a peer holding our new public key without telling us; remove it
-	 * ourselves first so its daemon-side state goes with it. */
-	if (key && !sodium_is_zero(key, WGC_KEY_LEN) && crypto_scalarmult_base(public_key, key) == 0) {
+	/* A peer holding our new public key goes first, with its daemon-side state, as in
+	 * wireguard-go; the core refuses the key while such a peer exists. */
+	if (key && !sodium_is_zero(key, WGC_KEY_LEN)) {
+		wgc_public_key(public_key, key);
 		peer = wgc_peer_lookup(p->ep, public_key);
 		if (peer)
 			pipeline_peer_remove(p, peer);

@@ -207,9 +207,14 @@ WGC_API void wgc_endpoint_clear(struct wgc_endpoint *ep);
 
 /* ---- endpoint configuration (configuration-time: serial per endpoint) ---- */
 
-/* Sets our static private key (clamped), or removes it when key is NULL or all zeros. A peer whose
- * public key equals our new public key is removed; all sessions are expired (re-handshake). Setting
- * the same key again changes nothing. */
+/* The X25519 public key of a private key (clamped as the protocol does). Any thread. */
+WGC_API void wgc_public_key(uint8_t public_key[WGC_KEY_LEN],
+			    const uint8_t private_key[WGC_KEY_LEN]);
+
+/* Sets our static private key (clamped), or removes it when key is NULL or all zeros. All sessions
+ * are expired (the next packet makes a new handshake). Setting the same key again changes nothing.
+ * WGC_ERR_EXISTS, changing nothing, if a configured peer has the new key's public key: remove that
+ * peer first (as wireguard-go does), so its caller-side state goes with it. */
 WGC_API WGC_MUST_CHECK enum wgc_status wgc_endpoint_set_private_key(struct wgc_endpoint *ep,
 								   const uint8_t *key, uint64_t now);
 /* Copies our private/public key to out; returns false (out zeroed) if none is set. */
@@ -275,8 +280,9 @@ WGC_API void wgc_peer_get_stats(const struct wgc_peer *peer, struct wgc_peer_sta
 /* ---- allowed IPs (configuration-time) ---- */
 
 /* Routes prefix to peer (host bits beyond cidr are ignored). A prefix owned by another peer moves to
- * this one, as in the kernel. INVALID for a bad family or cidr; NO_SPACE when the route pool is full.
- * Nothing changes on failure. */
+ * this one, as in the kernel. INVALID for a bad family or cidr; NO_SPACE only when the endpoint
+ * already holds limits.max_allowed_ips prefixes or more (the node pool is sized so that any
+ * max_allowed_ips prefixes fit). Nothing changes on failure. */
 WGC_API WGC_MUST_CHECK enum wgc_status wgc_allowedip_insert(struct wgc_endpoint *ep,
 							   struct wgc_peer *peer,
 							   const struct wgc_prefix *prefix);

@@ -1107,7 +1107,8 @@ static void test_config_peers(void **state)
 	assert_int_equal(wgc_endpoint_peer_count(ep), 4);
 	assert_null(wgc_peer_lookup(ep, key));
 
-	/* Taking a peer's key as our own removes that peer (documented), and only it. */
+	/* Taking a peer's key as our own is refused while that peer exists (documented: the caller
+	 * removes it first, with its own state), and changes nothing. */
 	wgc_peer_remove(ep, extra[2]);
 	memset(key, 0x44, sizeof(key));
 	memcpy(clamped, key, sizeof(key));
@@ -1115,9 +1116,16 @@ static void test_config_peers(void **state)
 	wgc_x25519_public(public_key, clamped);
 	assert_int_equal(wgc_peer_add(ep, public_key, fx.net.now, &extra[2]), WGC_OK);
 	assert_int_equal(wgc_endpoint_peer_count(ep), 4);
+	assert_int_equal(wgc_endpoint_set_private_key(ep, key, fx.net.now), WGC_ERR_EXISTS);
+	assert_int_equal(wgc_endpoint_peer_count(ep), 4);
+	assert_true(wgc_endpoint_get_public_key(ep, clamped));
+	assert_memory_equal(clamped, node(0)->public_key, WGC_KEY_LEN);
+	wgc_peer_remove(ep, extra[2]);
 	assert_int_equal(wgc_endpoint_set_private_key(ep, key, fx.net.now), WGC_OK);
 	assert_int_equal(wgc_endpoint_peer_count(ep), 3);
 	assert_null(wgc_peer_lookup(ep, public_key));
+	wgc_public_key(clamped, key);
+	assert_memory_equal(clamped, public_key, WGC_KEY_LEN);
 	assert_ptr_equal(wgc_peer_lookup(ep, node(1)->public_key), node(0)->peer);
 	memset(key, 0x10, sizeof(key));
 	assert_ptr_equal(wgc_peer_lookup(ep, key), extra[0]);
