@@ -128,13 +128,21 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
 
 fuzz-build: $(FUZZ_BIN)
 
+# Each target runs for FUZZ_SECONDS; its log goes to build/fuzz/NAME.log and is shown only on a
+# failure. The totals land in build/results/fuzz.txt for the summary line.
 fuzz: fuzz-build
-	@for f in $(FUZZ_BIN); do \
-		echo "== fuzz $$f ($(FUZZ_SECONDS)s)"; \
-		mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-			$(BUILD)/fuzz/corpus-$$(basename $$f) || exit 1; \
-	done
+	@mkdir -p $(BUILD)/results; passed=0; failed=0; \
+	for f in $(FUZZ_BIN); do \
+		name=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$name; \
+		if $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			$(BUILD)/fuzz/corpus-$$name > $(BUILD)/fuzz/$$name.log 2>&1; then \
+			echo "fuzz $$name: ok, $$(grep -o 'Done [0-9]* runs' $(BUILD)/fuzz/$$name.log)" \
+				"in $(FUZZ_SECONDS)s"; passed=$$((passed + 1)); \
+		else \
+			echo "fuzz $$name: FAILED"; tail -40 $(BUILD)/fuzz/$$name.log; \
+			failed=$$((failed + 1)); \
+		fi; \
+	done; echo "$$passed $$failed" > $(BUILD)/results/fuzz.txt; [ $$failed -eq 0 ]
 
 # ---- check: everything that must pass ----
 
