@@ -35,6 +35,7 @@ struct host {
 
 static struct datagram network[MAX_QUEUE];
 static int network_count;
+static struct datagram last_to_bob; /* kept to show that a replay is refused */
 
 static bool random_cb(void *ctx, void *buf, size_t len)
 {
@@ -172,6 +173,8 @@ static void pump(struct host *a, struct host *b)
 		struct wgc_actions out = { list, MAX_ACTIONS, 0, scratch, sizeof(scratch), 0 };
 
 		memmove(network, network + 1, sizeof(network[0]) * (size_t)--network_count);
+		if (to == b)
+			last_to_bob = d;
 		printf("  net: %zu bytes (type %u) to %s\n", d.len, d.data[0], to->name);
 		if (wgc_receive(to->ep, now(), d.data, d.len, &d.from, &out) == WGC_VERDICT_DROP)
 			printf("  %s: dropped\n", to->name);
@@ -240,10 +243,14 @@ int main(void)
 	printf("\na packet to an address no peer owns:\n");
 	send_packet(&alice, buf, make_packet(buf, 1, 9, "nobody"));
 
-	printf("\nbob receives a replayed copy of alice's last datagram and some junk:\n");
+	printf("\nbob receives a replayed copy of the last datagram he got, and some junk:\n");
 	{
 		uint8_t junk[64] = { 4, 0, 0, 0 };
 		struct wgc_actions out = { 0 };
+		enum wgc_verdict v;
+
+		v = wgc_receive(bob.ep, now(), last_to_bob.data, last_to_bob.len, &alice.addr, &out);
+		printf("  replay: %s\n", v == WGC_VERDICT_DROP ? "dropped" : "accepted?!");
 		wgc_receive(bob.ep, now(), junk, sizeof(junk), &alice.addr, &out);
 		wgc_receive(bob.ep, now(), junk, 3, &alice.addr, &out);
 	}
