@@ -236,23 +236,38 @@ struct hmac_key {
 	struct wgc_blake2s outer;
 };
 
-static void hmac_prepare(struct hmac_key *hk, const uint8_t *key, size_t key_len)
+/* RFC 2104: the key as one block (hashed when longer than a block, zero-padded when shorter),
+ * XORed with the inner pad. */
+static void inner_pad(uint8_t pad[WGC_BLAKE2S_BLOCK_LEN], const uint8_t *key, size_t key_len)
 {
-	uint8_t pad[WGC_BLAKE2S_BLOCK_LEN];
 	int i;
 
-	/* A key longer than the block is replaced by its hash; a shorter one is zero-padded. */
-	memset(pad, 0, sizeof(pad));
+	memset(pad, 0, WGC_BLAKE2S_BLOCK_LEN);
 	if (key_len > WGC_BLAKE2S_BLOCK_LEN)
 		wgc_blake2s(pad, WGC_BLAKE2S_OUT_LEN, key, key_len, NULL, 0);
 	else if (key_len > 0)
 		memcpy(pad, key, key_len);
 	for (i = 0; i < WGC_BLAKE2S_BLOCK_LEN; i++)
 		pad[i] ^= HMAC_IPAD;
-	init_param(&hk->inner, WGC_BLAKE2S_OUT_LEN, 0);
-	compress(&hk->inner, pad, 1, WGC_BLAKE2S_BLOCK_LEN);
+}
+
+/* Turns the inner pad into the outer one without keeping the key around separately. */
+static void outer_pad(uint8_t pad[WGC_BLAKE2S_BLOCK_LEN])
+{
+	int i;
+
 	for (i = 0; i < WGC_BLAKE2S_BLOCK_LEN; i++)
 		pad[i] ^= HMAC_IPAD ^ HMAC_OPAD;
+}
+
+static void hmac_prepare(struct hmac_key *hk, const uint8_t *key, size_t key_len)
+{
+	uint8_t pad[WGC_BLAKE2S_BLOCK_LEN];
+
+	inner_pad(pad, key, key_len);
+	init_param(&hk->inner, WGC_BLAKE2S_OUT_LEN, 0);
+	compress(&hk->inner, pad, 1, WGC_BLAKE2S_BLOCK_LEN);
+	outer_pad(pad);
 	init_param(&hk->outer, WGC_BLAKE2S_OUT_LEN, 0);
 	compress(&hk->outer, pad, 1, WGC_BLAKE2S_BLOCK_LEN);
 	wgc_memzero(pad, sizeof(pad));
@@ -280,26 +295,15 @@ void wgc_hmac_blake2s(uint8_t out[WGC_BLAKE2S_OUT_LEN], const uint8_t *key, size
 	struct wgc_blake2s state;
 	uint8_t pad[WGC_BLAKE2S_BLOCK_LEN];
 	uint8_t inner[WGC_BLAKE2S_OUT_LEN];
-	int i;
 
-	/* RFC 2104: a key longer than the block is replaced by its hash; a shorter one is
-	 * zero-padded to the block. */
-	memset(pad, 0, sizeof(pad));
-	if (key_len > WGC_BLAKE2S_BLOCK_LEN)
-		wgc_blake2s(pad, WGC_BLAKE2S_OUT_LEN, key, key_len, NULL, 0);
-	else if (key_len > 0)
-		memcpy(pad, key, key_len);
-
-	for (i = 0; i < WGC_BLAKE2S_BLOCK_LEN; i++)
-		pad[i] ^= HMAC_IPAD;
+	/* Not hmac_prepare: with an empty message the pad block is the last block. */
+	inner_pad(pad, key, key_len);
 	wgc_blake2s_init(&state, WGC_BLAKE2S_OUT_LEN);
 	wgc_blake2s_update(&state, pad, sizeof(pad));
 	wgc_blake2s_update(&state, in, in_len);
 	wgc_blake2s_final(&state, inner);
 
-	/* Flip the inner pad into the outer one without keeping the key around separately. */
-	for (i = 0; i < WGC_BLAKE2S_BLOCK_LEN; i++)
-		pad[i] ^= HMAC_IPAD ^ HMAC_OPAD;
+	outer_pad(pad);
 	wgc_blake2s_init(&state, WGC_BLAKE2S_OUT_LEN);
 	wgc_blake2s_update(&state, pad, sizeof(pad));
 	wgc_blake2s_update(&state, inner, sizeof(inner));
