@@ -66,6 +66,22 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(TEST_LIB_SRC) $(wildcard tests/unit/*.h)
 	$(CC) $(APP_CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(TEST_LIB_SRC) \
 		$(BUILD)/asan/libwgc.a -lcmocka $(LIBS)
 
+# ---- unit tests of daemon code: test_offload also links the daemon's offload.o ----
+# (explicit rules, so they win over the libwgc-only pattern rules above)
+
+$(BUILD)/tests/test_offload: tests/unit/test_offload.c $(BUILD)/daemon/offload.o daemon/offload.h
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) -o $@ $< $(BUILD)/daemon/offload.o -lcmocka
+
+$(BUILD)/asan/daemon/offload.o: daemon/offload.c daemon/offload.h
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) -D_GNU_SOURCE $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/asan/tests/test_offload: tests/unit/test_offload.c $(BUILD)/asan/daemon/offload.o \
+		daemon/offload.h
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) $(SAN_FLAGS) -o $@ $< $(BUILD)/asan/daemon/offload.o -lcmocka
+
 unit: $(TEST_BIN)
 	@scripts/run-unit.sh plain $(TEST_BIN)
 

@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Userspace TSO/USO and GRO for the TUN device. Splitting follows the kernel's tcp_gso_segment and
+ * __udp_gso_segment (per segment: IPv4 ID + 1, sequence + gso_size, FIN/PSH on the last only, CWR on
+ * the first only); coalescing follows tcp_gro_receive's rules (identical headers but for the
+ * sequence number and PSH, equal sizes but for a shorter last segment), as wireguard-go's tun
+ * offload does. Checksums are RFC 1071 sums kept in network byte order as they sit in memory, so no
+ * byte swapping is needed on either endianness.
+ */
+#include "daemon/offload.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	IPV4_HDR_MIN = 20,
+	IPV6_HDR = 40,
+	TCP_HDR_MIN = 20,
+	UDP_HDR = 8,
+	PROTO_TCP = 6,
+	PROTO_UDP = 17,
+	TCP_FIN = 0x01,
+	TCP_PSH = 0x08,
+	TCP_ACK = 0x10,
+	TCP_CWR = 0x80,
+	TCP_CSUM_OFFSET = 16,
+	UDP_CSUM_OFFSET = 6,
+	IPV4_DF = 0x4000,
+	IPV4_MF_OFFSET = 0x3fff,
+};
+
+bool offload_is_disabled(void)
+{
+	const char *v = getenv("WGC_NO_OFFLOAD");
+
+	return v && strcmp(v, "1") == 0;
+}
+
+static uint16_t load16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t load32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void store16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void store32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* ---- checksums ---- */
+
+/* A one's-complement sum of data's 16-bit words as they lie in memory: folding it and storing the
+ * result with memcpy gives network byte order on any host (RFC 1071, "byte order independence"). */
+static uint64_t sum_partial(const uint8_t *p, size_t len, uint64_t sum)
+{
+	uint32_t w32;
+	uint16_t w16;
+
+	while (len >= 4) {
+		memcpy(&w32, p, 4);
+		sum += w32;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		memcpy(&w16, p, 2);
+		sum += w16;
+		p += 2;
+		len -= 2;
+	}
+	if (len) {
+		uint8_t last[2] = { p[0], 0 };
+
+		memcpy(&w16, last, 2);
+		sum += w16;
+	}
+	return sum;
+}
+
+static uint16_t fold(uint64_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* Stores a folded in-memory sum's complement at p (network byte order). */
+static void put_csum(uint8_t *p, uint16_t folded_complement)
+{
+	memcpy(p, &folded_complement, 2);
+}
+
+static uint64_t pseudo_sum(const uint8_t *ip, uint8_t proto, size_t l4_len)
+{
+	uint8_t tail[4] = { 0, proto, (uint8_t)(l4_len >> 8), (uint8_t)l4_len };
+	uint64_t sum;
+
+	if (ip[0] >> 4 == 4)
+		sum = sum_partial(ip + 12, 8, 0);
+	else
+		sum = sum_partial(ip + 8, 32, 0);
+	return sum_partial(tail, 4, sum);
+}
+
+uint16_t offload_checksum(const uint8_t *data, size_t len)
+{
+	uint16_t c = (uint16_t)~fold(sum_partial(data, len, 0));
+	uint8_t out[2];
+
+	memcpy(out, &c, 2);
+	return load16(out);
+}
+
+uint16_t offload_l4_checksum(const uint8_t *ip, const uint8_t *l4, size_t l4_len, uint8_t proto)
+{
+	uint16_t c = (uint16_t)~fold(sum_partial(l4, l4_len, pseudo_sum(ip, proto, l4_len)));
+	uint8_t out[2];
+
+	memcpy(out, &c, 2);
+	return load16(out);
+}
+
+static void set_ipv4_csum(uint8_t *ip, size_t ip_len)
+{
+	ip[10] = 0;
+	ip[11] = 0;
+	put_csum(ip + 10, (uint16_t)~fold(sum_partial(ip, ip_len, 0)));
+}
+
+/* Writes the full L4 checksum at l4 + csum_offset (the field is zeroed first). UDP's zero becomes
+ * 0xffff (RFC 768); for TCP the two are the same value. */
+static void set_l4_csum(const uint8_t *ip, uint8_t *l4, size_t l4_len, uint8_t proto,
+			size_t csum_offset)
+{
+	uint16_t c;
+
+	l4[csum_offset] = 0;
+	l4[csum_offset + 1] = 0;
+	c = (uint16_t)~fold(sum_partial(l4, l4_len, pseudo_sum(ip, proto, l4_len)));
+	if (c == 0)
+		c = 0xffff;
+	put_csum(l4 + csum_offset, c);
+}
+
+/* ---- segmentation ---- */
+
+/* NEEDS_CSUM without GSO: the field at csum_start + csum_offset holds the pseudo-header sum; sum
+ * from csum_start to the end over it and store the complement, as skb_checksum_help does. */
+static bool complete_csum(const struct virtio_net_hdr *hdr, uint8_t *pkt, size_t len)
+{
+	size_t start = hdr->csum_start;
+	size_t field = start + hdr->csum_offset;
+	uint16_t c;
+
+	if (start >= len || field + 2 > len)
+		return false;
+	c = (uint16_t)~fold(sum_partial(pkt + start, len - start, 0));
+	if (c == 0)
+		c = 0xffff;
+	put_csum(pkt + field, c);
+	return true;
+}
+
+/* The IP layer of a GSO packet: header length, the length it states (which bounds the packet) and
+ * the L4 protocol. IPv4 fragments and IPv6 extension headers are refused. */
+static bool parse_ip(struct offload_split *s, size_t *len, uint8_t *proto)
+{
+	const uint8_t *ip = s->pkt;
+	size_t stated;
+
+	if (*len < IPV4_HDR_MIN)
+		return false;
+	if (ip[0] >> 4 == 4) {
+		s->ip_len = (size_t)(ip[0] & 0x0f) * 4;
+		stated = load16(ip + 2);
+		if (s->ip_len < IPV4_HDR_MIN || (load16(ip + 6) & IPV4_MF_OFFSET) != 0)
+			return false;
+		*proto = ip[9];
+	} else if (ip[0] >> 4 == 6) {
+		if (*len < IPV6_HDR)
+			return false;
+		s->ip_len = IPV6_HDR;
+		s->is_v6 = true;
+		stated = IPV6_HDR + (size_t)load16(ip + 4);
+		*proto = ip[6];
+	} else {
+		return false;
+	}
+	if (stated < s->ip_len || stated > *len)
+		return false;
+	*len = stated;
+	return true;
+}
+
+enum offload_verdict offload_split_init(struct offload_split *s, const struct virtio_net_hdr *hdr,
+					uint8_t *pkt, size_t *len)
+{
+	unsigned gso = hdr->gso_type & (unsigned)~VIRTIO_NET_HDR_GSO_ECN;
+	size_t payload;
+	uint8_t proto;
+
+	memset(s, 0, sizeof(*s));
+	s->pkt = pkt;
+	if (gso == VIRTIO_NET_HDR_GSO_NONE) {
+		if (*len == 0)
+			return OFFLOAD_DROP;
+		if ((hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !complete_csum(hdr, pkt, *len))
+			return OFFLOAD_DROP;
+		return OFFLOAD_SINGLE;
+	}
+	if (hdr->gso_size == 0 || !parse_ip(s, len, &proto))
+		return OFFLOAD_DROP;
+	if (gso == VIRTIO_NET_HDR_GSO_TCPV4 && (s->is_v6 || proto != PROTO_TCP))
+		return OFFLOAD_DROP;
+	if (gso == VIRTIO_NET_HDR_GSO_TCPV6 && (!s->is_v6 || proto != PROTO_TCP))
+		return OFFLOAD_DROP;
+	if (gso == VIRTIO_NET_HDR_GSO_UDP_L4 && proto != PROTO_UDP)
+		return OFFLOAD_DROP;
+	if (gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6 &&
+	    gso != VIRTIO_NET_HDR_GSO_UDP_L4)
+		return OFFLOAD_DROP;
+	s->is_udp = proto == PROTO_UDP;
+	if (s->is_udp) {
+		s->l4_len = UDP_HDR;
+	} else {
+		if (*len < s->ip_len + TCP_HDR_MIN)
+			return OFFLOAD_DROP;
+		s->l4_len = (size_t)(pkt[s->ip_len + 12] >> 4) * 4;
+		if (s->l4_len < TCP_HDR_MIN)
+			return OFFLOAD_DROP;
+	}
+	if (s->ip_len + s->l4_len > *len)
+		return OFFLOAD_DROP;
+	s->len = *len;
+	payload = *len - s->ip_len - s->l4_len;
+	s->seg_payload = hdr->gso_size;
+	s->count = payload == 0 ? 1 : (unsigned)((payload + s->seg_payload - 1) / s->seg_payload);
+	return OFFLOAD_SEGMENTS;
+}
+
+size_t offload_split_segment(const struct offload_split *s, unsigned i, uint8_t *out)
+{
+	size_t hdrs = s->ip_len + s->l4_len;
+	size_t offset = (size_t)i * s->seg_payload;
+	size_t chunk = s->len - hdrs - offset;
+	size_t total;
+	uint8_t *l4 = out + s->ip_len;
+
+	if (chunk > s->seg_payload)
+		chunk = s->seg_payload;
+	total = hdrs + chunk;
+	memcpy(out, s->pkt, hdrs);
+	memcpy(out + hdrs, s->pkt + hdrs + offset, chunk);
+	if (s->is_v6) {
+		store16(out + 4, (uint32_t)(total - IPV6_HDR));
+	} else {
+		store16(out + 2, (uint32_t)total);
+		store16(out + 4, load16(s->pkt + 4) + i);
+		set_ipv4_csum(out, s->ip_len);
+	}
+	if (s->is_udp) {
+		store16(l4 + 4, (uint32_t)(UDP_HDR + chunk));
+		set_l4_csum(out, l4, UDP_HDR + chunk, PROTO_UDP, UDP_CSUM_OFFSET);
+		return total;
+	}
+	store32(l4 + 4, load32(s->pkt + s->ip_len + 4) + (uint32_t)offset);
+	if (i + 1 < s->count)
+		l4[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+	if (i > 0)
+		l4[13] &= (uint8_t)~TCP_CWR;
+	set_l4_csum(out, l4, s->l4_len + chunk, PROTO_TCP, TCP_CSUM_OFFSET);
+	return total;
+}
+
+/* ---- coalescing ---- */
+
+/* A TCP packet's layout, or ip_len 0 when the packet is not TCP over IPv4/IPv6 we can parse. */
+struct tcp_view {
+	size_t ip_len;
+	size_t tcp_len;
+	size_t payload;
+	bool is_v6;
+	bool is_candidate; /* may be coalesced at all */
+};
+
+static void view_tcp(const uint8_t *p, size_t len, struct tcp_view *v)
+{
+	size_t stated;
+	uint8_t flags;
+
+	memset(v, 0, sizeof(*v));
+	if (len < IPV4_HDR_MIN)
+		return;
+	if (p[0] >> 4 == 4) {
+		if (p[9] != PROTO_TCP)
+			return;
+		v->ip_len = (size_t)(p[0] & 0x0f) * 4;
+		stated = load16(p + 2);
+		if (v->ip_len < IPV4_HDR_MIN)
+			return;
+	} else if (p[0] >> 4 == 6 && len >= IPV6_HDR) {
+		if (p[6] != PROTO_TCP)
+			return;
+		v->ip_len = IPV6_HDR;
+		v->is_v6 = true;
+		stated = IPV6_HDR + (size_t)load16(p + 4);
+	} else {
+		return;
+	}
+	if (stated != len || len < v->ip_len + TCP_HDR_MIN) {
+		v->ip_len = 0;
+		return;
+	}
+	v->tcp_len = (size_t)(p[v->ip_len + 12] >> 4) * 4;
+	if (v->tcp_len < TCP_HDR_MIN || v->ip_len + v->tcp_len > len) {
+		v->ip_len = 0;
+		return;
+	}
+	v->payload = len - v->ip_len - v->tcp_len;
+	flags = p[v->ip_len + 13];
+	v->is_candidate = v->payload > 0 && (flags == TCP_ACK || flags == (TCP_ACK | TCP_PSH)) &&
+			  (v->is_v6 || (v->ip_len == IPV4_HDR_MIN &&
+					(load16(p + 6) & IPV4_MF_OFFSET) == 0));
+}
+
+/* Same addresses and ports (the flow), for the ordering rule. */
+static bool same_flow(const uint8_t *a, size_t a_ip_len, const uint8_t *b, size_t b_ip_len)
+{
+	if (a[0] >> 4 != b[0] >> 4)
+		return false;
+	if (a[0] >> 4 == 4) {
+		if (memcmp(a + 12, b + 12, 8) != 0)
+			return false;
+	} else if (memcmp(a + 8, b + 8, 32) != 0) {
+		return false;
+	}
+	return memcmp(a + a_ip_len, b + b_ip_len, 4) == 0;
+}
+
+/* Whether packet p (view v) continues group grp exactly. */
+static bool can_append(const struct offload_gro *g, const struct offload_gro_group *grp,
+		       const uint8_t *p, const struct tcp_view *v)
+{
+	const uint8_t *f = g->data[grp->first];
+	const uint8_t *l = g->data[grp->last];
+	const uint8_t *ft = f + grp->ip_len;
+	const uint8_t *lt = l + grp->ip_len;
+	const uint8_t *pt = p + v->ip_len;
+	size_t l_payload = g->len[grp->last] - grp->ip_len - grp->tcp_len;
+
+	if (!grp->is_open || v->ip_len != grp->ip_len || v->tcp_len != grp->tcp_len ||
+	    v->payload > grp->seg_payload || grp->count >= OFFLOAD_GRO_SEGMENTS_MAX ||
+	    grp->total_len + v->payload > OFFLOAD_PACKET_MAX)
+		return false;
+	if (v->is_v6) {
+		/* version, traffic class, flow label; next header; hop limit */
+		if (memcmp(f, p, 4) != 0 || f[6] != p[6] || f[7] != p[7])
+			return false;
+	} else {
+		uint16_t ff = load16(f + 6);
+
+		/* TOS, flags (DF), TTL, protocol; without DF the IDs must count up */
+		if (f[1] != p[1] || ff != load16(p + 6) || f[8] != p[8] || f[9] != p[9])
+			return false;
+		if (!(ff & IPV4_DF) && load16(p + 4) != (uint16_t)(load16(l + 4) + 1))
+			return false;
+	}
+	/* ACK number, data offset, window, urgent pointer and options identical; flags ACK(+PSH) */
+	if (memcmp(ft + 8, pt + 8, 5) != 0 || memcmp(ft + 14, pt + 14, 2) != 0 ||
+	    memcmp(ft + 18, pt + 18, grp->tcp_len - 18) != 0)
+		return false;
+	return load32(pt + 4) == load32(lt + 4) + (uint32_t)l_payload;
+}
+
+void offload_gro_reset(struct offload_gro *g)
+{
+	g->count = 0;
+	g->groups = 0;
+}
+
+static void start_group(struct offload_gro *g, unsigned idx, const struct tcp_view *v)
+{
+	struct offload_gro_group *grp = &g->group[g->groups++];
+	const uint8_t *p = g->data[idx];
+
+	memset(grp, 0, sizeof(*grp));
+	grp->first = (uint16_t)idx;
+	grp->last = (uint16_t)idx;
+	grp->count = 1;
+	grp->total_len = (uint32_t)g->len[idx];
+	if (!v->is_candidate)
+		return;
+	grp->ip_len = (uint8_t)v->ip_len;
+	grp->tcp_len = (uint8_t)v->tcp_len;
+	grp->seg_payload = (uint32_t)v->payload;
+	grp->has_psh = p[v->ip_len + 13] & TCP_PSH;
+	grp->is_open = !grp->has_psh;
+}
+
+bool offload_gro_add(struct offload_gro *g, uint8_t *data, size_t len)
+{
+	struct tcp_view v;
+	unsigned idx = g->count;
+	unsigned k;
+
+	if (g->count == OFFLOAD_GRO_PACKETS_MAX)
+		return false;
+	g->data[idx] = data;
+	g->len[idx] = len;
+	g->next[idx] = -1;
+	g->count++;
+	view_tcp(data, len, &v);
+	if (v.ip_len == 0) {
+		start_group(g, idx, &v);
+		return true;
+	}
+	/* The flow's latest group is the only one that can be open. */
+	for (k = g->groups; k-- > 0;) {
+		struct offload_gro_group *grp = &g->group[k];
+
+		if (grp->ip_len == 0 ||
+		    !same_flow(g->data[grp->first], grp->ip_len, data, v.ip_len))
+			continue;
+		if (v.is_candidate && can_append(g, grp, data, &v)) {
+			g->next[grp->last] = (int16_t)idx;
+			grp->last = (uint16_t)idx;
+			grp->count++;
+			grp->total_len += (uint32_t)v.payload;
+			grp->has_psh = data[v.ip_len + 13] & TCP_PSH;
+			grp->is_open = !grp->has_psh && v.payload == grp->seg_payload;
+			return true;
+		}
+		grp->is_open = false;
+		break;
+	}
+	start_group(g, idx, &v);
+	/* A packet that is TCP but not coalescable still closes its flow (above) and stays alone,
+	 * yet later packets of the flow must see it as the flow's latest group. */
+	if (!v.is_candidate) {
+		g->group[g->groups - 1].ip_len = (uint8_t)v.ip_len;
+		g->group[g->groups - 1].tcp_len = (uint8_t)v.tcp_len;
+	}
+	return true;
+}
+
+unsigned offload_gro_finish(struct offload_gro *g, unsigned k, struct virtio_net_hdr *hdr,
+			    struct iovec *iov)
+{
+	struct offload_gro_group *grp = &g->group[k];
+	uint8_t *f = g->data[grp->first];
+	size_t hdrs = (size_t)grp->ip_len + grp->tcp_len;
+	uint8_t *t = f + grp->ip_len;
+	uint64_t sum;
+	unsigned n = 1;
+	int idx;
+
+	memset(hdr, 0, sizeof(*hdr));
+	iov[0].iov_base = f;
+	iov[0].iov_len = g->len[grp->first];
+	if (grp->count < 2)
+		return 1;
+	for (idx = g->next[grp->first]; idx >= 0; idx = g->next[idx]) {
+		iov[n].iov_base = g->data[idx] + hdrs;
+		iov[n].iov_len = g->len[idx] - hdrs;
+		n++;
+	}
+	if (grp->has_psh)
+		t[13] |= TCP_PSH;
+	if (f[0] >> 4 == 4) {
+		store16(f + 2, grp->total_len);
+		set_ipv4_csum(f, grp->ip_len);
+	} else {
+		store16(f + 4, grp->total_len - IPV6_HDR);
+	}
+	/* CHECKSUM_PARTIAL convention: the field holds the folded pseudo-header sum, uncomplemented. */
+	sum = pseudo_sum(f, PROTO_TCP, grp->total_len - grp->ip_len);
+	put_csum(t + TCP_CSUM_OFFSET, fold(sum));
+	hdr->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	hdr->gso_type = f[0] >> 4 == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+	hdr->hdr_len = (uint16_t)hdrs;
+	hdr->gso_size = (uint16_t)grp->seg_payload;
+	hdr->csum_start = grp->ip_len;
+	hdr->csum_offset = TCP_CSUM_OFFSET;
+	return n;
+}

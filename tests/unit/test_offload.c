@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's TUN offloads (daemon/offload.c): TSO/USO splitting, partial checksum completion,
+ * userspace GRO and its ordering rule, and malformed virtio-net headers. Every checksum is checked
+ * against an independent, byte-at-a-time RFC 1071 implementation written here.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "daemon/offload.h"
+
+enum { BIG = 70000 };
+
+static uint8_t super[BIG];
+static uint8_t segs[80][2048];
+static size_t seg_lens[80];
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void wr16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, v >> 16);
+	wr16(p + 2, v);
+}
+
+/* The reference: a plain big-endian word sum. */
+static uint32_t ref_sum(const uint8_t *p, size_t len, uint32_t sum)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t ref_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static uint32_t ref_pseudo(const uint8_t *ip, uint8_t proto, size_t l4_len)
+{
+	uint32_t sum = ip[0] >> 4 == 4 ? ref_sum(ip + 12, 8, 0) : ref_sum(ip + 8, 32, 0);
+
+	return sum + proto + (uint32_t)l4_len;
+}
+
+/* True when the L4 checksum over the segment verifies (sums to 0xffff). */
+static bool l4_ok(const uint8_t *ip, size_t ip_len, size_t total, uint8_t proto)
+{
+	return ref_fold(ref_sum(ip + ip_len, total - ip_len,
+				ref_pseudo(ip, proto, total - ip_len))) == 0xffff;
+}
+
+static bool ipv4_hdr_ok(const uint8_t *ip)
+{
+	return ref_fold(ref_sum(ip, (size_t)(ip[0] & 15) * 4, 0)) == 0xffff;
+}
+
+/* An IPv4 or IPv6 TCP packet with 12 bytes of options (timestamps), flags and payload_len bytes of
+ * a pattern starting at seq. Checksums valid; with partial, the TCP field holds the pseudo sum. */
+static size_t make_tcp(uint8_t *p, bool v6, uint16_t sport, uint32_t seq, uint8_t flags,
+		       size_t payload_len, bool partial)
+{
+	size_t ip_len = v6 ? 40 : 20;
+	size_t tcp_len = 32;
+	size_t total = ip_len + tcp_len + payload_len;
+	uint8_t *t = p + ip_len;
+	size_t i;
+
+	memset(p, 0, ip_len + tcp_len);
+	if (v6) {
+		p[0] = 0x60;
+		wr16(p + 4, (uint32_t)(total - 40));
+		p[6] = 6;
+		p[7] = 64;
+		p[8] = 0xfd;
+		p[23] = 1;
+		p[24] = 0xfd;
+		p[39] = 2;
+	} else {
+		p[0] = 0x45;
+		wr16(p + 2, (uint32_t)total);
+		wr16(p + 4, 0x1234);
+		wr16(p + 6, 0x4000);
+		p[8] = 64;
+		p[9] = 6;
+		p[12] = 10;
+		p[15] = 1;
+		p[16] = 10;
+		p[19] = 2;
+		wr16(p + 10, (uint16_t)~ref_fold(ref_sum(p, 20, 0)));
+	}
+	wr16(t, sport);
+	wr16(t + 2, 80);
+	wr32(t + 4, seq);
+	wr32(t + 8, 5000);
+	t[12] = 8 << 4;
+	t[13] = flags;
+	wr16(t + 14, 512);
+	t[20] = 1;
+	t[21] = 1;
+	t[22] = 8;
+	t[23] = 10;
+	wr32(t + 24, 777);
+	wr32(t + 28, 888);
+	for (i = 0; i < payload_len; i++)
+		t[tcp_len + i] = (uint8_t)((seq + i) * 7);
+	if (partial)
+		wr16(t + 16, ref_fold(ref_pseudo(p, 6, total - ip_len)));
+	else
+		wr16(t + 16, (uint16_t)~ref_fold(ref_sum(t, total - ip_len,
+							 ref_pseudo(p, 6, total - ip_len))));
+	return total;
+}
+
+static struct virtio_net_hdr gso_hdr(uint8_t type, uint16_t gso_size, uint16_t csum_start,
+				     uint16_t csum_offset)
+{
+	struct virtio_net_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h.gso_type = type;
+	h.gso_size = gso_size;
+	h.csum_start = csum_start;
+	h.csum_offset = csum_offset;
+	return h;
+}
+
+static unsigned split_all(const struct virtio_net_hdr *h, uint8_t *pkt, size_t len,
+			  struct offload_split *s)
+{
+	unsigned i;
+
+	assert_int_equal(offload_split_init(s, h, pkt, &len), OFFLOAD_SEGMENTS);
+	assert_true(s->count <= 80);
+	for (i = 0; i < s->count; i++)
+		seg_lens[i] = offload_split_segment(s, i, segs[i]);
+	return s->count;
+}
+
+static void check_tcp_split(bool v6)
+{
+	size_t ip_len = v6 ? 40 : 20;
+	size_t hdrs = ip_len + 32;
+	uint8_t flags = 0x10 | 0x08 | 0x01 | 0x80; /* ACK PSH FIN CWR */
+	size_t len = make_tcp(super, v6, 1111, 0xfffff000u, flags, 4500, true);
+	struct virtio_net_hdr h = gso_hdr(v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4,
+					  1000, (uint16_t)ip_len, 16);
+	struct offload_split s;
+	unsigned n = split_all(&h, super, len, &s);
+	unsigned i;
+
+	assert_int_equal(n, 5);
+	for (i = 0; i < n; i++) {
+		const uint8_t *q = segs[i];
+		size_t chunk = i < 4 ? 1000 : 500;
+
+		assert_int_equal(seg_lens[i], hdrs + chunk);
+		if (v6) {
+			assert_int_equal(rd16(q + 4), seg_lens[i] - 40);
+		} else {
+			assert_int_equal(rd16(q + 2), seg_lens[i]);
+			assert_int_equal(rd16(q + 4), 0x1234 + i);
+			assert_true(ipv4_hdr_ok(q));
+		}
+		assert_int_equal(rd32(q + ip_len + 4), 0xfffff000u + 1000 * i);
+		assert_int_equal(rd32(q + ip_len + 8), 5000);
+		assert_int_equal(q[ip_len + 13],
+				 0x10 | (i == 4 ? 0x09 : 0) | (i == 0 ? 0x80 : 0));
+		assert_memory_equal(q + ip_len + 20, super + ip_len + 20, 12);
+		assert_memory_equal(q + hdrs, super + hdrs + 1000 * i, chunk);
+		assert_true(l4_ok(q, ip_len, seg_lens[i], 6));
+	}
+}
+
+static void test_split_tcpv4(void **state)
+{
+	(void)state;
+	check_tcp_split(false);
+}
+
+static void test_split_tcpv6(void **state)
+{
+	(void)state;
+	check_tcp_split(true);
+}
+
+static void test_split_udp(void **state)
+{
+	size_t len = 20 + 8 + 3000;
+	struct virtio_net_hdr h = gso_hdr(VIRTIO_NET_HDR_GSO_UDP_L4, 1400, 20, 6);
+	struct offload_split s;
+	unsigned i;
+
+	(void)state;
+	memset(super, 0, 28);
+	super[0] = 0x45;
+	wr16(super + 2, (uint32_t)len);
+	wr16(super + 4, 7);
+	super[8] = 64;
+	super[9] = 17;
+	super[12] = 10;
+	super[19] = 2;
+	wr16(super + 20, 4000);
+	wr16(super + 22, 4001);
+	wr16(super + 24, (uint32_t)(len - 20));
+	for (i = 28; i < len; i++)
+		super[i] = (uint8_t)i;
+	assert_int_equal(split_all(&h, super, len, &s), 3);
+	for (i = 0; i < 3; i++) {
+		size_t chunk = i < 2 ? 1400 : 200;
+
+		assert_int_equal(seg_lens[i], 28 + chunk);
+		assert_int_equal(rd16(segs[i] + 2), 28 + chunk);
+		assert_int_equal(rd16(segs[i] + 4), 7 + i);
+		assert_int_equal(rd16(segs[i] + 24), 8 + chunk);
+		assert_true(ipv4_hdr_ok(segs[i]));
+		assert_true(l4_ok(segs[i], 20, seg_lens[i], 17));
+		assert_memory_equal(segs[i] + 28, super + 28 + 1400 * i, chunk);
+	}
+}
+
+static void test_needs_csum(void **state)
+{
+	size_t len = make_tcp(super, false, 1, 42, 0x18, 333, true);
+	struct virtio_net_hdr h = gso_hdr(VIRTIO_NET_HDR_GSO_NONE, 0, 20, 16);
+	struct offload_split s;
+
+	(void)state;
+	assert_false(l4_ok(super, 20, len, 6));
+	assert_int_equal(offload_split_init(&s, &h, super, &len), OFFLOAD_SINGLE);
+	assert_true(l4_ok(super, 20, len, 6));
+	/* No flag: untouched */
+	h.flags = 0;
+	len = make_tcp(super, true, 1, 42, 0x18, 333, false);
+	assert_int_equal(offload_split_init(&s, &h, super, &len), OFFLOAD_SINGLE);
+	assert_true(l4_ok(super, 40, len, 6));
+	assert_int_equal(offload_checksum((const uint8_t *)"\x45\x00", 2),
+			 (uint16_t)~ref_fold(0x4500));
+}
+
+/* Flattens group k into out; returns its length. */
+static size_t flatten(struct offload_gro *g, unsigned k, struct virtio_net_hdr *h, uint8_t *out)
+{
+	struct iovec iov[OFFLOAD_GRO_SEGMENTS_MAX];
+	unsigned n = offload_gro_finish(g, k, h, iov);
+	size_t len = 0;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		memcpy(out + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	return len;
+}
+
+static struct offload_gro gro;
+static uint8_t flat[BIG];
+static uint8_t orig[BIG];
+
+static void check_round_trip(bool v6, size_t payload, uint16_t gso_size)
+{
+	size_t ip_len = v6 ? 40 : 20;
+	size_t len = make_tcp(super, v6, 2222, 100, 0x18, payload, true);
+	struct virtio_net_hdr h = gso_hdr(v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4,
+					  gso_size, (uint16_t)ip_len, 16);
+	struct virtio_net_hdr out;
+	struct offload_split s;
+	unsigned n;
+	unsigned i;
+
+	memcpy(orig, super, len);
+	n = split_all(&h, super, len, &s);
+	offload_gro_reset(&gro);
+	for (i = 0; i < n; i++)
+		assert_true(offload_gro_add(&gro, segs[i], seg_lens[i]));
+	assert_int_equal(gro.groups, 1);
+	assert_int_equal(flatten(&gro, 0, &out, flat), len);
+	assert_memory_equal(flat, orig, len);
+	assert_int_equal(out.gso_type, h.gso_type);
+	assert_int_equal(out.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(out.gso_size, gso_size);
+	assert_int_equal(out.hdr_len, ip_len + 32);
+	assert_int_equal(out.csum_start, ip_len);
+	assert_int_equal(out.csum_offset, 16);
+}
+
+static void test_round_trip(void **state)
+{
+	(void)state;
+	check_round_trip(false, 4500, 1000);
+	check_round_trip(true, 4000, 1000);
+	check_round_trip(false, 1368 * 40, 1368);
+	check_round_trip(true, 1348 * 48 + 17, 1348);
+}
+
+/* Adds packets made by make_tcp into segs[] and runs the GRO; returns the group count. */
+static unsigned add(unsigned i, bool v6, uint16_t sport, uint32_t seq, uint8_t flags, size_t pay)
+{
+	seg_lens[i] = make_tcp(segs[i], v6, sport, seq, flags, pay, false);
+	assert_true(offload_gro_add(&gro, segs[i], seg_lens[i]));
+	return gro.groups;
+}
+
+static void test_no_coalesce(void **state)
+{
+	struct virtio_net_hdr h;
+	unsigned g;
+
+	(void)state;
+	/* Numbered cases: each expects the second packet to start a new group. */
+	offload_gro_reset(&gro);
+	add(0, false, 1, 0, 0x10, 100);
+	assert_int_equal(add(1, false, 2, 100, 0x10, 100), 2); /* 1: other flow */
+	assert_int_equal(add(2, false, 1, 201, 0x10, 100), 3); /* 2: gap in sequence */
+	assert_int_equal(add(3, false, 1, 301, 0x11, 100), 4); /* 3: FIN */
+	assert_int_equal(add(4, false, 1, 401, 0x10, 100), 5); /* 4: after FIN, flow closed */
+	seg_lens[5] = make_tcp(segs[5], false, 1, 501, 0x10, 100, false);
+	segs[5][20 + 24] ^= 1; /* 5: different options (timestamp) */
+	assert_true(offload_gro_add(&gro, segs[5], seg_lens[5]));
+	assert_int_equal(gro.groups, 6);
+	assert_int_equal(add(6, true, 1, 601, 0x10, 100), 7); /* 6: IPv6 is another flow */
+	assert_int_equal(add(7, false, 1, 601, 0x10, 200), 8); /* 7: bigger than the first */
+	assert_int_equal(add(8, false, 1, 801, 0x10, 100), 8); /* 8: a shorter last joins 7 */
+	assert_int_equal(add(9, false, 1, 901, 0x10, 100), 9); /* 9: nothing after a short last */
+	for (g = 0; g < gro.groups; g++)
+		(void)flatten(&gro, g, &h, flat);
+	assert_int_equal(gro.group[7].count, 2);
+	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+}
+
+static void test_order(void **state)
+{
+	(void)state;
+	/* A1 B1 A2 B2 A(gap) B3: A and B coalesce; A's gap starts a new group after both */
+	offload_gro_reset(&gro);
+	add(0, false, 1, 0, 0x10, 100);
+	add(1, false, 2, 0, 0x10, 100);
+	add(2, false, 1, 100, 0x10, 100);
+	add(3, false, 2, 100, 0x10, 100);
+	add(4, false, 1, 300, 0x10, 100);
+	add(5, false, 2, 200, 0x18, 100);
+	assert_int_equal(gro.groups, 3);
+	assert_int_equal(gro.group[0].first, 0);
+	assert_int_equal(gro.group[0].count, 2);
+	assert_int_equal(gro.group[1].first, 1);
+	assert_int_equal(gro.group[1].count, 3);
+	assert_true(gro.group[1].has_psh);
+	assert_int_equal(gro.group[2].first, 4);
+	/* A pure ACK (no payload) of flow A closes A's group: A's next data starts a new one */
+	offload_gro_reset(&gro);
+	add(0, false, 1, 0, 0x10, 100);
+	add(1, false, 1, 100, 0x10, 0);
+	add(2, false, 1, 100, 0x10, 100);
+	assert_int_equal(gro.groups, 3);
+	/* Non-TCP packets stay alone and in place */
+	offload_gro_reset(&gro);
+	memset(segs[0], 0, 28);
+	segs[0][0] = 0x45;
+	segs[0][9] = 17;
+	wr16(segs[0] + 2, 28);
+	assert_true(offload_gro_add(&gro, segs[0], 28));
+	add(1, false, 1, 0, 0x10, 100);
+	assert_int_equal(gro.groups, 2);
+}
+
+static void test_malformed(void **state)
+{
+	struct offload_split s;
+	struct virtio_net_hdr h;
+	size_t len;
+	size_t l;
+
+	(void)state;
+	len = make_tcp(super, false, 1, 0, 0x10, 3000, true);
+	h = gso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 0, 20, 16); /* gso_size 0 */
+	l = len;
+	assert_int_equal(offload_split_init(&s, &h, super, &l), OFFLOAD_DROP);
+	h = gso_hdr(VIRTIO_NET_HDR_GSO_TCPV6, 1000, 20, 16); /* type does not match */
+	l = len;
+	assert_int_equal(offload_split_init(&s, &h, super, &l), OFFLOAD_DROP);
+	h = gso_hdr(VIRTIO_NET_HDR_GSO_UDP, 1000, 20, 16); /* UFO: not offered */
+	l = len;
+	assert_int_equal(offload_split_init(&s, &h, super, &l), OFFLOAD_DROP);
+	h = gso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 1000, 20, 16);
+	l = len - 1; /* total length beyond the packet */
+	assert_int_equal(offload_split_init(&s, &h, super, &l), OFFLOAD_DROP);
+	l = 30; /* truncated TCP header */
+	assert_int_equal(offload_split_init(&s, &h, super, &l), OFFLOAD_DROP);
+	l = 0;
+	assert_int_equal(offload_split_init(&s, &h, super, &l), OFFLOAD_DROP);
+	super[20 + 12] = 4 << 4; /* data offset 16 bytes */
+	l = len;
+	assert_int_equal(offload_split_init(&s, &h, super, &l), OFFLOAD_DROP);
+	super[20 + 12] = 15 << 4; /* 60 bytes: fits, but mismatched with the options: still parses */
+	l = len;
+	assert_int_equal(offload_split_init(&s, &h, super, &l), OFFLOAD_SEGMENTS);
+	super[0] = 0x55; /* version 5 */
+	l = len;
+	assert_int_equal(offload_split_init(&s, &h, super, &l), OFFLOAD_DROP);
+	len = make_tcp(super, false, 1, 0, 0x10, 100, true);
+	h = gso_hdr(VIRTIO_NET_HDR_GSO_NONE, 0, (uint16_t)len, 16); /* csum_start at the end */
+	l = len;
+	assert_int_equal(offload_split_init(&s, &h, super, &l), OFFLOAD_DROP);
+	h = gso_hdr(VIRTIO_NET_HDR_GSO_NONE, 0, 20, (uint16_t)(len - 21)); /* field past the end */
+	l = len;
+	assert_int_equal(offload_split_init(&s, &h, super, &l), OFFLOAD_DROP);
+	h = gso_hdr(VIRTIO_NET_HDR_GSO_NONE, 0, 0xffff, 0xffff);
+	l = len;
+	assert_int_equal(offload_split_init(&s, &h, super, &l), OFFLOAD_DROP);
+	wr16(super + 6, 0x2000); /* MF: a fragment cannot be segmented */
+	h = gso_hdr(VIRTIO_NET_HDR_GSO_TCPV4, 50, 20, 16);
+	l = len;
+	assert_int_equal(offload_split_init(&s, &h, super, &l), OFFLOAD_DROP);
+	/* Bad packets given to the GRO stay alone and are written as they are */
+	offload_gro_reset(&gro);
+	assert_true(offload_gro_add(&gro, super, 3));
+	assert_true(offload_gro_add(&gro, super, len - 5));
+	assert_int_equal(gro.groups, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_split_tcpv4),   cmocka_unit_test(test_split_tcpv6),
+		cmocka_unit_test(test_split_udp),     cmocka_unit_test(test_needs_csum),
+		cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_no_coalesce),
+		cmocka_unit_test(test_order),         cmocka_unit_test(test_malformed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
