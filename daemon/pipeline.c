@@ -28,12 +28,16 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/offload.h"
 #include "daemon/uapi.h"
 
 enum {
 	/* Room for the largest IP packet a TUN device can carry, plus what sealing needs. */
 	TUN_PACKET_MAX = 65535,
 	BUF_DATA_SIZE = WGC_DATA_HEADROOM + TUN_PACKET_MAX + WGC_DATA_TAILROOM,
+	/* A TUN read may use the tailroom too: only packets of at most the MTU are sealed in place,
+	 * and a GSO super-packet is copied out segment by segment. */
+	TUN_READ_MAX = BUF_DATA_SIZE - WGC_DATA_HEADROOM,
 	POOL_BUFFERS = 2048,
 	/* Buffers staging may never take, so the I/O batches always find some. */
 	POOL_RESERVE = 3 * UDP_BATCH_MAX,
@@ -121,6 +125,7 @@ struct pipeline {
 	struct wgc_receive_job recv_jobs[UDP_BATCH_MAX];
 	bool is_crypto[UDP_BATCH_MAX];
 	struct pipeline_buf *bufs[UDP_BATCH_MAX];
+	struct offload_gro gro; /* this batch's deliveries, when the TUN device takes GSO writes */
 	struct pipeline_stats stats;
 };
 
@@ -418,6 +423,37 @@ static void log_received(uint8_t type, size_t len, const struct wgc_addr *src,
 			    wgc_drop_reason_str(job->drop));
 }
 
+/* Writes the deliveries gathered in p->gro, coalesced where they continue a TCP flow. */
+static void gro_flush(struct pipeline *p)
+{
+	struct virtio_net_hdr hdr;
+	struct iovec iov[OFFLOAD_GRO_SEGMENTS_MAX];
+	unsigned k;
+	unsigned n;
+
+	for (k = 0; k < p->gro.groups; k++) {
+		n = offload_gro_finish(&p->gro, k, &hdr, iov);
+		if (tun_writev(&p->tun, &hdr, iov, n) < 0)
+			p->stats.tun_write_errors++;
+	}
+	offload_gro_reset(&p->gro);
+}
+
+/* A decrypted packet for the TUN device; with GSO writes it waits for gro_flush at the end of the
+ * action list, in the buffer it was received in (which lives until then). */
+static void deliver(struct pipeline *p, uint8_t *data, size_t len)
+{
+	if (!p->tun.has_tso) {
+		if (tun_write(&p->tun, data, len) < 0)
+			p->stats.tun_write_errors++;
+		return;
+	}
+	if (!offload_gro_add(&p->gro, data, len)) {
+		gro_flush(p);
+		(void)offload_gro_add(&p->gro, data, len); /* cannot fail on an empty table */
+	}
+}
+
 static void run_actions(struct pipeline *p, struct wgc_actions *out)
 {
 	size_t i;
@@ -432,8 +468,7 @@ static void run_actions(struct pipeline *p, struct wgc_actions *out)
 			tx_add_control(p, a->data, a->len, &a->addr);
 			break;
 		case WGC_ACTION_DELIVER:
-			if (tun_write(&p->tun, a->data, a->len) < 0)
-				p->stats.tun_write_errors++;
+			deliver(p, a->data, a->len);
 			break;
 		case WGC_ACTION_FLUSH:
 			flush_staged(p, a->peer);
@@ -450,6 +485,8 @@ static void run_actions(struct pipeline *p, struct wgc_actions *out)
 			break;
 		}
 	}
+	if (p->gro.count > 0)
+		gro_flush(p);
 	out->count = 0;
 	out->scratch_used = 0;
 }
@@ -462,16 +499,69 @@ static void stop(struct pipeline *p, int status)
 	p->exit_status = status;
 }
 
+/* Seals the n prepared packets of the batch (the pure half) and queues them for sending. */
+static void send_prepared(struct pipeline *p, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		wgc_send_seal(&p->send_jobs[i]);
+	for (i = 0; i < n; i++)
+		tx_add(p, p->bufs[i]->data, p->send_jobs[i].message_len, &p->send_jobs[i].addr,
+		       p->bufs[i]);
+}
+
+/* One packet read from the TUN device (n packets already prepared): prepared as it is, or split
+ * into segments, each copied into a pool buffer of its own so it can be sealed in place; a full
+ * batch is sent on the way. Returns the batch's new size. */
+static unsigned take_tun_packet(struct pipeline *p, const struct virtio_net_hdr *hdr,
+				struct pipeline_buf *buf, size_t len, unsigned n)
+{
+	struct offload_split split;
+	struct pipeline_buf *seg;
+	unsigned i;
+
+	switch (offload_split_init(&split, hdr, buf->data + WGC_DATA_HEADROOM, &len)) {
+	case OFFLOAD_SINGLE:
+		if (prepare_send(p, NULL, buf, len, &p->send_jobs[n], &p->batch.out))
+			p->bufs[n++] = buf;
+		return n;
+	case OFFLOAD_DROP:
+		p->stats.tun_bad_packets++;
+		pool_put(p, buf);
+		return n;
+	case OFFLOAD_SEGMENTS:
+		break;
+	}
+	for (i = 0; i < split.count; i++) {
+		if (n == UDP_BATCH_MAX) {
+			send_prepared(p, n);
+			n = 0;
+		}
+		seg = pool_get(p);
+		if (!seg) {
+			p->stats.tun_bad_packets += split.count - i;
+			break;
+		}
+		len = offload_split_segment(&split, i, seg->data + WGC_DATA_HEADROOM);
+		if (prepare_send(p, NULL, seg, len, &p->send_jobs[n], &p->batch.out))
+			p->bufs[n++] = seg;
+	}
+	pool_put(p, buf);
+	return n;
+}
+
 static void on_tun(struct pipeline *p)
 {
 	struct pipeline_buf *buf;
+	struct virtio_net_hdr hdr;
 	unsigned n = 0;
-	unsigned i;
+	unsigned reads;
 	ssize_t len;
 
 	batch_reset(&p->batch);
-	while (n < UDP_BATCH_MAX && (buf = pool_get(p))) {
-		len = tun_read(&p->tun, buf->data + WGC_DATA_HEADROOM, TUN_PACKET_MAX);
+	for (reads = 0; reads < UDP_BATCH_MAX && n < UDP_BATCH_MAX && (buf = pool_get(p)); reads++) {
+		len = tun_read(&p->tun, &hdr, buf->data + WGC_DATA_HEADROOM, TUN_READ_MAX);
 		if (len <= 0) {
 			pool_put(p, buf);
 			if (len == -EBADFD) {
@@ -483,14 +573,9 @@ static void on_tun(struct pipeline *p)
 			}
 			break;
 		}
-		if (prepare_send(p, NULL, buf, (size_t)len, &p->send_jobs[n], &p->batch.out))
-			p->bufs[n++] = buf;
+		n = take_tun_packet(p, &hdr, buf, (size_t)len, n);
 	}
-	for (i = 0; i < n; i++)
-		wgc_send_seal(&p->send_jobs[i]);
-	for (i = 0; i < n; i++)
-		tx_add(p, p->bufs[i]->data, p->send_jobs[i].message_len, &p->send_jobs[i].addr,
-		       p->bufs[i]);
+	send_prepared(p, n);
 	run_actions(p, &p->batch.out);
 }
 

@@ -70,6 +70,8 @@ struct pipeline_stats {
 	uint64_t udp_send_errors;   /* datagrams the kernel refused */
 	uint64_t tun_write_errors;  /* packets the TUN device refused */
 	uint64_t staged_dropped;    /* staged packets dropped because a queue or the pool was full */
+	uint64_t tun_bad_packets;   /* TUN reads with a malformed virtio-net header, or segments
+				     * of a super-packet lost to an empty pool */
 };
 void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out);
 

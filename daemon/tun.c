@@ -16,9 +16,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/offload.h"
 
 static int ifreq_ioctl(const char *name, unsigned long request, struct ifreq *ifr)
 {
@@ -81,9 +83,49 @@ static int open_monitor(struct tun *tun)
 	return 0;
 }
 
-int tun_open(struct tun *tun, const char *name)
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
+/* TUNSETOFFLOAD: TSO and USO if the kernel has USO (6.2+), else TSO alone, else nothing (the
+ * virtio-net header stays, always with GSO_NONE). */
+static void set_offloads(struct tun *tun)
+{
+	unsigned long tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+
+	if (ioctl(tun->fd, TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6) == 0) {
+		tun->has_tso = true;
+		tun->has_uso = true;
+	} else if (ioctl(tun->fd, TUNSETOFFLOAD, tso) == 0) {
+		tun->has_tso = true;
+	} else {
+		log_verbose("TUN offloads refused on %s: %s", tun->name, strerror(errno));
+	}
+	log_verbose("%s: virtio-net header, TSO %s, USO %s", tun->name,
+		    tun->has_tso ? "on" : "off", tun->has_uso ? "on" : "off");
+}
+
+/* TUNSETIFF, with IFF_VNET_HDR when wanted and accepted. */
+static int set_iff(struct tun *tun, const char *name, bool want_vnet_hdr)
 {
 	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (want_vnet_hdr ? IFF_VNET_HDR : 0);
+	strncpy(ifr.ifr_name, name, IF_NAMESIZE - 1);
+	if (ioctl(tun->fd, TUNSETIFF, &ifr) < 0) {
+		if (want_vnet_hdr && errno == EINVAL)
+			return set_iff(tun, name, false);
+		return -errno;
+	}
+	tun->has_vnet_hdr = want_vnet_hdr;
+	snprintf(tun->name, sizeof(tun->name), "%s", ifr.ifr_name);
+	return 0;
+}
+
+int tun_open(struct tun *tun, const char *name)
+{
 	int ret;
 
 	memset(tun, 0, sizeof(*tun));
@@ -103,15 +145,13 @@ int tun_open(struct tun *tun, const char *name)
 		log_error("opening /dev/net/tun: %s", strerror(errno));
 		goto undo_monitor;
 	}
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-	strncpy(ifr.ifr_name, name, IF_NAMESIZE - 1);
-	if (ioctl(tun->fd, TUNSETIFF, &ifr) < 0) {
-		ret = -errno;
-		log_error("creating TUN interface %s: %s", name, strerror(errno));
+	ret = set_iff(tun, name, !offload_is_disabled());
+	if (ret < 0) {
+		log_error("creating TUN interface %s: %s", name, strerror(-ret));
 		goto undo_fd;
 	}
-	snprintf(tun->name, sizeof(tun->name), "%s", ifr.ifr_name);
+	if (tun->has_vnet_hdr)
+		set_offloads(tun);
 	tun->ifindex = (int)if_nametoindex(tun->name);
 	if (tun->ifindex == 0) {
 		ret = -errno;
@@ -141,12 +181,23 @@ void tun_close(struct tun *tun)
 	tun->monitor_fd = -1;
 }
 
-ssize_t tun_read(const struct tun *tun, uint8_t *buf, size_t buf_size)
+ssize_t tun_read(const struct tun *tun, struct virtio_net_hdr *hdr, uint8_t *buf, size_t buf_size)
 {
-	ssize_t n = read(tun->fd, buf, buf_size);
+	struct iovec iov[2] = { { hdr, sizeof(*hdr) }, { buf, buf_size } };
+	ssize_t n;
 
-	if (n >= 0)
-		return n;
+	if (tun->has_vnet_hdr) {
+		n = readv(tun->fd, iov, 2);
+		if (n >= 0 && (size_t)n < sizeof(*hdr))
+			return 0; /* cannot happen: the kernel writes the header first */
+		if (n >= 0)
+			return n - (ssize_t)sizeof(*hdr);
+	} else {
+		memset(hdr, 0, sizeof(*hdr));
+		n = read(tun->fd, buf, buf_size);
+		if (n >= 0)
+			return n;
+	}
 	if (errno == EAGAIN || errno == EINTR)
 		return 0;
 	return -errno;
@@ -154,9 +205,31 @@ ssize_t tun_read(const struct tun *tun, uint8_t *buf, size_t buf_size)
 
 int tun_write(const struct tun *tun, const uint8_t *packet, size_t len)
 {
-	ssize_t n = write(tun->fd, packet, len);
+	struct virtio_net_hdr hdr;
+	struct iovec iov = { (void *)(uintptr_t)packet, len };
+	ssize_t n;
 
+	if (tun->has_vnet_hdr) {
+		memset(&hdr, 0, sizeof(hdr));
+		return tun_writev(tun, &hdr, &iov, 1);
+	}
+	n = write(tun->fd, packet, len);
 	if (n < 0)
+		return -errno;
+	return 0;
+}
+
+int tun_writev(const struct tun *tun, const struct virtio_net_hdr *hdr, const struct iovec *iov,
+	       unsigned iovcnt)
+{
+	struct iovec all[TUN_WRITEV_MAX + 1];
+
+	if (iovcnt > TUN_WRITEV_MAX)
+		return -EMSGSIZE;
+	all[0].iov_base = (void *)(uintptr_t)hdr;
+	all[0].iov_len = sizeof(*hdr);
+	memcpy(all + 1, iov, iovcnt * sizeof(*iov));
+	if (writev(tun->fd, all, (int)iovcnt + 1) < 0)
 		return -errno;
 	return 0;
 }

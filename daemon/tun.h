@@ -3,15 +3,22 @@
  * The TUN side of the daemon: creating the layer-3 interface (IFF_TUN | IFF_NO_PI), reading and
  * writing one IP packet per call, its MTU, and a netlink monitor that reports MTU changes and the
  * interface's deletion. It knows nothing of WireGuard.
+ *
+ * Offloads: unless WGC_NO_OFFLOAD=1, the device is opened with IFF_VNET_HDR and TUNSETOFFLOAD
+ * (checksum, TSO4/TSO6, and USO4/USO6 when the kernel has them), so every read and write carries a
+ * struct virtio_net_hdr and reads may be GSO super-packets of up to 64 KiB (daemon/offload.h splits
+ * them). Each step falls back cleanly when the kernel refuses it.
  */
 #ifndef WGC_DAEMON_TUN_H
 #define WGC_DAEMON_TUN_H
 
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 enum { TUN_DEFAULT_MTU = 1420 };
 
@@ -20,6 +27,9 @@ struct tun {
 	int ifindex;
 	char name[IF_NAMESIZE];
 	int monitor_fd;  /* NETLINK_ROUTE socket subscribed to link events, -1 when closed */
+	bool has_vnet_hdr; /* reads and writes start with a struct virtio_net_hdr */
+	bool has_tso;      /* TUNSETOFFLOAD took TSO: reads may be TCP super-packets */
+	bool has_uso;      /* ... and USO: reads may be UDP super-packets */
 };
 
 /* Creates (or attaches to) the TUN interface called name and sets its MTU to TUN_DEFAULT_MTU.
@@ -30,10 +40,16 @@ void tun_close(struct tun *tun);
 /* Reads the interface's MTU; 0 or -errno. */
 int tun_get_mtu(const struct tun *tun, uint32_t *mtu);
 
-/* Reads one packet into buf; returns its length, 0 when none is waiting, or -errno. */
-ssize_t tun_read(const struct tun *tun, uint8_t *buf, size_t buf_size);
-/* Writes one packet; 0 or -errno. */
+/* Reads one packet into buf and its virtio-net header into hdr (zeroed without IFF_VNET_HDR);
+ * returns the packet's length, 0 when none is waiting, or -errno. */
+ssize_t tun_read(const struct tun *tun, struct virtio_net_hdr *hdr, uint8_t *buf, size_t buf_size);
+/* Writes one packet (behind a zeroed virtio-net header when the device has them); 0 or -errno. */
 int tun_write(const struct tun *tun, const uint8_t *packet, size_t len);
+/* Writes one packet made of iovcnt (<= TUN_WRITEV_MAX) pieces behind hdr. Only for a device with
+ * has_vnet_hdr. 0 or -errno. */
+enum { TUN_WRITEV_MAX = 64 };
+int tun_writev(const struct tun *tun, const struct virtio_net_hdr *hdr, const struct iovec *iov,
+	       unsigned iovcnt);
 
 /* What the link monitor saw since the last call. */
 struct tun_events {

@@ -414,6 +414,9 @@ static bool format_counters(struct uapi_text *out, struct pipeline *p)
 	if (ok && st.tun_write_errors)
 		ok = uapi_text_printf(out, "wgc_tun_write_errors=%llu\n",
 				      (unsigned long long)st.tun_write_errors);
+	if (ok && st.tun_bad_packets)
+		ok = uapi_text_printf(out, "wgc_tun_bad_packets=%llu\n",
+				      (unsigned long long)st.tun_bad_packets);
 	if (ok && st.staged_dropped)
 		ok = uapi_text_printf(out, "wgc_staged_dropped=%llu\n",
 				      (unsigned long long)st.staged_dropped);
