@@ -121,7 +121,7 @@ $(BUILD)/wgc: $(DAEMON_OBJ) $(BUILD)/libwgc.a
 	$(CC) -o $@ $(DAEMON_OBJ) $(BUILD)/libwgc.a $(LIBS)
 
 # The UAPI parser's fuzz target links the parser from daemon/ (run by make fuzz with the others).
-FUZZ_UAPI_SRC := daemon/uapi_parse.c daemon/udp.c daemon/log.c
+FUZZ_UAPI_SRC := daemon/uapi_parse.c daemon/udp.c daemon/log.c daemon/offload.c
 
 $(BUILD)/fuzz/fuzz_uapi: tests/fuzz/fuzz_uapi.c $(FUZZ_UAPI_SRC) $(DAEMON_HEADERS)
 	@mkdir -p $(dir $@)

@@ -8,14 +8,20 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/offload.h"
 
 enum {
 	SOCKET_BUFFER_BYTES = 4 << 20,
 	RANDOM_PORT_ATTEMPTS = 16,
+	/* One GSO message: at most 64 segments (older kernels' UDP_MAX_SEGMENTS) and what an IPv4
+	 * datagram's length field holds. */
+	GSO_SEGMENTS_MAX = 64,
+	GSO_BYTES_MAX = 65535 - 20 - 8,
 };
 
 void udp_init(struct udp *udp)
@@ -133,6 +139,15 @@ static bool is_family_missing(int err)
 	return err == -EAFNOSUPPORT || err == -EADDRNOTAVAIL || err == -EPROTONOSUPPORT;
 }
 
+/* UDP_SEGMENT (Linux 4.18): probing with size 0 changes nothing but shows the kernel knows it. */
+static bool has_gso(int fd)
+{
+	int zero = 0;
+
+	return fd >= 0 && !offload_is_disabled() &&
+	       setsockopt(fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
+}
+
 static int open_pair(struct udp *udp, uint16_t port, uint32_t fwmark)
 {
 	uint16_t bound = port;
@@ -151,6 +166,8 @@ static int open_pair(struct udp *udp, uint16_t port, uint32_t fwmark)
 	}
 	udp->fd4 = fd4;
 	udp->fd6 = fd6 < 0 ? -1 : fd6;
+	udp->has_gso4 = has_gso(udp->fd4);
+	udp->has_gso6 = has_gso(udp->fd6);
 	udp->port = bound;
 	udp->fwmark = fwmark;
 	return 0;
@@ -171,8 +188,9 @@ int udp_open(struct udp *udp, uint16_t port, uint32_t fwmark)
 	if (ret < 0)
 		log_error("binding UDP port %u: %s", port, strerror(-ret));
 	else
-		log_verbose("UDP listening on port %u (IPv4 %s, IPv6 %s)", udp->port,
-			    udp->fd4 >= 0 ? "yes" : "no", udp->fd6 >= 0 ? "yes" : "no");
+		log_verbose("UDP listening on port %u (IPv4 %s, IPv6 %s, GSO %s)", udp->port,
+			    udp->fd4 >= 0 ? "yes" : "no", udp->fd6 >= 0 ? "yes" : "no",
+			    udp->has_gso4 || udp->has_gso6 ? "on" : "off");
 	return ret;
 }
 
@@ -239,7 +257,6 @@ int udp_recv(int fd, struct udp_rx *rx, uint8_t *const bufs[], size_t buf_size, 
 bool udp_tx_add(struct udp_tx *tx, const uint8_t *data, size_t len, const struct wgc_addr *dst)
 {
 	struct udp_tx_queue *q = dst->family == WGC_AF_INET ? &tx->q4 : &tx->q6;
-	struct mmsghdr *m;
 	socklen_t alen;
 
 	if (q->count == UDP_BATCH_MAX)
@@ -249,12 +266,7 @@ bool udp_tx_add(struct udp_tx *tx, const uint8_t *data, size_t len, const struct
 		return false;
 	q->iov[q->count].iov_base = (void *)(uintptr_t)data;
 	q->iov[q->count].iov_len = len;
-	m = &q->msgs[q->count];
-	memset(m, 0, sizeof(*m));
-	m->msg_hdr.msg_name = &q->addrs[q->count];
-	m->msg_hdr.msg_namelen = alen;
-	m->msg_hdr.msg_iov = &q->iov[q->count];
-	m->msg_hdr.msg_iovlen = 1;
+	q->addr_lens[q->count] = alen;
 	q->count++;
 	return true;
 }
@@ -264,11 +276,62 @@ bool udp_tx_is_full(const struct udp_tx *tx)
 	return tx->q4.count == UDP_BATCH_MAX || tx->q6.count == UDP_BATCH_MAX;
 }
 
-/* Sends a queue; a datagram the kernel refuses (no route, filtered) is skipped, not retried. */
-static unsigned flush_queue(int fd, struct udp_tx_queue *q)
+/* Whether datagram i may join the GSO run starting at first: same address, the run's size or
+ * smaller (a smaller one ends the run), within the kernel's limits. */
+static bool joins_run(const struct udp_tx_queue *q, unsigned first, unsigned i, size_t run_bytes)
 {
-	unsigned sent = 0;
+	size_t seg = q->iov[first].iov_len;
+
+	return i - first < GSO_SEGMENTS_MAX && q->iov[i - 1].iov_len == seg &&
+	       q->iov[i].iov_len <= seg && run_bytes + q->iov[i].iov_len <= GSO_BYTES_MAX &&
+	       q->addr_lens[i] == q->addr_lens[first] &&
+	       memcmp(&q->addrs[i], &q->addrs[first], q->addr_lens[i]) == 0;
+}
+
+/* Builds the messages for datagrams [from, count): with gso, runs to one address become one
+ * message with a UDP_SEGMENT cmsg. Returns the number of messages. */
+static unsigned build_msgs(struct udp_tx_queue *q, unsigned from, bool gso)
+{
+	unsigned m = 0;
+	unsigned i = from;
+
+	while (i < q->count) {
+		struct msghdr *h = &q->msgs[m].msg_hdr;
+		unsigned first = i;
+		size_t run_bytes = q->iov[i].iov_len;
+
+		for (i++; gso && i < q->count && joins_run(q, first, i, run_bytes); i++)
+			run_bytes += q->iov[i].iov_len;
+		memset(&q->msgs[m], 0, sizeof(q->msgs[m]));
+		h->msg_name = &q->addrs[first];
+		h->msg_namelen = q->addr_lens[first];
+		h->msg_iov = &q->iov[first];
+		h->msg_iovlen = i - first;
+		if (i - first > 1) {
+			struct cmsghdr *c = &q->control[m].align;
+			uint16_t seg = (uint16_t)q->iov[first].iov_len;
+
+			h->msg_control = q->control[m].buf;
+			h->msg_controllen = sizeof(q->control[m].buf);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+		}
+		m++;
+	}
+	return m;
+}
+
+/* Sends a queue; a datagram the kernel refuses (no route, filtered) is skipped, not retried. A
+ * refused GSO message is sent again datagram by datagram, and turns GSO off for the socket if no
+ * GSO send has worked on it yet (a kernel or device without UDP GSO says EIO or EINVAL). */
+static unsigned flush_queue(int fd, struct udp_tx_queue *q, bool *has_gso, bool *is_proven)
+{
 	unsigned failed = 0;
+	unsigned done = 0; /* datagrams handled */
+	unsigned m = 0;
+	unsigned count = 0;
 	int n;
 
 	if (fd < 0) {
@@ -276,22 +339,46 @@ static unsigned flush_queue(int fd, struct udp_tx_queue *q)
 		q->count = 0;
 		return failed;
 	}
-	while (sent < q->count) {
-		n = sendmmsg(fd, q->msgs + sent, q->count - sent, MSG_NOSIGNAL);
+	while (done < q->count) {
+		if (m == count) {
+			count = build_msgs(q, done, *has_gso);
+			m = 0;
+		}
+		n = sendmmsg(fd, q->msgs + m, count - m, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			sent++;
-			failed++;
+		if (n > 0) {
+			for (; n > 0; n--, m++) {
+				if (q->msgs[m].msg_hdr.msg_iovlen > 1)
+					*is_proven = true;
+				done += (unsigned)q->msgs[m].msg_hdr.msg_iovlen;
+			}
 			continue;
 		}
-		sent += (unsigned)n;
+		if (q->msgs[m].msg_hdr.msg_iovlen > 1) {
+			unsigned run = (unsigned)q->msgs[m].msg_hdr.msg_iovlen;
+
+			if (!*is_proven) {
+				log_verbose("UDP GSO refused (%s); sending datagrams one by one",
+					    strerror(errno));
+				*has_gso = false;
+			}
+			count = build_msgs(q, done, false);
+			m = 0;
+			if (*has_gso)
+				count = run; /* only this run goes out unsegmented */
+			continue;
+		}
+		failed++;
+		done++;
+		m++;
 	}
 	q->count = 0;
 	return failed;
 }
 
-unsigned udp_tx_flush(const struct udp *udp, struct udp_tx *tx)
+unsigned udp_tx_flush(struct udp *udp, struct udp_tx *tx)
 {
-	return flush_queue(udp->fd4, &tx->q4) + flush_queue(udp->fd6, &tx->q6);
+	return flush_queue(udp->fd4, &tx->q4, &udp->has_gso4, &udp->is_gso4_proven) +
+	       flush_queue(udp->fd6, &tx->q6, &udp->has_gso6, &udp->is_gso6_proven);
 }

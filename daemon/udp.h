@@ -3,6 +3,11 @@
  * The UDP side of the daemon: one IPv4 and one IPv6 socket (IPV6_V6ONLY) bound to the same port,
  * either of which may be missing on a host without that family; fwmark via SO_MARK; batched
  * receive and send with recvmmsg/sendmmsg; conversion between sockaddr and struct wgc_addr.
+ *
+ * Offloads: unless WGC_NO_OFFLOAD=1, a socket whose kernel accepts UDP_SEGMENT sends each run of
+ * queued datagrams to one address (equal sizes but for a shorter last) as one GSO message (a
+ * UDP_SEGMENT cmsg and one iovec per datagram); when the kernel refuses such a send before any
+ * succeeded, GSO is turned off for that socket and the datagrams go out one by one.
  */
 #ifndef WGC_DAEMON_UDP_H
 #define WGC_DAEMON_UDP_H
@@ -21,6 +26,10 @@ struct udp {
 	int fd6;         /* -1 when IPv6 is unavailable */
 	uint16_t port;   /* the bound port (the kernel's choice when 0 was asked for) */
 	uint32_t fwmark; /* 0 = none */
+	bool has_gso4;   /* UDP_SEGMENT usable on fd4 */
+	bool has_gso6;
+	bool is_gso4_proven; /* a GSO send has succeeded on fd4: later refusals are per message */
+	bool is_gso6_proven;
 };
 
 /* An unopened pair (both fds -1). */
@@ -52,10 +61,16 @@ int udp_recv(int fd, struct udp_rx *rx, uint8_t *const bufs[], size_t buf_size, 
 /* Datagrams waiting to be sent, one queue per family. The data pointers are borrowed until
  * udp_tx_flush returns. */
 struct udp_tx_queue {
-	unsigned count;
-	struct mmsghdr msgs[UDP_BATCH_MAX];
+	unsigned count; /* datagrams */
 	struct iovec iov[UDP_BATCH_MAX];
 	struct sockaddr_storage addrs[UDP_BATCH_MAX];
+	socklen_t addr_lens[UDP_BATCH_MAX];
+	/* Built at flush: one message per datagram, or per GSO run of datagrams. */
+	struct mmsghdr msgs[UDP_BATCH_MAX];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} control[UDP_BATCH_MAX];
 };
 
 struct udp_tx {
@@ -68,7 +83,8 @@ struct udp_tx {
 bool udp_tx_add(struct udp_tx *tx, const uint8_t *data, size_t len, const struct wgc_addr *dst);
 bool udp_tx_is_full(const struct udp_tx *tx);
 /* Sends everything queued (blocking while the socket buffer is full, which is the back-pressure
- * towards the TUN reader) and empties both queues. Returns how many datagrams could not be sent. */
-unsigned udp_tx_flush(const struct udp *udp, struct udp_tx *tx);
+ * towards the TUN reader) and empties both queues. Returns how many datagrams could not be sent.
+ * May turn GSO off in udp (see above). */
+unsigned udp_tx_flush(struct udp *udp, struct udp_tx *tx);
 
 #endif

@@ -31,7 +31,7 @@ check() {
 # Prints the totals line and records them for tests/netns/run.sh.
 finish() {
 	echo
-	echo "$(basename "$0" .sh): $PASSED passed, $FAILED failed"
+	echo "$(basename "$0" .sh)${WGC_NO_OFFLOAD:+ (WGC_NO_OFFLOAD=$WGC_NO_OFFLOAD)}: $PASSED passed, $FAILED failed"
 	if [ -n "${NETNS_RESULTS:-}" ]; then echo "$PASSED $FAILED" >>"$NETNS_RESULTS"; fi
 	[ "$FAILED" -eq 0 ]
 }
