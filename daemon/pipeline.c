@@ -579,13 +579,48 @@ static void on_tun(struct pipeline *p)
 	run_actions(p, &p->batch.out);
 }
 
+/* Runs n (<= UDP_BATCH_MAX) received datagrams through the receive path: prepare (serial), open
+ * (pure), commit (serial, in arrival order), then the actions. */
+static void receive_batch(struct pipeline *p, uint8_t *const data[], const size_t lens[],
+			  const struct wgc_addr srcs[], unsigned n)
+{
+	unsigned i;
+
+	batch_reset(&p->batch);
+	for (i = 0; i < n; i++) {
+		uint8_t type = lens[i] ? data[i][0] : 0;
+
+		p->is_crypto[i] = wgc_receive_prepare(p->ep, p->now_ns, data[i], lens[i], &srcs[i],
+						      &p->recv_jobs[i], &p->batch.out) ==
+				  WGC_VERDICT_CRYPTO;
+		if (log_is_verbose() && !p->is_crypto[i])
+			log_received(type, lens[i], &srcs[i], &p->recv_jobs[i]);
+	}
+	for (i = 0; i < n; i++)
+		if (p->is_crypto[i])
+			wgc_receive_open(&p->recv_jobs[i]);
+	for (i = 0; i < n; i++)
+		if (p->is_crypto[i])
+			(void)wgc_receive_commit(p->ep, p->now_ns, &p->recv_jobs[i],
+						 &p->batch.out); /* drops are counted by the core */
+	run_actions(p, &p->batch.out);
+}
+
 static void on_udp(struct pipeline *p, int fd)
 {
 	uint8_t *data[UDP_BATCH_MAX];
 	size_t lens[UDP_BATCH_MAX];
+	uint16_t segs[UDP_BATCH_MAX];
 	struct wgc_addr srcs[UDP_BATCH_MAX];
+	/* Datagrams: a UDP GRO message holds several, back to back, each opened in place. */
+	uint8_t *dgram[UDP_BATCH_MAX];
+	size_t dgram_lens[UDP_BATCH_MAX];
+	struct wgc_addr dgram_srcs[UDP_BATCH_MAX];
 	unsigned count = 0;
+	unsigned v = 0;
 	unsigned i;
+	size_t off;
+	size_t len;
 	int n;
 
 	if (fd < 0)
@@ -596,27 +631,25 @@ static void on_udp(struct pipeline *p, int fd)
 			break;
 		data[count] = p->bufs[count]->data;
 	}
-	n = udp_recv(fd, &p->rx, data, BUF_DATA_SIZE, count, lens, srcs);
+	n = udp_recv(fd, &p->rx, data, BUF_DATA_SIZE, count, lens, segs, srcs);
 	if (n < 0)
 		log_error("receiving UDP: %s", strerror(-n));
-	batch_reset(&p->batch);
 	for (i = 0; i < (unsigned)(n > 0 ? n : 0); i++) {
-		uint8_t type = lens[i] ? data[i][0] : 0;
-
-		p->is_crypto[i] = wgc_receive_prepare(p->ep, p->now_ns, data[i], lens[i], &srcs[i],
-						      &p->recv_jobs[i], &p->batch.out) ==
-				  WGC_VERDICT_CRYPTO;
-		if (log_is_verbose() && !p->is_crypto[i])
-			log_received(type, lens[i], &srcs[i], &p->recv_jobs[i]);
+		off = 0;
+		do {
+			len = segs[i] && lens[i] - off > segs[i] ? segs[i] : lens[i] - off;
+			dgram[v] = data[i] + off;
+			dgram_lens[v] = len;
+			dgram_srcs[v] = srcs[i];
+			off += len;
+			if (++v == UDP_BATCH_MAX) {
+				receive_batch(p, dgram, dgram_lens, dgram_srcs, v);
+				v = 0;
+			}
+		} while (off < lens[i]);
 	}
-	for (i = 0; i < (unsigned)(n > 0 ? n : 0); i++)
-		if (p->is_crypto[i])
-			wgc_receive_open(&p->recv_jobs[i]);
-	for (i = 0; i < (unsigned)(n > 0 ? n : 0); i++)
-		if (p->is_crypto[i])
-			(void)wgc_receive_commit(p->ep, p->now_ns, &p->recv_jobs[i],
-						 &p->batch.out); /* drops are counted by the core */
-	run_actions(p, &p->batch.out);
+	if (v > 0)
+		receive_batch(p, dgram, dgram_lens, dgram_srcs, v);
 	for (i = 0; i < count; i++)
 		pool_put(p, p->bufs[i]);
 }

@@ -148,6 +148,15 @@ static bool has_gso(int fd)
 	       setsockopt(fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
 }
 
+/* UDP_GRO (Linux 5.0): without it, nothing changes (each receive is one datagram). */
+static void set_gro(int fd)
+{
+	int one = 1;
+
+	if (fd >= 0 && !offload_is_disabled())
+		(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+}
+
 static int open_pair(struct udp *udp, uint16_t port, uint32_t fwmark)
 {
 	uint16_t bound = port;
@@ -168,6 +177,8 @@ static int open_pair(struct udp *udp, uint16_t port, uint32_t fwmark)
 	udp->fd6 = fd6 < 0 ? -1 : fd6;
 	udp->has_gso4 = has_gso(udp->fd4);
 	udp->has_gso6 = has_gso(udp->fd6);
+	set_gro(udp->fd4);
+	set_gro(udp->fd6);
 	udp->port = bound;
 	udp->fwmark = fwmark;
 	return 0;
@@ -228,8 +239,24 @@ int udp_set_fwmark(struct udp *udp, uint32_t fwmark)
 	return 0;
 }
 
+/* The UDP_GRO segment size of a received message, 0 when it is a single datagram. */
+static uint16_t gro_segment(struct msghdr *h)
+{
+	struct cmsghdr *c;
+	int seg;
+
+	for (c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(seg))) {
+			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+			return seg > 0 && seg <= UINT16_MAX ? (uint16_t)seg : 0;
+		}
+	}
+	return 0;
+}
+
 int udp_recv(int fd, struct udp_rx *rx, uint8_t *const bufs[], size_t buf_size, unsigned count,
-	     size_t lens[], struct wgc_addr srcs[])
+	     size_t lens[], uint16_t segs[], struct wgc_addr srcs[])
 {
 	int n;
 	int i;
@@ -242,12 +269,15 @@ int udp_recv(int fd, struct udp_rx *rx, uint8_t *const bufs[], size_t buf_size, 
 		rx->msgs[i].msg_hdr.msg_iovlen = 1;
 		rx->msgs[i].msg_hdr.msg_name = &rx->addrs[i];
 		rx->msgs[i].msg_hdr.msg_namelen = sizeof(rx->addrs[i]);
+		rx->msgs[i].msg_hdr.msg_control = rx->control[i].buf;
+		rx->msgs[i].msg_hdr.msg_controllen = sizeof(rx->control[i].buf);
 	}
 	n = recvmmsg(fd, rx->msgs, count, MSG_DONTWAIT, NULL);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	for (i = 0; i < n; i++) {
 		lens[i] = rx->msgs[i].msg_hdr.msg_flags & MSG_TRUNC ? 0 : rx->msgs[i].msg_len;
+		segs[i] = gro_segment(&rx->msgs[i].msg_hdr);
 		if (!udp_addr_from_sockaddr((struct sockaddr *)&rx->addrs[i], &srcs[i]))
 			lens[i] = 0;
 	}

@@ -7,7 +7,8 @@
  * Offloads: unless WGC_NO_OFFLOAD=1, a socket whose kernel accepts UDP_SEGMENT sends each run of
  * queued datagrams to one address (equal sizes but for a shorter last) as one GSO message (a
  * UDP_SEGMENT cmsg and one iovec per datagram); when the kernel refuses such a send before any
- * succeeded, GSO is turned off for that socket and the datagrams go out one by one.
+ * succeeded, GSO is turned off for that socket and the datagrams go out one by one. Sockets also
+ * ask for UDP_GRO, so a receive may return several datagrams of one flow in one buffer.
  */
 #ifndef WGC_DAEMON_UDP_H
 #define WGC_DAEMON_UDP_H
@@ -50,13 +51,19 @@ struct udp_rx {
 	struct mmsghdr msgs[UDP_BATCH_MAX];
 	struct iovec iov[UDP_BATCH_MAX];
 	struct sockaddr_storage addrs[UDP_BATCH_MAX];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control[UDP_BATCH_MAX];
 };
 
-/* Receives up to count (<= UDP_BATCH_MAX) datagrams from fd without blocking, datagram i into
- * bufs[i] (buf_size bytes each). Fills lens[i] (0 for a truncated datagram) and srcs[i]. Returns how
- * many arrived (0 if none) or -errno. */
+/* Receives up to count (<= UDP_BATCH_MAX) messages from fd without blocking, message i into
+ * bufs[i] (buf_size bytes each; 64 KiB holds any GRO message). Fills lens[i] (0 for a truncated
+ * message), srcs[i] and segs[i]: 0 for one datagram, else the UDP GRO segment size (the message is
+ * datagrams of segs[i] bytes back to back, the last one possibly shorter). Returns how many messages
+ * arrived (0 if none) or -errno. */
 int udp_recv(int fd, struct udp_rx *rx, uint8_t *const bufs[], size_t buf_size, unsigned count,
-	     size_t lens[], struct wgc_addr srcs[]);
+	     size_t lens[], uint16_t segs[], struct wgc_addr srcs[]);
 
 /* Datagrams waiting to be sent, one queue per family. The data pointers are borrowed until
  * udp_tx_flush returns. */
