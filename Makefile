@@ -82,6 +82,34 @@ $(BUILD)/asan/tests/test_offload: tests/unit/test_offload.c $(BUILD)/asan/daemon
 	@mkdir -p $(dir $@)
 	$(CC) $(APP_CFLAGS) $(SAN_FLAGS) -o $@ $< $(BUILD)/asan/daemon/offload.o -lcmocka
 
+# ---- test_workers: the crypto worker pool (daemon/workers.o) over real libwgc endpoints ----
+# (explicit rules, as for test_offload; the asan variant links an asan-built workers.o)
+
+$(BUILD)/tests/test_workers: tests/unit/test_workers.c $(TEST_LIB_SRC) $(wildcard tests/unit/*.h) \
+		$(BUILD)/daemon/workers.o daemon/workers.h $(BUILD)/libwgc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) -Itests/unit -o $@ $< $(TEST_LIB_SRC) $(BUILD)/daemon/workers.o \
+		$(BUILD)/libwgc.a -lcmocka $(LIBS) -lpthread
+
+$(BUILD)/asan/daemon/workers.o: daemon/workers.c daemon/workers.h include/wgc.h
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) -D_GNU_SOURCE $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/asan/tests/test_workers: tests/unit/test_workers.c $(TEST_LIB_SRC) \
+		$(wildcard tests/unit/*.h) $(BUILD)/asan/daemon/workers.o daemon/workers.h $(BUILD)/asan/libwgc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(TEST_LIB_SRC) \
+		$(BUILD)/asan/daemon/workers.o $(BUILD)/asan/libwgc.a -lcmocka $(LIBS) -lpthread
+
+# The same test under ThreadSanitizer (clang; libwgc built from source with it). Not in check.
+.PHONY: tsan-workers
+tsan-workers:
+	@mkdir -p $(BUILD)/tsan
+	$(CLANG) -std=c11 -g -O1 -fsanitize=thread -D_DEFAULT_SOURCE -D_GNU_SOURCE -Iinclude -I. \
+		-Itests/unit -o $(BUILD)/tsan/test_workers tests/unit/test_workers.c $(TEST_LIB_SRC) \
+		daemon/workers.c $(LIB_SRC) -lcmocka $(LIBS) -lpthread
+	$(BUILD)/tsan/test_workers
+
 unit: $(TEST_BIN)
 	@scripts/run-unit.sh plain $(TEST_BIN)
 
@@ -118,7 +146,7 @@ $(BUILD)/daemon/%.o: daemon/%.c $(DAEMON_HEADERS)
 	$(CC) $(DAEMON_CFLAGS) -c $< -o $@
 
 $(BUILD)/wgc: $(DAEMON_OBJ) $(BUILD)/libwgc.a
-	$(CC) -o $@ $(DAEMON_OBJ) $(BUILD)/libwgc.a $(LIBS)
+	$(CC) -o $@ $(DAEMON_OBJ) $(BUILD)/libwgc.a $(LIBS) -lpthread
 
 # The UAPI parser's fuzz target links the parser from daemon/ (run by make fuzz with the others).
 FUZZ_UAPI_SRC := daemon/uapi_parse.c daemon/udp.c daemon/log.c daemon/offload.c
