@@ -3,8 +3,9 @@
  * The event loop and the data path. Outgoing: TUN packets are read in a batch into pool buffers,
  * each runs the serial wgc_send_prepare, then every prepared job is sealed (the pure half) and
  * queued for one sendmmsg. Incoming: a recvmmsg batch runs wgc_receive_prepare on every datagram,
- * then wgc_receive_open (pure), then wgc_receive_commit in arrival order. The pure halves are what
- * issue 4 moves to worker threads; nothing else needs to change shape for that.
+ * then wgc_receive_open (pure), then wgc_receive_commit in arrival order. The pure halves of a
+ * batch are split among this thread and the crypto workers (daemon/workers.c), which return only
+ * when the whole batch is done; everything else runs on this thread (see pipeline.h).
  *
  * Packets that meet no session (WGC_VERDICT_STAGE) wait in a bounded per-peer queue until the core
  * says FLUSH (resend them) or PURGE (drop and count them). Buffers come from one pool mapped at
@@ -30,6 +31,7 @@
 #include "daemon/log.h"
 #include "daemon/offload.h"
 #include "daemon/uapi.h"
+#include "daemon/workers.h"
 
 enum {
 	/* Room for the largest IP packet a TUN device can carry, plus what sealing needs. */
@@ -127,6 +129,7 @@ struct pipeline {
 	struct pipeline_buf *bufs[UDP_BATCH_MAX];
 	struct offload_gro gro; /* this batch's deliveries, when the TUN device takes GSO writes */
 	struct pipeline_stats stats;
+	struct workers *workers; /* crypto threads for the batches' seal/open; NULL until created */
 };
 
 /* ---- clocks and randomness for the core ---- */
@@ -504,8 +507,7 @@ static void send_prepared(struct pipeline *p, unsigned n)
 {
 	unsigned i;
 
-	for (i = 0; i < n; i++)
-		wgc_send_seal(&p->send_jobs[i]);
+	workers_seal(p->workers, p->send_jobs, n);
 	for (i = 0; i < n; i++)
 		tx_add(p, p->bufs[i]->data, p->send_jobs[i].message_len, &p->send_jobs[i].addr,
 		       p->bufs[i]);
@@ -596,9 +598,7 @@ static void receive_batch(struct pipeline *p, uint8_t *const data[], const size_
 		if (log_is_verbose() && !p->is_crypto[i])
 			log_received(type, lens[i], &srcs[i], &p->recv_jobs[i]);
 	}
-	for (i = 0; i < n; i++)
-		if (p->is_crypto[i])
-			wgc_receive_open(&p->recv_jobs[i]);
+	workers_open(p->workers, p->recv_jobs, p->is_crypto, n);
 	for (i = 0; i < n; i++)
 		if (p->is_crypto[i])
 			(void)wgc_receive_commit(p->ep, p->now_ns, &p->recv_jobs[i],
@@ -878,6 +878,25 @@ static int map_pools(struct pipeline *p)
 	return 0;
 }
 
+/* Started last, so the threads inherit a fully built pipeline and SIGINT/SIGTERM blocked. */
+static int start_workers(struct pipeline *p)
+{
+	const char *env = getenv("WGC_WORKERS");
+	bool is_invalid;
+	unsigned count = workers_choose_count(env, sysconf(_SC_NPROCESSORS_ONLN), &is_invalid);
+	int ret;
+
+	if (is_invalid)
+		log_error("WGC_WORKERS=%s is not a number; using %u crypto workers", env, count);
+	ret = workers_create(count, &p->workers);
+	if (ret < 0) {
+		log_error("starting %u crypto workers: %s", count, strerror(-ret));
+		return ret;
+	}
+	log_verbose("%u crypto worker thread(s)", count);
+	return 0;
+}
+
 int pipeline_create(struct tun *tun, const struct pipeline_limits *limits, struct pipeline **out)
 {
 	struct pipeline *p = calloc(1, sizeof(*p));
@@ -913,6 +932,8 @@ int pipeline_create(struct tun *tun, const struct pipeline_limits *limits, struc
 		ret = watch(p, p->timer_fd, SOURCE_TIMER);
 	if (ret == 0)
 		ret = watch(p, p->signal_fd, SOURCE_SIGNAL);
+	if (ret == 0)
+		ret = start_workers(p);
 	if (ret < 0) {
 		pipeline_destroy(p);
 		return ret;
@@ -932,6 +953,9 @@ void pipeline_destroy(struct pipeline *p)
 {
 	if (!p)
 		return;
+	/* No batch runs outside the event loop's calls, so no job is in flight: the threads can go
+	 * before the keys are wiped. */
+	workers_destroy(p->workers);
 	if (p->ep)
 		wgc_endpoint_clear(p->ep);
 	if (p->ep_mem)
@@ -967,7 +991,12 @@ const struct udp *pipeline_udp(const struct pipeline *p)
 
 void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out)
 {
+	struct workers_stats ws;
+
 	*out = p->stats;
+	workers_get_stats(p->workers, &ws);
+	out->crypto_parallel_batches = ws.parallel_batches;
+	out->crypto_inline_batches = ws.inline_batches;
 }
 
 void pipeline_set_private_key(struct pipeline *p, const uint8_t *key)

@@ -6,9 +6,24 @@
  * UAPI server. It is the seam where the parallel pipeline goes (issue 4): packets already flow in
  * batches through the serial prepare/commit and the pure seal/open halves of the core API.
  *
- * Threads and locks: none yet. Everything here, including the configuration calls the UAPI makes,
- * runs on the event-loop thread, which is what the core's "serial per endpoint" rule asks. When
- * workers arrive, the lock order is written here.
+ * Thread model. Two kinds of thread:
+ *   - the event-loop thread runs everything in this file and in uapi*.c, tun.c, udp.c: every
+ *     libwgc call that is serial per endpoint (configuration, prepare, commit, tick), the syscalls,
+ *     the staging queues, the buffer pool. It is the only thread that touches struct pipeline.
+ *   - the crypto workers (daemon/workers.c; WGC_WORKERS of them, default in workers.c) run only
+ *     wgc_send_seal and wgc_receive_open, which libwgc allows on any thread, on jobs the event loop
+ *     lends them for one batch. The event loop seals/opens a share of the same batch itself and does
+ *     not return from workers_seal/workers_open until every job of the batch is done, so a worker
+ *     never holds a job, a buffer or a keypair reference across a serial step.
+ * Order: a batch is prepared in order, sealed or opened in parallel, then sent (sendmmsg) or
+ * committed in the same order, and the next batch starts only after that: packets of one peer
+ * (and of all peers) leave and are committed in the order they were read. Jobs of a batch may be
+ * sealed in any order among themselves, which is harmless: the counter was taken in prepare.
+ *
+ * Locks and lock order: there is no mutex. The only shared-memory synchronisation is the pool's
+ * handshake (per-worker seq, the shared job counter next and the pending count: atomics and
+ * futexes, documented in workers.c) and libwgc's keypair reference counts. With no lock there is
+ * no lock order; a lock added later must be listed here with what it guards and its rank.
  */
 #ifndef WGC_DAEMON_PIPELINE_H
 #define WGC_DAEMON_PIPELINE_H
@@ -72,6 +87,8 @@ struct pipeline_stats {
 	uint64_t staged_dropped;    /* staged packets dropped because a queue or the pool was full */
 	uint64_t tun_bad_packets;   /* TUN reads with a malformed virtio-net header, or segments
 				     * of a super-packet lost to an empty pool */
+	uint64_t crypto_parallel_batches; /* seal/open batches split with the crypto workers */
+	uint64_t crypto_inline_batches;   /* seal/open batches run on the event loop alone */
 };
 void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out);
 

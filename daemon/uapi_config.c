@@ -420,6 +420,9 @@ static bool format_counters(struct uapi_text *out, struct pipeline *p)
 	if (ok && st.staged_dropped)
 		ok = uapi_text_printf(out, "wgc_staged_dropped=%llu\n",
 				      (unsigned long long)st.staged_dropped);
+	if (ok && st.crypto_parallel_batches)
+		ok = uapi_text_printf(out, "wgc_crypto_parallel_batches=%llu\n",
+				      (unsigned long long)st.crypto_parallel_batches);
 	return ok;
 }
 

@@ -6,6 +6,9 @@
   tools.py sink ADDR PORT        accept one TCP connection, print "<bytes> <sha256>" of what came
   tools.py source ADDR PORT MB   send MB mebibytes of random data, print "<bytes> <sha256>"
   tools.py bad-uapi IFACE        send malformed, huge, slow and binary requests; check the replies
+  tools.py udp-sink ADDR PORT    count numbered datagrams until 2 s of silence; print
+                                 "<received> <out_of_order>" (a datagram numbered below one seen)
+  tools.py udp-source ADDR PORT COUNT SIZE   send COUNT numbered datagrams of SIZE bytes
 """
 import hashlib
 import os
@@ -174,11 +177,45 @@ def cmd_bad_uapi(iface):
     sys.exit(1 if failed else 0)
 
 
+def cmd_udp_sink(addr, port):
+    s = socket.socket(tcp_family(addr), socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    s.bind((addr, int(port)))
+    s.settimeout(10)  # the first datagram may take a while; then 2 s of silence ends it
+    received = out_of_order = 0
+    highest = -1
+    while True:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        s.settimeout(2)
+        n = int.from_bytes(d[:8], "big")
+        received += 1
+        if n < highest:
+            out_of_order += 1
+        highest = max(highest, n)
+    print(received, out_of_order, flush=True)
+
+
+def cmd_udp_source(addr, port, count, size):
+    s = socket.socket(tcp_family(addr), socket.SOCK_DGRAM)
+    pad = os.urandom(int(size) - 8)
+    for n in range(int(count)):
+        try:
+            s.sendto(n.to_bytes(8, "big") + pad, (addr, int(port)))
+        except OSError:  # ENOBUFS from a full queue: that datagram is lost, the order test goes on
+            pass
+        if n % 200 == 199:
+            time.sleep(0.001)
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"uapi": cmd_uapi, "sink": cmd_sink, "source": cmd_source, "bad-uapi": cmd_bad_uapi}[cmd](*args)
+    {"uapi": cmd_uapi, "sink": cmd_sink, "source": cmd_source, "bad-uapi": cmd_bad_uapi,
+     "udp-sink": cmd_udp_sink, "udp-source": cmd_udp_source}[cmd](*args)
 
 
 if __name__ == "__main__":
