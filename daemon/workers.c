@@ -259,8 +259,12 @@ unsigned workers_choose_count(const char *env_value, long online_cpus, bool *is_
 			*is_invalid = true;
 	}
 	/* Default: one worker per CPU beyond the event loop's, which takes a share of every batch
-	 * itself. TODO(#4): the measured default for small machines is decided in the report. */
-	if (online_cpus <= 1)
+	 * itself; but none below 3 CPUs. On 2 CPUs the other core is busy with the kernel's half of
+	 * the tunnel (TUN, UDP, the TCP stacks, the applications), so a worker only competes with it
+	 * and the event loop waits for a worker the scheduler has not run yet: measured with
+	 * bench/tunnel.sh (QUICK=1 RUNS=3, veth offloads off, 2-core EPYC), one worker gave 0.80-0.91x
+	 * the TCP goodput of inline crypto and no gain elsewhere. */
+	if (online_cpus < 3)
 		return 0;
 	return online_cpus - 1 > WORKERS_MAX ? WORKERS_MAX : (unsigned)(online_cpus - 1);
 }

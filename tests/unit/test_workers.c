@@ -234,10 +234,11 @@ static void test_choose_count(void **state)
 		unsigned want;
 		bool is_invalid;
 	} cases[] = {
-		{ NULL, 1, 0, false },	{ NULL, 8, 7, false },	  { "0", 8, 0, false },
+		{ NULL, 1, 0, false },	{ NULL, 2, 0, false },	  { NULL, 3, 2, false },
+		{ NULL, 8, 7, false },	{ "0", 8, 0, false },
 		{ "3", 2, 3, false },	{ "1000", 2, WORKERS_MAX, false },
 		{ "x", 4, 3, true },	{ "-1", 4, 3, true },	  { "2x", 4, 3, true },
-		{ "", 4, 3, false },
+		{ "", 4, 3, false },	{ "1", 2, 1, false },
 	};
 	unsigned i;
 	bool is_invalid;
