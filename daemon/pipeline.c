@@ -997,6 +997,7 @@ void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out)
 	workers_get_stats(p->workers, &ws);
 	out->crypto_parallel_batches = ws.parallel_batches;
 	out->crypto_inline_batches = ws.inline_batches;
+	out->crypto_worker_joins = ws.helpers_joined;
 }
 
 void pipeline_set_private_key(struct pipeline *p, const uint8_t *key)

@@ -21,7 +21,7 @@
  * sealed in any order among themselves, which is harmless: the counter was taken in prepare.
  *
  * Locks and lock order: there is no mutex. The only shared-memory synchronisation is the pool's
- * handshake (per-worker seq, the shared job counter next and the pending count: atomics and
+ * handshake (per-worker wake-up seq, the task's state, job counter and done count: atomics and
  * futexes, documented in workers.c) and libwgc's keypair reference counts. With no lock there is
  * no lock order; a lock added later must be listed here with what it guards and its rank.
  */
@@ -89,6 +89,7 @@ struct pipeline_stats {
 				     * of a super-packet lost to an empty pool */
 	uint64_t crypto_parallel_batches; /* seal/open batches split with the crypto workers */
 	uint64_t crypto_inline_batches;   /* seal/open batches run on the event loop alone */
+	uint64_t crypto_worker_joins;     /* workers that took part in a split batch */
 };
 void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out);
 

@@ -423,6 +423,9 @@ static bool format_counters(struct uapi_text *out, struct pipeline *p)
 	if (ok && st.crypto_parallel_batches)
 		ok = uapi_text_printf(out, "wgc_crypto_parallel_batches=%llu\n",
 				      (unsigned long long)st.crypto_parallel_batches);
+	if (ok && st.crypto_worker_joins)
+		ok = uapi_text_printf(out, "wgc_crypto_worker_joins=%llu\n",
+				      (unsigned long long)st.crypto_worker_joins);
 	return ok;
 }
 

@@ -1,20 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The crypto worker pool: a batch-parallel "for" over the seal or open jobs of one batch. The
- * caller publishes the batch (a task), wakes as many workers as the batch's size pays for, claims
- * jobs from a shared counter like every woken worker does, and waits until the woken workers have
- * left the batch. Nothing here orders packets; see daemon/pipeline.h for why order holds.
+ * caller publishes the batch (a task), wakes as many workers as the batch's size pays for, and
+ * claims jobs from a shared counter as every worker that joins the task does. When no job is left
+ * it closes the task and waits only for the workers that joined it: a worker the scheduler has not
+ * run yet by then finds the task closed, so the caller never waits for a thread that did no work
+ * (on a machine with fewer cores than threads, that wait was most of the cost). Nothing here
+ * orders packets; see daemon/pipeline.h for why order holds.
  *
- * Synchronisation is three atomics and two futex words, no lock:
- *   worker.seq   bumped (release) by the caller to hand that worker the current task; the worker
- *                sleeps in futex_wait on it. The acquire load that sees a new value makes the task
- *                and the jobs' prepared contents visible to the worker.
+ * Synchronisation is four atomics (two of them futex words), no lock:
+ *   worker.seq   bumped (release) by the caller to wake that worker; the worker sleeps in
+ *                futex_wait on it. A wake-up is only a hint to try to join the current task.
+ *   pool.state   TASK_CLOSED bit plus the number of workers that joined the task. The caller opens
+ *                a task by storing 0 (release: the task, next and done are written before it); a
+ *                worker joins with a compare-and-swap that fails once the caller has set
+ *                TASK_CLOSED (acquire: it then sees the task); the caller's fetch_or of
+ *                TASK_CLOSED returns how many joined.
  *   pool.next    index of the next unclaimed job of the task; fetch_add claims one job, so each job
  *                is sealed/opened by exactly one thread. Relaxed: it orders nothing else.
- *   pool.pending woken workers that have not finished the task. A worker's decrement (release)
- *                publishes its jobs' results; the caller's acquire load of 0 sees them all. The
- *                last worker out wakes the caller if it sleeps on it.
- * The task itself is written only by the caller while pending is 0 (no worker is inside it).
+ *   pool.done    workers that joined and finished. A worker's increment (release) publishes its
+ *                jobs' results; the caller's acquire load equal to the joined count sees them all.
+ *                The caller sleeps on it (futex) if the workers take long.
+ * The task, next and done are written only by the caller while the task is closed and every worker
+ * that joined it has finished, so no worker is inside it. A worker woken for one batch that runs
+ * late may join the next one: it reads the task only after joining, so it simply helps there.
  */
 #include "daemon/workers.h"
 
@@ -39,18 +48,20 @@ enum {
 	/* Each thread taking part (the caller included) should get at least this much work. */
 	SHARE_BYTES_MIN = 8 * 1024,
 	SHARE_JOBS_MIN = 2,
-	/* Polls of pending before the caller sleeps on it: a few microseconds, so a batch whose
+	/* Polls of done before the caller sleeps on it: a few microseconds, so a batch whose
 	 * last job is about to finish costs no syscall, while a worker the scheduler delays (on a
 	 * machine with fewer cores than threads) gets the caller's CPU instead of a spinning caller. */
 	WAIT_SPINS = 2000,
 };
+
+#define TASK_CLOSED UINT32_C(0x80000000)
 
 enum task_kind {
 	TASK_SEAL,
 	TASK_OPEN,
 };
 
-/* One batch. Written by the caller only while no worker is inside it (pending == 0). */
+/* One batch. Written by the caller only while it is closed and no worker is inside it. */
 struct task {
 	enum task_kind kind;
 	struct wgc_send_job *send_jobs;
@@ -72,8 +83,9 @@ struct workers {
 	struct task task;
 	struct workers_stats stats; /* caller's thread only */
 	_Atomic bool is_stopping; /* set before the final seq bump; read by workers after waking */
-	_Alignas(CACHE_LINE) _Atomic unsigned next;     /* next unclaimed job index of the task */
-	_Alignas(CACHE_LINE) _Atomic uint32_t pending; /* woken workers still in the task (futex word) */
+	_Alignas(CACHE_LINE) _Atomic unsigned next; /* next unclaimed job index of the task */
+	_Atomic uint32_t state; /* TASK_CLOSED | workers that joined the task */
+	_Alignas(CACHE_LINE) _Atomic uint32_t done; /* joined workers that finished (futex word) */
 	struct worker workers[];
 };
 
@@ -119,6 +131,19 @@ static void run_share(struct workers *pool)
 	}
 }
 
+/* True when the worker joined the open task; false when it is closed. */
+static bool join_task(struct workers *pool)
+{
+	uint32_t state = atomic_load_explicit(&pool->state, memory_order_acquire);
+
+	while (!(state & TASK_CLOSED))
+		if (atomic_compare_exchange_weak_explicit(&pool->state, &state, state + 1,
+							  memory_order_acq_rel,
+							  memory_order_acquire))
+			return true;
+	return false;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *self = arg;
@@ -132,26 +157,31 @@ static void *worker_main(void *arg)
 		seen = seq;
 		if (atomic_load_explicit(&pool->is_stopping, memory_order_acquire))
 			return NULL;
+		if (!join_task(pool))
+			continue; /* woken too late: the caller finished the batch without us */
 		run_share(pool);
-		/* The last one out wakes the caller; a wake with nobody asleep is a cheap syscall. */
-		if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) == 1)
-			futex_wake(&pool->pending, 1);
+		atomic_fetch_add_explicit(&pool->done, 1, memory_order_release);
+		/* A wake with nobody asleep is a cheap syscall. */
+		futex_wake(&pool->done, 1);
 	}
 }
 
-/* Waits until every woken worker has left the task. */
-static void wait_done(struct workers *pool)
+/* Closes the task and waits until every worker that joined it has finished. */
+static void close_and_wait(struct workers *pool)
 {
-	uint32_t left;
+	uint32_t joined = atomic_fetch_or_explicit(&pool->state, TASK_CLOSED,
+						   memory_order_acq_rel) & ~TASK_CLOSED;
+	uint32_t done;
 	int spin;
 
+	pool->stats.helpers_joined += joined;
 	for (spin = 0; spin < WAIT_SPINS; spin++) {
-		if (atomic_load_explicit(&pool->pending, memory_order_acquire) == 0)
+		if (atomic_load_explicit(&pool->done, memory_order_acquire) == joined)
 			return;
 		cpu_relax();
 	}
-	while ((left = atomic_load_explicit(&pool->pending, memory_order_acquire)) != 0)
-		futex_wait(&pool->pending, left);
+	while ((done = atomic_load_explicit(&pool->done, memory_order_acquire)) != joined)
+		futex_wait(&pool->done, done);
 }
 
 /* How many workers a batch of n jobs and bytes is worth waking (0: run it inline). */
@@ -183,15 +213,16 @@ static void run_task(struct workers *pool, unsigned helpers)
 	pool->stats.parallel_batches++;
 	pool->stats.helpers_woken += helpers;
 	atomic_store_explicit(&pool->next, 0, memory_order_relaxed);
-	atomic_store_explicit(&pool->pending, helpers, memory_order_relaxed);
+	atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
+	/* Opens the task: release makes the task, next, done and the prepared jobs visible to a
+	 * worker whose join (acquire) sees it. */
+	atomic_store_explicit(&pool->state, 0, memory_order_release);
 	for (i = 0; i < helpers; i++) {
-		/* release: the task, next, pending and the prepared jobs are visible to the worker
-		 * once it sees the new seq. */
 		atomic_fetch_add_explicit(&pool->workers[i].seq, 1, memory_order_release);
 		futex_wake(&pool->workers[i].seq, 1);
 	}
 	run_share(pool);
-	wait_done(pool);
+	close_and_wait(pool);
 }
 
 void workers_seal(struct workers *w, struct wgc_send_job *jobs, unsigned n)
@@ -312,6 +343,7 @@ int workers_create(unsigned count, struct workers **out)
 		return -ENOMEM;
 	memset(pool, 0, size);
 	pool->count = count;
+	atomic_store_explicit(&pool->state, TASK_CLOSED, memory_order_relaxed);
 	/* Workers inherit a mask that blocks every signal: signals belong to the event loop's
 	 * signalfd, and a handler must never run on a crypto thread. */
 	sigfillset(&all);

@@ -49,6 +49,7 @@ struct workers_stats {
 	uint64_t inline_batches;   /* run on the caller alone (small batch, or no threads) */
 	uint64_t parallel_batches; /* split with at least one worker */
 	uint64_t helpers_woken;    /* worker wake-ups, over all parallel batches */
+	uint64_t helpers_joined;   /* of those, workers that joined before the caller had done all */
 };
 void workers_get_stats(const struct workers *w, struct workers_stats *out);
 

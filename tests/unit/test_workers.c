@@ -176,10 +176,12 @@ static void run_pool(unsigned threads)
 	for (batch = 0; batch < 100; batch++)
 		one_batch(pool, BATCH, PLAIN_MAX);
 	workers_get_stats(pool, &stats);
-	print_message("%u threads: %llu inline, %llu parallel batches, %llu wake-ups\n", threads,
-		      (unsigned long long)stats.inline_batches,
+	print_message("%u threads: %llu inline, %llu parallel batches, %llu wake-ups, %llu joined\n",
+		      threads, (unsigned long long)stats.inline_batches,
 		      (unsigned long long)stats.parallel_batches,
-		      (unsigned long long)stats.helpers_woken);
+		      (unsigned long long)stats.helpers_woken,
+		      (unsigned long long)stats.helpers_joined);
+	assert_true(stats.helpers_joined <= stats.helpers_woken);
 	/* Two calls (seal, open) per batch; with threads, the full batches at least go parallel. */
 	assert_int_equal(stats.inline_batches + stats.parallel_batches, 2 * (BATCHES + 100));
 	if (threads > 0)
