@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The tunnel itself: handshake, ping over IPv4 and IPv6 both ways, MTU-sized and fragmented ICMP,
-# a 100 MiB TCP transfer whose SHA-256 must match, persistent keepalive seen in the counters.
+# a 100 MiB TCP transfer each way (IPv4 A->B, IPv6 B->A) whose SHA-256 must match, persistent
+# keepalive seen in the counters.
 # Runs on each pair: wgc->wgc, wgc->wireguard-go, wireguard-go->wgc (A initiates).
 #
 #   ┌──────────── ns A ────────────┐          ┌──────────── ns B ────────────┐
@@ -22,6 +23,19 @@ transfer_ok() {
 	sent=$(A $TOOLS source 10.200.0.2 5001 100)
 	wait $sink
 	got=$(cat "$TMP/sink.out")
+	echo "sent: $sent"
+	echo "got:  $got"
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((100 << 20)) ]
+}
+
+# The other direction over IPv6: B's TUN super-packets split by B, coalesced again by A.
+transfer_v6_ok() {
+	local sent got
+	A $TOOLS sink fd00:200::1 5001 >"$TMP/sink6.out" &
+	local sink=$!
+	sent=$(B $TOOLS source fd00:200::1 5001 100)
+	wait $sink
+	got=$(cat "$TMP/sink6.out")
 	echo "sent: $sent"
 	echo "got:  $got"
 	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((100 << 20)) ]
@@ -65,6 +79,7 @@ for pair in "${PAIRS[@]}"; do
 	# Test: 100 MiB TCP transfer with a matching hash
 	say "$LABEL: 100 MiB over TCP"
 	check "$LABEL: 100 MiB A->B, SHA-256 matches" transfer_ok
+	check "$LABEL: 100 MiB B->A over IPv6, SHA-256 matches" transfer_v6_ok
 
 	# Test: persistent keepalive visible in counters
 	say "$LABEL: persistent keepalive"
