@@ -408,24 +408,25 @@ static bool format_counters(struct uapi_text *out, struct pipeline *p)
 					      wgc_drop_reason_str((enum wgc_drop_reason)r),
 					      (unsigned long long)drops[r]);
 	pipeline_get_stats(p, &st);
-	if (ok && st.udp_send_errors)
-		ok = uapi_text_printf(out, "wgc_udp_send_errors=%llu\n",
-				      (unsigned long long)st.udp_send_errors);
-	if (ok && st.tun_write_errors)
-		ok = uapi_text_printf(out, "wgc_tun_write_errors=%llu\n",
-				      (unsigned long long)st.tun_write_errors);
-	if (ok && st.tun_bad_packets)
-		ok = uapi_text_printf(out, "wgc_tun_bad_packets=%llu\n",
-				      (unsigned long long)st.tun_bad_packets);
-	if (ok && st.staged_dropped)
-		ok = uapi_text_printf(out, "wgc_staged_dropped=%llu\n",
-				      (unsigned long long)st.staged_dropped);
-	if (ok && st.crypto_parallel_batches)
-		ok = uapi_text_printf(out, "wgc_crypto_parallel_batches=%llu\n",
-				      (unsigned long long)st.crypto_parallel_batches);
-	if (ok && st.crypto_worker_joins)
-		ok = uapi_text_printf(out, "wgc_crypto_worker_joins=%llu\n",
-				      (unsigned long long)st.crypto_worker_joins);
+	{
+		const struct {
+			const char *name;
+			uint64_t value;
+		} daemon_counters[] = {
+			{ "udp_send_errors", st.udp_send_errors },
+			{ "tun_write_errors", st.tun_write_errors },
+			{ "tun_bad_packets", st.tun_bad_packets },
+			{ "staged_dropped", st.staged_dropped },
+			{ "crypto_parallel_batches", st.crypto_parallel_batches },
+			{ "crypto_worker_joins", st.crypto_worker_joins },
+		};
+		size_t i;
+
+		for (i = 0; ok && i < sizeof(daemon_counters) / sizeof(daemon_counters[0]); i++)
+			if (daemon_counters[i].value)
+				ok = uapi_text_printf(out, "wgc_%s=%llu\n", daemon_counters[i].name,
+						      (unsigned long long)daemon_counters[i].value);
+	}
 	return ok;
 }
 
