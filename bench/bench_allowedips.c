@@ -122,7 +122,7 @@ static double insert_routes(struct wgc_allowedips *table, struct wgc_allowedips_
 			cidr = v6_cidr();
 		}
 		owner = &owners[rng() % OWNERS];
-		if (wgc_allowedips_insert(table, family, ip, cidr, owner) != WGC_OK) {
+		if (wgc_trie_insert(table, family, ip, cidr, owner) != WGC_OK) {
 			fprintf(stderr, "bench_allowedips: insert %" PRIu32 " failed\n", i);
 			exit(1);
 		}
@@ -142,7 +142,7 @@ static double lookup_run(const struct wgc_allowedips *table, uint8_t family, con
 
 	do {
 		for (int k = 0; k < 4096; k++) {
-			*hits += wgc_allowedips_find(table, family, addrs + i * stride) != NULL;
+			*hits += wgc_trie_find(table, family, addrs + i * stride) != NULL;
 			i = (i + 1) & (LOOKUP_ADDRS - 1);
 		}
 		done += 4096;
@@ -214,9 +214,9 @@ int main(void)
 {
 	uint32_t max_routes = 2 * ROUTES_PER_FAMILY;
 	/* mem_size holds two nodes per route (route and branch) plus a constant slack */
-	size_t node_size = (wgc_allowedips_mem_size(2) - wgc_allowedips_mem_size(1)) / 2;
+	size_t node_size = (wgc_trie_mem_size(2) - wgc_trie_mem_size(1)) / 2;
 	struct wgc_allowedips_owner *owners = calloc(OWNERS, sizeof(*owners));
-	void *mem = calloc(1, wgc_allowedips_mem_size(max_routes));
+	void *mem = calloc(1, wgc_trie_mem_size(max_routes));
 	struct wgc_allowedips table;
 	uint32_t routes4, nodes4;
 	double insert4_s, insert6_s;
@@ -225,7 +225,7 @@ int main(void)
 		perror("calloc");
 		return 1;
 	}
-	wgc_allowedips_init(&table, mem, max_routes);
+	wgc_trie_init(&table, mem, max_routes);
 	for (int i = 0; i < V6_ALLOCATIONS; i++)
 		v6_allocation[i] = 0x20000000u | ((uint32_t)rng() & 0x1fffffffu);
 

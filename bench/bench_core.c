@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "base/bytes.h"
 #include "bench/bench_util.h"
 #include "wgc.h"
 
@@ -26,7 +27,7 @@ enum {
 	REPS = 7,
 	BATCH = 4096,  /* packets sealed ahead of one timed open pass */
 	STRIDE = 1536, /* bytes per packet buffer: 16 + 1420 + 16 fits, 64-aligned */
-	BIG_PAYLOAD = 1420,
+	BIG_PAYLOAD = WGC_DEFAULT_MTU,
 	SMALL_PAYLOAD = 64,
 	HANDSHAKES_PER_REP = 100,
 	X25519_PER_HANDSHAKE = 8, /* 2 base-point + 6 variable-base scalar multiplications */
@@ -40,8 +41,8 @@ enum {
 	DELTA = 1000,
 };
 
-#define SEC UINT64_C(1000000000)
-#define MSEC UINT64_C(1000000)
+#define SEC WGC_NSEC_PER_SEC
+#define MSEC (WGC_NSEC_PER_SEC / 1000)
 /* Protocol time starts here so that "now - 0" is never accidentally small. */
 #define EPOCH_NS (UINT64_C(1000) * SEC)
 /* The fake wall clock is this plus protocol time (2023-11-14). */
@@ -289,14 +290,6 @@ static void pair_init(struct node *a, struct node *b)
 		die("the first handshake did not establish a session");
 }
 
-/* ---- little helpers ---- */
-
-static void store_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* ---- timing: wall and CPU clocks side by side ---- */
 
 /* Time spent in timed regions, on both clocks. The CPU clock leaves out the time this process was
@@ -354,7 +347,7 @@ static void run_raw_seal(uint8_t *bufs, size_t padded, const uint8_t *key, uint6
 	for (size_t i = 0; i < BATCH; i++) {
 		uint8_t *p = bufs + i * STRIDE + WGC_DATA_HEADROOM;
 
-		store_le64(nonce + 4, (*counter)++);
+		wgc_store_le64(nonce + 4, (*counter)++);
 		crypto_aead_chacha20poly1305_ietf_encrypt_detached(p, p + padded, NULL, p, padded,
 		                                                   NULL, 0, NULL, nonce, key);
 	}
@@ -417,7 +410,7 @@ static void seal_batch_raw(uint8_t *bufs, size_t padded, const uint8_t *key, uin
 	for (size_t i = 0; i < BATCH; i++) {
 		uint8_t *p = bufs + i * STRIDE + WGC_DATA_HEADROOM;
 
-		store_le64(nonce + 4, counter0 + i);
+		wgc_store_le64(nonce + 4, counter0 + i);
 		crypto_aead_chacha20poly1305_ietf_encrypt_detached(p, p + padded, NULL, p, padded,
 		                                                   NULL, 0, NULL, nonce, key);
 	}
@@ -432,7 +425,7 @@ static void run_raw_open(uint8_t *bufs, size_t padded, const uint8_t *key, uint6
 	for (size_t i = 0; i < BATCH; i++) {
 		uint8_t *p = bufs + i * STRIDE + WGC_DATA_HEADROOM;
 
-		store_le64(nonce + 4, counter0 + i);
+		wgc_store_le64(nonce + 4, counter0 + i);
 		if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
 		        p, NULL, p, padded, p + padded, NULL, 0, nonce, key) != 0)
 			(*bad)++;

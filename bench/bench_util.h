@@ -14,12 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/bytes.h"
+
 static inline uint64_t bench_clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
 	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * WGC_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
 /* Wall time on the monotonic clock. */

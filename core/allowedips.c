@@ -7,6 +7,9 @@
  */
 #include "core/allowedips.h"
 
+#include "base/assert.h"
+#include "base/bytes.h"
+
 #include <stdint.h>
 #include <string.h>
 
@@ -23,7 +26,7 @@
  * Trie links are 32-bit references (pool index + 1, 0 = none) instead of pointers: the pool is
  * the bulk of the memory with a million routes, and this keeps the fields a lookup reads (key,
  * owner, child, cidr) within the first 34 bytes. The owner list uses real pointers because
- * wgc_allowedips_list gets only the owner, not the table that would resolve a reference.
+ * wgc_trie_list gets only the owner, not the table that would resolve a reference.
  */
 struct wgc_allowedips_node {
 	/* The prefix as two host-order words, most significant bit first; IPv4 uses the top half
@@ -124,28 +127,15 @@ static unsigned common_bits(const uint64_t a[2], const uint64_t b[2], unsigned l
 	return n < limit ? n : limit;
 }
 
-static uint32_t load_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void store_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* Reads an address (4 or 16 network-order bytes) into key form, keeping its first cidr bits. */
 static void load_key(uint8_t family, const uint8_t *ip, unsigned cidr, uint64_t key[2])
 {
 	if (family == WGC_AF_INET) {
-		key[0] = (uint64_t)load_be32(ip) << 32;
+		key[0] = (uint64_t)wgc_load_be32(ip) << 32;
 		key[1] = 0;
 	} else {
-		key[0] = (uint64_t)load_be32(ip) << 32 | load_be32(ip + 4);
-		key[1] = (uint64_t)load_be32(ip + 8) << 32 | load_be32(ip + 12);
+		key[0] = (uint64_t)wgc_load_be32(ip) << 32 | wgc_load_be32(ip + 4);
+		key[1] = (uint64_t)wgc_load_be32(ip + 8) << 32 | wgc_load_be32(ip + 12);
 	}
 	key[0] &= hi_mask(cidr < 64 ? cidr : 64);
 	key[1] &= hi_mask(cidr > 64 ? cidr - 64 : 0);
@@ -153,7 +143,7 @@ static void load_key(uint8_t family, const uint8_t *ip, unsigned cidr, uint64_t 
 
 /* ---- pool ---- */
 
-size_t wgc_allowedips_mem_size(uint32_t max_routes)
+size_t wgc_trie_mem_size(uint32_t max_routes)
 {
 	size_t nodes;
 
@@ -165,7 +155,7 @@ size_t wgc_allowedips_mem_size(uint32_t max_routes)
 	return nodes * sizeof(struct wgc_allowedips_node) + ALIGN_SLACK;
 }
 
-void wgc_allowedips_init(struct wgc_allowedips *table, void *mem, uint32_t max_routes)
+void wgc_trie_init(struct wgc_allowedips *table, void *mem, uint32_t max_routes)
 {
 	uintptr_t align = _Alignof(struct wgc_allowedips_node);
 	uintptr_t base = ((uintptr_t)mem + align - 1) & ~(align - 1);
@@ -186,6 +176,7 @@ static struct wgc_allowedips_node *node_get(struct wgc_allowedips *table)
 {
 	struct wgc_allowedips_node *node = table->free_list;
 
+	WGC_ASSERT(table->free_count > 0);
 	if (node) {
 		table->free_list = node->owner_next;
 		node->owner_next = NULL;
@@ -226,8 +217,12 @@ static void owner_append(struct wgc_allowedips_owner *owner, struct wgc_allowedi
 static void owner_unlink(struct wgc_allowedips_node *node)
 {
 	struct wgc_allowedips_owner *owner = node->owner;
-	struct wgc_allowedips_node *first = owner->first;
+	struct wgc_allowedips_node *first;
 	struct wgc_allowedips_node *next = node->owner_next;
+
+	/* Only routes are on an owner's list, each with owner_prev set (the first's is the last). */
+	WGC_ASSERT(owner && owner->count > 0 && owner->first && node->owner_prev);
+	first = owner->first;
 
 	if (node == first) {
 		owner->first = next;
@@ -366,9 +361,8 @@ static struct wgc_allowedips_node *new_node(struct wgc_allowedips *table, uint8_
 	return node;
 }
 
-enum wgc_status wgc_allowedips_insert(struct wgc_allowedips *table, uint8_t family,
-				      const uint8_t *ip, uint8_t cidr,
-				      struct wgc_allowedips_owner *owner)
+enum wgc_status wgc_trie_insert(struct wgc_allowedips *table, uint8_t family, const uint8_t *ip,
+				uint8_t cidr, struct wgc_allowedips_owner *owner)
 {
 	struct wgc_allowedips_node **root = root_of(table, family);
 	struct wgc_allowedips_node *route;
@@ -412,9 +406,8 @@ enum wgc_status wgc_allowedips_insert(struct wgc_allowedips *table, uint8_t fami
 	return WGC_OK;
 }
 
-enum wgc_status wgc_allowedips_remove(struct wgc_allowedips *table, uint8_t family,
-				      const uint8_t *ip, uint8_t cidr,
-				      struct wgc_allowedips_owner *owner)
+enum wgc_status wgc_trie_remove(struct wgc_allowedips *table, uint8_t family, const uint8_t *ip,
+				uint8_t cidr, struct wgc_allowedips_owner *owner)
 {
 	uint64_t key[2];
 	struct spot spot;
@@ -431,7 +424,7 @@ enum wgc_status wgc_allowedips_remove(struct wgc_allowedips *table, uint8_t fami
 	return WGC_OK;
 }
 
-void wgc_allowedips_remove_owner(struct wgc_allowedips *table, struct wgc_allowedips_owner *owner)
+void wgc_trie_remove_owner(struct wgc_allowedips *table, struct wgc_allowedips_owner *owner)
 {
 	struct wgc_allowedips_node *node = owner->first;
 
@@ -487,8 +480,8 @@ static const struct wgc_allowedips_node *find_v6(const struct wgc_allowedips *ta
 	return best;
 }
 
-struct wgc_allowedips_owner *wgc_allowedips_find(const struct wgc_allowedips *table, uint8_t family,
-						 const uint8_t *ip)
+struct wgc_allowedips_owner *wgc_trie_find(const struct wgc_allowedips *table, uint8_t family,
+					   const uint8_t *ip)
 {
 	const struct wgc_allowedips_node *best;
 	uint64_t a[2];
@@ -502,8 +495,7 @@ struct wgc_allowedips_owner *wgc_allowedips_find(const struct wgc_allowedips *ta
 
 /* ---- listing ---- */
 
-size_t wgc_allowedips_list(const struct wgc_allowedips_owner *owner, struct wgc_prefix *out,
-			   size_t cap)
+size_t wgc_trie_list(const struct wgc_allowedips_owner *owner, struct wgc_prefix *out, size_t cap)
 {
 	const struct wgc_allowedips_node *node = owner->first;
 	size_t i;
@@ -512,11 +504,11 @@ size_t wgc_allowedips_list(const struct wgc_allowedips_owner *owner, struct wgc_
 		memset(&out[i], 0, sizeof(out[i]));
 		out[i].family = node->family;
 		out[i].cidr = node->cidr;
-		store_be32(out[i].ip, (uint32_t)(node->key[0] >> 32));
+		wgc_store_be32(out[i].ip, (uint32_t)(node->key[0] >> 32));
 		if (node->family == WGC_AF_INET6) {
-			store_be32(out[i].ip + 4, (uint32_t)node->key[0]);
-			store_be32(out[i].ip + 8, (uint32_t)(node->key[1] >> 32));
-			store_be32(out[i].ip + 12, (uint32_t)node->key[1]);
+			wgc_store_be32(out[i].ip + 4, (uint32_t)node->key[0]);
+			wgc_store_be32(out[i].ip + 8, (uint32_t)(node->key[1] >> 32));
+			wgc_store_be32(out[i].ip + 12, (uint32_t)node->key[1]);
 		}
 	}
 	return owner->count;

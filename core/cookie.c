@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "base/ip.h"
 #include "crypto/crypto.h"
 
 static const char LABEL_MAC1[] = "mac1----";
@@ -29,10 +30,11 @@ static void hash_label(uint8_t out[NOISE_HASH_LEN], const char *label,
 static void compute_cookie(uint8_t cookie[COOKIE_LEN], const uint8_t secret[NOISE_SYMMETRIC_KEY_LEN],
 			   const struct wgc_addr *src)
 {
-	uint8_t port[2] = { (uint8_t)(src->port >> 8), (uint8_t)src->port };
-	size_t ip_len = src->family == WGC_AF_INET6 ? 16 : 4;
+	uint8_t port[2];
+	size_t ip_len = src->family == WGC_AF_INET6 ? WGC_IPV6_ADDR_LEN : WGC_IPV4_ADDR_LEN;
 	struct wgc_blake2s state;
 
+	wgc_store_be16(port, src->port);
 	wgc_blake2s_init_key(&state, COOKIE_LEN, secret, NOISE_SYMMETRIC_KEY_LEN);
 	wgc_blake2s_update(&state, src->ip, ip_len);
 	wgc_blake2s_update(&state, port, sizeof(port));

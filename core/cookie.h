@@ -2,9 +2,9 @@
 /*
  * MACs and cookies (whitepaper 5.4.4, 5.4.7). The cookie_checker is our responder side: it verifies
  * mac1/mac2 of received handshake messages and makes cookie replies from a secret that the endpoint
- * rotates every COOKIE_SECRET_MAX_AGE. The cookie_maker is per peer, our initiator side: it stamps
- * mac1/mac2 on messages we send and takes in the cookies peers give us. No index lookups and no
- * decisions about load live here.
+ * rotates lazily (redrawn when a handshake under load needs it and it is COOKIE_SECRET_MAX_AGE
+ * old). The cookie_maker is per peer, our initiator side: it stamps mac1/mac2 on messages we send
+ * and takes in the cookies peers give us. No index lookups and no decisions about load live here.
  */
 #ifndef WGC_CORE_COOKIE_H
 #define WGC_CORE_COOKIE_H

@@ -78,7 +78,7 @@ static bool compute_layout(const struct wgc_limits *limits, struct layout *l)
 	l->ratelimit_entries = round_up_pow2(limits->max_ratelimit_entries ?
 					     limits->max_ratelimit_entries :
 					     DEFAULT_RATELIMIT_ENTRIES);
-	routes_size = wgc_allowedips_mem_size(limits->max_allowed_ips);
+	routes_size = wgc_trie_mem_size(limits->max_allowed_ips);
 	if (limits->max_allowed_ips && routes_size == 0)
 		return false;
 	l->total = sizeof(struct wgc_endpoint);
@@ -123,7 +123,7 @@ enum wgc_status wgc_endpoint_init(void *mem, size_t mem_size, const struct wgc_c
 	ep->random = cfg->random;
 	ep->wall_clock = cfg->wall_clock;
 	ep->ctx = cfg->ctx;
-	ep->mtu = cfg->mtu ? cfg->mtu : DEFAULT_MTU;
+	ep->mtu = cfg->mtu ? cfg->mtu : WGC_DEFAULT_MTU;
 	ep->load_threshold_per_s = cfg->load_threshold_per_s ? cfg->load_threshold_per_s :
 							       WGC_DEFAULT_LOAD_THRESHOLD;
 	wgc_peer_table_init(&ep->peers, (struct wgc_peer **)(void *)(base + l.peer_buckets_off),
@@ -134,7 +134,7 @@ enum wgc_status wgc_endpoint_init(void *mem, size_t mem_size, const struct wgc_c
 			     l.index_buckets);
 	wgc_keypair_pool_init(&ep->keypairs, (struct wgc_keypair *)(void *)(base + l.keypairs_off),
 			      l.keypairs);
-	wgc_allowedips_init(&ep->allowedips, base + l.allowedips_off, cfg->limits.max_allowed_ips);
+	wgc_trie_init(&ep->allowedips, base + l.allowedips_off, cfg->limits.max_allowed_ips);
 	wgc_ratelimiter_init(&ep->ratelimiter,
 			     (struct wgc_ratelimit_entry *)(void *)(base + l.ratelimit_off),
 			     l.ratelimit_entries, secret);
@@ -148,13 +148,20 @@ out:
 	return status;
 }
 
+static void remove_peer(struct wgc_endpoint *ep, struct wgc_peer *peer);
+
 void wgc_endpoint_clear(struct wgc_endpoint *ep)
 {
+	wgc_endpoint_serial_enter(ep);
 	while (ep->peers.first)
-		wgc_peer_remove(ep, ep->peers.first);
+		remove_peer(ep, ep->peers.first);
+	/* With every peer gone only a job's reference can keep a keypair out of the pool, and no
+	 * job may outlive the endpoint (its last unref would write into the caller's memory). */
+	WGC_ASSERT(wgc_keypair_pool_free_count(&ep->keypairs) == ep->keypairs.cap);
 	wgc_noise_local_set_private_key(&ep->local, NULL);
 	wgc_cookie_checker_clear(&ep->cookie_checker);
 	wgc_memzero(ep->ratelimiter.secret, sizeof(ep->ratelimiter.secret));
+	wgc_endpoint_serial_exit(ep);
 }
 
 /* ---- actions and small helpers ---- */
@@ -197,7 +204,9 @@ void wgc_endpoint_count(struct wgc_endpoint *ep, enum wgc_drop_reason reason)
 
 void wgc_endpoint_count_drop(struct wgc_endpoint *ep, enum wgc_drop_reason reason)
 {
+	wgc_endpoint_serial_enter(ep);
 	wgc_endpoint_count(ep, reason);
+	wgc_endpoint_serial_exit(ep);
 }
 
 void wgc_endpoint_get_drops(const struct wgc_endpoint *ep, uint64_t counts[WGC_DROP__COUNT])
@@ -235,15 +244,24 @@ bool wgc_endpoint_is_under_load(const struct wgc_endpoint *ep, uint64_t now)
 	return ep->has_load && now < ep->under_load_until_ns;
 }
 
-void wgc_endpoint_report_load(struct wgc_endpoint *ep, uint64_t now)
+void wgc_endpoint_mark_load(struct wgc_endpoint *ep, uint64_t now)
 {
 	ep->has_load = true;
 	ep->under_load_until_ns = now + UNDER_LOAD_AFTER;
 }
 
+void wgc_endpoint_report_load(struct wgc_endpoint *ep, uint64_t now)
+{
+	wgc_endpoint_serial_enter(ep);
+	wgc_endpoint_mark_load(ep, now);
+	wgc_endpoint_serial_exit(ep);
+}
+
 void wgc_endpoint_set_mtu(struct wgc_endpoint *ep, uint32_t mtu)
 {
-	ep->mtu = mtu ? mtu : DEFAULT_MTU;
+	wgc_endpoint_serial_enter(ep);
+	ep->mtu = mtu ? mtu : WGC_DEFAULT_MTU;
+	wgc_endpoint_serial_exit(ep);
 }
 
 /* ---- identity ---- */
@@ -276,6 +294,7 @@ enum wgc_status wgc_endpoint_set_private_key(struct wgc_endpoint *ep, const uint
 	struct wgc_peer *peer;
 
 	(void)now;
+	wgc_endpoint_serial_enter(ep);
 	memset(clamped, 0, sizeof(clamped));
 	if (has_key) {
 		memcpy(clamped, key, WGC_KEY_LEN);
@@ -302,6 +321,7 @@ enum wgc_status wgc_endpoint_set_private_key(struct wgc_endpoint *ep, const uint
 	}
 out:
 	wgc_memzero(clamped, sizeof(clamped));
+	wgc_endpoint_serial_exit(ep);
 	return status;
 }
 
@@ -319,12 +339,11 @@ bool wgc_endpoint_get_public_key(const struct wgc_endpoint *ep, uint8_t out[WGC_
 
 /* ---- peers ---- */
 
-enum wgc_status wgc_peer_add(struct wgc_endpoint *ep, const uint8_t public_key[WGC_KEY_LEN],
-			     uint64_t now, struct wgc_peer **out)
+static enum wgc_status add_peer(struct wgc_endpoint *ep, const uint8_t public_key[WGC_KEY_LEN],
+				struct wgc_peer **out)
 {
 	struct wgc_peer *peer;
 
-	(void)now;
 	if (!public_key || wgc_ct_is_zero(public_key, WGC_KEY_LEN) ||
 	    (ep->local.has_private_key &&
 	     memcmp(public_key, ep->local.public_key, WGC_KEY_LEN) == 0))
@@ -345,6 +364,18 @@ enum wgc_status wgc_peer_add(struct wgc_endpoint *ep, const uint8_t public_key[W
 	return WGC_OK;
 }
 
+enum wgc_status wgc_peer_add(struct wgc_endpoint *ep, const uint8_t public_key[WGC_KEY_LEN],
+			     uint64_t now, struct wgc_peer **out)
+{
+	enum wgc_status status;
+
+	(void)now;
+	wgc_endpoint_serial_enter(ep);
+	status = add_peer(ep, public_key, out);
+	wgc_endpoint_serial_exit(ep);
+	return status;
+}
+
 struct wgc_peer *wgc_peer_lookup(const struct wgc_endpoint *ep,
 				 const uint8_t public_key[WGC_KEY_LEN])
 {
@@ -361,14 +392,23 @@ uint32_t wgc_endpoint_peer_count(const struct wgc_endpoint *ep)
 	return ep->peers.count;
 }
 
-void wgc_peer_remove(struct wgc_endpoint *ep, struct wgc_peer *peer)
+static void remove_peer(struct wgc_endpoint *ep, struct wgc_peer *peer)
 {
 	wgc_keypairs_clear(&peer->keypairs, &ep->indexes);
 	wgc_index_remove(&ep->indexes, &peer->handshake_entry);
 	wgc_timers_clear(&ep->timers, &peer->timers);
-	wgc_allowedips_remove_owner(&ep->allowedips, &peer->allowedips);
+	wgc_trie_remove_owner(&ep->allowedips, &peer->allowedips);
 	ep->allowedips_generation++;
 	wgc_peer_table_remove(&ep->peers, peer);
+}
+
+void wgc_peer_remove(struct wgc_endpoint *ep, struct wgc_peer *peer)
+{
+	wgc_endpoint_serial_enter(ep);
+	/* A removed peer is wiped and back on the free list: removing it again is a caller bug. */
+	WGC_ASSERT(peer->is_live);
+	remove_peer(ep, peer);
+	wgc_endpoint_serial_exit(ep);
 }
 
 void wgc_peer_set_preshared_key(struct wgc_peer *peer, const uint8_t *psk)
@@ -410,16 +450,15 @@ void wgc_peer_set_persistent_keepalive(struct wgc_endpoint *ep, struct wgc_peer 
 {
 	uint16_t old = peer->persistent_keepalive_s;
 
+	wgc_endpoint_serial_enter(ep);
 	peer->persistent_keepalive_s = interval_s;
-	if (interval_s == 0) {
+	if (interval_s == 0)
 		wgc_timers_disarm(&peer->timers, TIMER_PERSISTENT_KEEPALIVE);
-		return;
-	}
-	/* As wireguard-go: turning it on sends one at once, which also restarts the interval. */
-	if (old == 0 && out)
+	else if (old == 0 && out) /* as wireguard-go: one at once, which restarts the interval */
 		wgc_endpoint_send_keepalive(ep, peer, now, out);
 	else
 		wgc_timers_on_authenticated_traversal(&ep->timers, &peer->timers, now, interval_s);
+	wgc_endpoint_serial_exit(ep);
 }
 
 uint16_t wgc_peer_get_persistent_keepalive(const struct wgc_peer *peer)
@@ -461,42 +500,52 @@ static bool prefix_is_valid(const struct wgc_prefix *prefix)
 enum wgc_status wgc_allowedip_insert(struct wgc_endpoint *ep, struct wgc_peer *peer,
 				     const struct wgc_prefix *prefix)
 {
-	if (!prefix_is_valid(prefix))
-		return WGC_ERR_INVALID;
-	ep->allowedips_generation++;
-	return wgc_allowedips_insert(&ep->allowedips, prefix->family, prefix->ip, prefix->cidr,
-				     &peer->allowedips);
+	enum wgc_status status = WGC_ERR_INVALID;
+
+	wgc_endpoint_serial_enter(ep);
+	if (prefix_is_valid(prefix)) {
+		ep->allowedips_generation++;
+		status = wgc_trie_insert(&ep->allowedips, prefix->family, prefix->ip, prefix->cidr,
+					 &peer->allowedips);
+	}
+	wgc_endpoint_serial_exit(ep);
+	return status;
 }
 
 enum wgc_status wgc_allowedip_remove(struct wgc_endpoint *ep, struct wgc_peer *peer,
 				     const struct wgc_prefix *prefix)
 {
-	if (!prefix_is_valid(prefix))
-		return WGC_ERR_INVALID;
-	ep->allowedips_generation++;
-	return wgc_allowedips_remove(&ep->allowedips, prefix->family, prefix->ip, prefix->cidr,
-				     &peer->allowedips);
+	enum wgc_status status = WGC_ERR_INVALID;
+
+	wgc_endpoint_serial_enter(ep);
+	if (prefix_is_valid(prefix)) {
+		ep->allowedips_generation++;
+		status = wgc_trie_remove(&ep->allowedips, prefix->family, prefix->ip, prefix->cidr,
+					 &peer->allowedips);
+	}
+	wgc_endpoint_serial_exit(ep);
+	return status;
 }
 
 void wgc_allowedips_clear_peer(struct wgc_endpoint *ep, struct wgc_peer *peer)
 {
+	wgc_endpoint_serial_enter(ep);
 	ep->allowedips_generation++;
-	wgc_allowedips_remove_owner(&ep->allowedips, &peer->allowedips);
+	wgc_trie_remove_owner(&ep->allowedips, &peer->allowedips);
+	wgc_endpoint_serial_exit(ep);
 }
 
 size_t wgc_peer_get_allowedips(const struct wgc_peer *peer, struct wgc_prefix *out, size_t cap)
 {
-	return wgc_allowedips_list(&peer->allowedips, out, cap);
+	return wgc_trie_list(&peer->allowedips, out, cap);
 }
 
 struct wgc_peer *wgc_allowedips_lookup(const struct wgc_endpoint *ep, uint8_t family,
 				       const uint8_t *ip)
 {
-	struct wgc_allowedips_owner *owner = wgc_allowedips_find(&ep->allowedips, family, ip);
+	struct wgc_allowedips_owner *owner = wgc_trie_find(&ep->allowedips, family, ip);
 
-	return owner ? (struct wgc_peer *)(void *)((uint8_t *)owner -
-						   offsetof(struct wgc_peer, allowedips)) :
-		       NULL;
+	return owner ? WGC_CONTAINER_OF(owner, struct wgc_peer, allowedips) : NULL;
 }
 
 /* ---- the tick ---- */
@@ -556,7 +605,7 @@ static bool has_room_for_peer(const struct wgc_actions *out)
 	       out->scratch_size - out->scratch_used >= TICK_SCRATCH_PER_PEER;
 }
 
-uint64_t wgc_endpoint_tick(struct wgc_endpoint *ep, uint64_t now, struct wgc_actions *out)
+static uint64_t tick(struct wgc_endpoint *ep, uint64_t now, struct wgc_actions *out)
 {
 	struct wgc_timers *timers;
 
@@ -566,12 +615,20 @@ uint64_t wgc_endpoint_tick(struct wgc_endpoint *ep, uint64_t now, struct wgc_act
 		if (!out || !has_room_for_peer(out))
 			return now;
 		timers = wgc_timer_heap_pop_due(&ep->timers, now);
-		fire_timers(ep, (struct wgc_peer *)(void *)((uint8_t *)timers -
-							    offsetof(struct wgc_peer, timers)),
-			    now, out);
+		fire_timers(ep, WGC_CONTAINER_OF(timers, struct wgc_peer, timers), now, out);
 		wgc_timers_refile(&ep->timers, timers);
 	}
 	return wgc_timer_heap_next(&ep->timers);
+}
+
+uint64_t wgc_endpoint_tick(struct wgc_endpoint *ep, uint64_t now, struct wgc_actions *out)
+{
+	uint64_t next;
+
+	wgc_endpoint_serial_enter(ep);
+	next = tick(ep, now, out);
+	wgc_endpoint_serial_exit(ep);
+	return next;
 }
 
 uint64_t wgc_endpoint_next_deadline(const struct wgc_endpoint *ep)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/assert.h"
 #include "core/allowedips.h"
 #include "core/cookie.h"
 #include "core/index.h"
@@ -22,7 +23,20 @@
 #include "core/timers.h"
 #include "wgc.h"
 
-enum { DEFAULT_MTU = 1420, DEFAULT_RATELIMIT_ENTRIES = 4096 };
+enum { DEFAULT_RATELIMIT_ENTRIES = 4096 };
+
+/*
+ * The state field of the public job structs (private to libwgc). prepare sets IDLE or, with the
+ * CRYPTO verdict, PREPARED: only then does the job hold a keypair reference, until seal, commit or
+ * abandon makes it FINISHED. A receive job is OPENED in between. The values are not 0/1 so that a
+ * job that never went through prepare is unlikely to pass for a prepared one in debug checks.
+ */
+enum wgc_job_state {
+	JOB_IDLE = 0,
+	JOB_PREPARED = 0xa5,
+	JOB_OPENED = 0x5a,
+	JOB_FINISHED = 0xf0,
+};
 
 /*
  * Secrets: local.private_key, cookie_checker.secret, and through the peers and keypair pool every
@@ -48,7 +62,38 @@ struct wgc_endpoint {
 	uint64_t under_load_until_ns;
 	uint32_t allowedips_generation; /* bumped by every change of the allowed-IPs table */
 	uint64_t drops[WGC_DROP__COUNT];
+#ifdef WGC_DEBUG
+	uint32_t serial_calls; /* atomic: serial public calls running now; above 1 is a caller bug */
+#endif
 };
+
+/*
+ * The serial-per-endpoint rule (wgc.h), checked in WGC_DEBUG builds: every serial public entry
+ * point that takes the endpoint brackets its body with enter/exit, and a call that finds another
+ * one running traps. Internal paths call the unguarded internals, never a guarded entry point, so
+ * legitimate nesting (a tick sending a keepalive) does not count. The counter is atomic so the
+ * check itself does not race when the caller breaks the rule from two threads. Without WGC_DEBUG
+ * both compile to nothing.
+ */
+static inline void wgc_endpoint_serial_enter(struct wgc_endpoint *ep)
+{
+#ifdef WGC_DEBUG
+	uint32_t running = __atomic_fetch_add(&ep->serial_calls, 1, __ATOMIC_ACQUIRE);
+
+	WGC_ASSERT(running == 0);
+#else
+	(void)ep;
+#endif
+}
+
+static inline void wgc_endpoint_serial_exit(struct wgc_endpoint *ep)
+{
+#ifdef WGC_DEBUG
+	__atomic_fetch_sub(&ep->serial_calls, 1, __ATOMIC_RELEASE);
+#else
+	(void)ep;
+#endif
+}
 
 /* ---- actions ---- */
 
@@ -68,6 +113,9 @@ uint64_t wgc_endpoint_jitter(struct wgc_endpoint *ep);
 bool wgc_endpoint_new_index(struct wgc_endpoint *ep, uint32_t *index);
 /* Whether handshakes must carry a valid mac2 now. */
 bool wgc_endpoint_is_under_load(const struct wgc_endpoint *ep, uint64_t now);
+/* Behave as under load until now + UNDER_LOAD_AFTER (wgc_endpoint_report_load without the serial
+ * check, for the built-in load signal). */
+void wgc_endpoint_mark_load(struct wgc_endpoint *ep, uint64_t now);
 
 /* ---- send.c ---- */
 

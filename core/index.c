@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "base/assert.h"
+
 void wgc_index_table_init(struct wgc_index_table *table, struct wgc_index_entry **buckets,
 			  uint32_t bucket_count)
 {
@@ -27,6 +29,7 @@ void wgc_index_insert(struct wgc_index_table *table, struct wgc_index_entry *ent
 {
 	struct wgc_index_entry **bucket = &table->buckets[index & table->mask];
 
+	WGC_ASSERT(!entry->is_linked);
 	entry->index = index;
 	entry->next = *bucket;
 	entry->is_linked = true;
@@ -40,8 +43,10 @@ void wgc_index_remove(struct wgc_index_table *table, struct wgc_index_entry *ent
 	if (!entry->is_linked)
 		return;
 	link = &table->buckets[entry->index & table->mask];
-	while (*link != entry)
+	while (*link != entry) {
+		WGC_ASSERT(*link); /* marked linked, but not in its chain */
 		link = &(*link)->next;
+	}
 	*link = entry->next;
 	entry->next = NULL;
 	entry->is_linked = false;
@@ -52,6 +57,7 @@ void wgc_index_replace(struct wgc_index_table *table, struct wgc_index_entry *ol
 {
 	uint32_t index = old_entry->index;
 
+	WGC_ASSERT(old_entry->is_linked);
 	wgc_index_remove(table, old_entry);
 	wgc_index_insert(table, new_entry, index);
 }

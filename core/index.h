@@ -32,11 +32,12 @@ void wgc_index_table_init(struct wgc_index_table *table, struct wgc_index_entry 
 			  uint32_t bucket_count);
 /* The entry with this index, or NULL. */
 struct wgc_index_entry *wgc_index_lookup(const struct wgc_index_table *table, uint32_t index);
-/* Links entry under index (the caller made sure index is free). */
+/* Links entry, which must not be linked, under index (the caller made sure index is free). */
 void wgc_index_insert(struct wgc_index_table *table, struct wgc_index_entry *entry, uint32_t index);
-/* Unlinks entry if linked. */
+/* Unlinks entry if linked (a linked entry must be in this table). */
 void wgc_index_remove(struct wgc_index_table *table, struct wgc_index_entry *entry);
-/* new_entry takes old_entry's index and place; old_entry is unlinked. */
+/* new_entry (unlinked) takes old_entry's index and place; old_entry, which must be linked, is
+ * unlinked. */
 void wgc_index_replace(struct wgc_index_table *table, struct wgc_index_entry *old_entry,
 		       struct wgc_index_entry *new_entry);
 

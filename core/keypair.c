@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "base/assert.h"
 #include "crypto/crypto.h"
 
 void wgc_keypair_pool_init(struct wgc_keypair_pool *pool, struct wgc_keypair *slots, uint32_t cap)
@@ -28,11 +29,14 @@ struct wgc_keypair *wgc_keypair_alloc(struct wgc_keypair_pool *pool)
 	if (!pool->free_list) {
 		/* Acquire pairs with the release in the last unref: the wipe is visible. */
 		pool->free_list = __atomic_exchange_n(&pool->reclaim, NULL, __ATOMIC_ACQUIRE);
-		for (keypair = pool->free_list; keypair; keypair = keypair->next_free)
+		for (keypair = pool->free_list; keypair; keypair = keypair->next_free) {
+			WGC_ASSERT(__atomic_load_n(&keypair->refcount, __ATOMIC_RELAXED) == 0);
 			pool->in_use--;
+		}
 	}
 	if (pool->free_list) {
 		keypair = pool->free_list;
+		WGC_ASSERT(__atomic_load_n(&keypair->refcount, __ATOMIC_RELAXED) == 0);
 		pool->free_list = keypair->next_free;
 	} else if (pool->high < pool->cap) {
 		keypair = &pool->slots[pool->high++];
@@ -49,15 +53,21 @@ struct wgc_keypair *wgc_keypair_alloc(struct wgc_keypair_pool *pool)
 
 void wgc_keypair_ref(struct wgc_keypair *keypair)
 {
-	__atomic_add_fetch(&keypair->refcount, 1, __ATOMIC_RELAXED);
+	uint32_t before = __atomic_fetch_add(&keypair->refcount, 1, __ATOMIC_RELAXED);
+
+	/* Only the serial side takes references, and only on a keypair still in a slot. */
+	WGC_ASSERT(before != 0);
 }
 
 void wgc_keypair_unref(struct wgc_keypair *keypair)
 {
 	struct wgc_keypair_pool *pool = keypair->pool;
 	struct wgc_keypair *head;
+	uint32_t left = __atomic_sub_fetch(&keypair->refcount, 1, __ATOMIC_ACQ_REL);
 
-	if (__atomic_sub_fetch(&keypair->refcount, 1, __ATOMIC_ACQ_REL) != 0)
+	/* Wrapping below zero would push a keypair onto the reclaim stack twice. */
+	WGC_ASSERT(left != UINT32_MAX);
+	if (left != 0)
 		return;
 	/* No one else can reach it now: wipe it here, on whatever thread dropped it last. */
 	wgc_memzero(keypair->send_key, sizeof(keypair->send_key));
@@ -69,10 +79,27 @@ void wgc_keypair_unref(struct wgc_keypair *keypair)
 					      __ATOMIC_RELAXED));
 }
 
+uint32_t wgc_keypair_pool_free_count(const struct wgc_keypair_pool *pool)
+{
+	const struct wgc_keypair *keypair;
+	uint32_t count = pool->cap - pool->high;
+
+	for (keypair = pool->free_list; keypair; keypair = keypair->next_free)
+		count++;
+	/* Workers only push on top, so the entries below the head we read stay put. */
+	for (keypair = __atomic_load_n(&pool->reclaim, __ATOMIC_ACQUIRE); keypair;
+	     keypair = keypair->next_free)
+		count++;
+	return count;
+}
+
 void wgc_keypair_retire(struct wgc_keypair *keypair, struct wgc_index_table *table)
 {
 	if (!keypair)
 		return;
+	/* A keypair in a slot is always filed under its index; retiring unlinks it and clears
+	 * peer, so a second retire (a keypair in two slots) fails here. */
+	WGC_ASSERT(keypair->peer && keypair->entry.is_linked);
 	wgc_index_remove(table, &keypair->entry);
 	keypair->peer = NULL;
 	wgc_keypair_unref(keypair);

@@ -62,8 +62,11 @@ struct wgc_keypair *wgc_keypair_alloc(struct wgc_keypair_pool *pool);
 void wgc_keypair_ref(struct wgc_keypair *keypair);
 /* Drops a reference; the last one wipes the keys and returns the keypair to the pool. Any thread. */
 void wgc_keypair_unref(struct wgc_keypair *keypair);
+/* Keypairs an alloc could hand out now: never used, on the free list, or pushed back by a last
+ * unref. O(free keypairs); for debug checks and tests. Serial. */
+uint32_t wgc_keypair_pool_free_count(const struct wgc_keypair_pool *pool);
 /* Takes the keypair out of service (index unlinked, peer cleared) and drops the slot's reference.
- * Serial. */
+ * NULL is allowed and does nothing; a keypair already retired is a bug. Serial. */
 void wgc_keypair_retire(struct wgc_keypair *keypair, struct wgc_index_table *table);
 
 /* Installs a fresh session (whitepaper 5.4.6 / the kernel's rotation): an initiator's becomes

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Wire layouts, sizes and protocol constants of WireGuard (whitepaper 5.4 and 6), with little-endian
- * load/store helpers. Received bytes are never cast to structs: every field is read through a named
- * offset. Nothing here has state.
+ * Wire layouts, sizes and protocol constants of WireGuard (whitepaper 5.4 and 6). Received bytes
+ * are never cast to structs: every field is read through a named offset with the load/store
+ * helpers of base/bytes.h, which this header brings in for every core file. Nothing here has state.
  */
 #ifndef WGC_CORE_MESSAGES_H
 #define WGC_CORE_MESSAGES_H
@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "wgc.h"
 
 /* ---- message types (the first 4 bytes, compared as one little-endian word) ---- */
@@ -59,6 +60,7 @@ enum {
 	RESP_LEN = RESP_OFF_MAC2 + MAC_LEN,
 };
 _Static_assert(RESP_LEN == 92, "handshake response is 92 bytes");
+_Static_assert((int)RESP_OFF_SENDER == (int)INIT_OFF_SENDER, "cookie replies read one offset");
 
 /* Cookie reply. */
 enum {
@@ -89,8 +91,7 @@ _Static_assert((int)DATA_MIN_LEN == (int)WGC_KEEPALIVE_MESSAGE_LEN, "keepalive l
 
 /* ---- time limits (whitepaper 6.1), in nanoseconds ---- */
 
-#define NS_PER_SEC UINT64_C(1000000000)
-#define NS_PER_MS UINT64_C(1000000)
+#define NS_PER_MS (WGC_NSEC_PER_SEC / 1000)
 
 enum {
 	REKEY_AFTER_TIME_S = 120,
@@ -108,15 +109,15 @@ enum {
 	UNDER_LOAD_AFTER_S = 1,
 };
 
-#define REKEY_AFTER_TIME ((uint64_t)REKEY_AFTER_TIME_S * NS_PER_SEC)
-#define REJECT_AFTER_TIME ((uint64_t)REJECT_AFTER_TIME_S * NS_PER_SEC)
-#define REKEY_ATTEMPT_TIME ((uint64_t)REKEY_ATTEMPT_TIME_S * NS_PER_SEC)
-#define REKEY_TIMEOUT ((uint64_t)REKEY_TIMEOUT_S * NS_PER_SEC)
-#define KEEPALIVE_TIMEOUT ((uint64_t)KEEPALIVE_TIMEOUT_S * NS_PER_SEC)
-#define COOKIE_SECRET_MAX_AGE ((uint64_t)COOKIE_SECRET_MAX_AGE_S * NS_PER_SEC)
-#define COOKIE_SECRET_LATENCY ((uint64_t)COOKIE_SECRET_LATENCY_S * NS_PER_SEC)
-#define UNDER_LOAD_AFTER ((uint64_t)UNDER_LOAD_AFTER_S * NS_PER_SEC)
-#define MIN_INITIATION_INTERVAL (NS_PER_SEC / INITIATIONS_PER_SECOND)
+#define REKEY_AFTER_TIME ((uint64_t)REKEY_AFTER_TIME_S * WGC_NSEC_PER_SEC)
+#define REJECT_AFTER_TIME ((uint64_t)REJECT_AFTER_TIME_S * WGC_NSEC_PER_SEC)
+#define REKEY_ATTEMPT_TIME ((uint64_t)REKEY_ATTEMPT_TIME_S * WGC_NSEC_PER_SEC)
+#define REKEY_TIMEOUT ((uint64_t)REKEY_TIMEOUT_S * WGC_NSEC_PER_SEC)
+#define KEEPALIVE_TIMEOUT ((uint64_t)KEEPALIVE_TIMEOUT_S * WGC_NSEC_PER_SEC)
+#define COOKIE_SECRET_MAX_AGE ((uint64_t)COOKIE_SECRET_MAX_AGE_S * WGC_NSEC_PER_SEC)
+#define COOKIE_SECRET_LATENCY ((uint64_t)COOKIE_SECRET_LATENCY_S * WGC_NSEC_PER_SEC)
+#define UNDER_LOAD_AFTER ((uint64_t)UNDER_LOAD_AFTER_S * WGC_NSEC_PER_SEC)
+#define MIN_INITIATION_INTERVAL (WGC_NSEC_PER_SEC / INITIATIONS_PER_SECOND)
 /* The receive side asks for a rekey this long after the session began (initiator only). */
 #define REKEY_ON_RECEIVE_AFTER (REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT)
 /* All keys of a peer are wiped this long after its last session was derived. */
@@ -129,36 +130,5 @@ enum {
 /* Handshake attempts before giving up: REKEY_ATTEMPT_TIME / REKEY_TIMEOUT, compared with ">" as in
  * the reference code, so 1 + 19 initiations are sent in all. */
 #define MAX_TIMER_HANDSHAKES (REKEY_ATTEMPT_TIME_S / REKEY_TIMEOUT_S)
-
-/* ---- little-endian helpers ---- */
-
-static inline uint32_t wgc_load_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t wgc_load_le64(const uint8_t *p)
-{
-	return (uint64_t)wgc_load_le32(p) | (uint64_t)wgc_load_le32(p + 4) << 32;
-}
-
-static inline void wgc_store_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static inline void wgc_store_le64(uint8_t *p, uint64_t v)
-{
-	wgc_store_le32(p, (uint32_t)v);
-	wgc_store_le32(p + 4, (uint32_t)(v >> 32));
-}
-
-static inline uint16_t wgc_load_be16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
 
 #endif

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "base/assert.h"
 #include "crypto/crypto.h"
 
 void wgc_peer_table_init(struct wgc_peer_table *table, struct wgc_peer **buckets,
@@ -71,8 +72,11 @@ void wgc_peer_table_remove(struct wgc_peer_table *table, struct wgc_peer *peer)
 {
 	struct wgc_peer **link = bucket_of(table, peer->handshake.remote_static);
 
-	while (*link != peer)
+	WGC_ASSERT(peer->is_live && table->count > 0);
+	while (*link != peer) {
+		WGC_ASSERT(*link); /* live, but not in its bucket */
 		link = &(*link)->hash_next;
+	}
 	*link = peer->hash_next;
 	if (peer->list_prev)
 		peer->list_prev->list_next = peer->list_next;

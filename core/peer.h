@@ -72,7 +72,7 @@ struct wgc_peer *wgc_peer_table_insert(struct wgc_peer_table *table,
 				       const uint8_t public_key[NOISE_PUBLIC_KEY_LEN]);
 struct wgc_peer *wgc_peer_table_lookup(const struct wgc_peer_table *table,
 				       const uint8_t public_key[NOISE_PUBLIC_KEY_LEN]);
-/* Unlinks the peer, wipes it whole and returns it to the pool. */
+/* Unlinks the peer (which must be live), wipes it whole and returns it to the pool. */
 void wgc_peer_table_remove(struct wgc_peer_table *table, struct wgc_peer *peer);
 
 #endif

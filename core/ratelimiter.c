@@ -11,7 +11,7 @@
 #include "core/messages.h"
 #include "crypto/crypto.h"
 
-#define PACKET_COST (NS_PER_SEC / RATELIMIT_PACKETS_PER_SECOND)
+#define PACKET_COST (WGC_NSEC_PER_SEC / RATELIMIT_PACKETS_PER_SECOND)
 #define TOKEN_MAX (PACKET_COST * RATELIMIT_PACKETS_BURSTABLE)
 
 void wgc_ratelimiter_init(struct wgc_ratelimiter *limiter, struct wgc_ratelimit_entry *entries,

@@ -11,10 +11,11 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "base/assert.h"
+#include "base/bytes.h"
+#include "base/ip.h"
 #include "core/messages.h"
 #include "crypto/crypto.h"
-
-enum { IPV4_HEADER_LEN = 20, IPV6_HEADER_LEN = 40 };
 
 static enum wgc_verdict drop(struct wgc_endpoint *ep, struct wgc_receive_job *job,
 			     enum wgc_drop_reason reason)
@@ -26,26 +27,24 @@ static enum wgc_verdict drop(struct wgc_endpoint *ep, struct wgc_receive_job *jo
 
 static struct wgc_peer *peer_of_handshake_entry(struct wgc_index_entry *entry)
 {
-	return (struct wgc_peer *)(void *)((uint8_t *)entry -
-					   offsetof(struct wgc_peer, handshake_entry));
+	return WGC_CONTAINER_OF(entry, struct wgc_peer, handshake_entry);
 }
 
 static struct wgc_keypair *keypair_of_entry(struct wgc_index_entry *entry)
 {
-	return (struct wgc_keypair *)(void *)((uint8_t *)entry -
-					      offsetof(struct wgc_keypair, entry));
+	return WGC_CONTAINER_OF(entry, struct wgc_keypair, entry);
 }
 
 /* Built-in load signal: more than load_threshold_per_s valid-mac1 handshakes in a one-second
  * window. Callers with a real queue depth also use wgc_endpoint_report_load. */
 static void note_handshake_load(struct wgc_endpoint *ep, uint64_t now)
 {
-	if (now - ep->load_window_start_ns >= NS_PER_SEC) {
+	if (now - ep->load_window_start_ns >= WGC_NSEC_PER_SEC) {
 		ep->load_window_start_ns = now;
 		ep->load_count = 0;
 	}
 	if (++ep->load_count > ep->load_threshold_per_s)
-		wgc_endpoint_report_load(ep, now);
+		wgc_endpoint_mark_load(ep, now);
 }
 
 static enum wgc_drop_reason send_cookie_reply(struct wgc_endpoint *ep, const uint8_t *msg,
@@ -54,14 +53,15 @@ static enum wgc_drop_reason send_cookie_reply(struct wgc_endpoint *ep, const uin
 {
 	uint8_t nonce[COOKIE_NONCE_LEN];
 	uint8_t *reply;
+	/* Initiation and response carry the sender index at the same offset. */
+	uint32_t sender_index = wgc_load_le32(msg + INIT_OFF_SENDER);
 
 	if (!ep->random(ep->ctx, nonce, sizeof(nonce)))
 		return WGC_DROP_RANDOM_FAILED;
 	reply = wgc_actions_reserve(out, COOKIE_REPLY_LEN);
 	if (!reply)
 		return WGC_DROP_NO_MEMORY;
-	wgc_cookie_create_reply(&ep->cookie_checker, msg, len, src, wgc_load_le32(msg + 4), nonce,
-				reply);
+	wgc_cookie_create_reply(&ep->cookie_checker, msg, len, src, sender_index, nonce, reply);
 	if (!wgc_actions_push(out, WGC_ACTION_SEND, NULL, reply, COOKIE_REPLY_LEN, src))
 		return WGC_DROP_NO_MEMORY;
 	return WGC_DROP_COOKIE_SENT;
@@ -282,12 +282,13 @@ static enum wgc_verdict prepare_data(struct wgc_endpoint *ep, uint64_t now, uint
 		return drop(ep, job, WGC_DROP_REPLAYED);
 	wgc_keypair_ref(keypair);
 	job->keypair = keypair;
+	job->state = JOB_PREPARED;
 	return WGC_VERDICT_CRYPTO;
 }
 
-enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
-				     size_t len, const struct wgc_addr *src,
-				     struct wgc_receive_job *job, struct wgc_actions *out)
+static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf, size_t len,
+				const struct wgc_addr *src, struct wgc_receive_job *job,
+				struct wgc_actions *out)
 {
 	enum wgc_drop_reason reason;
 
@@ -299,6 +300,7 @@ enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint
 	job->src = *src;
 	job->is_authentic = false;
 	job->drop = WGC_DROP_NONE;
+	job->state = JOB_IDLE;
 	/* A source we could not answer or roam to is the caller's mistake; refuse it first. */
 	if (src->family != WGC_AF_INET && src->family != WGC_AF_INET6)
 		return drop(ep, job, WGC_DROP_BAD_ADDRESS);
@@ -333,12 +335,36 @@ enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint
 	return WGC_VERDICT_DONE;
 }
 
+enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
+				     size_t len, const struct wgc_addr *src,
+				     struct wgc_receive_job *job, struct wgc_actions *out)
+{
+	enum wgc_verdict verdict;
+
+	wgc_endpoint_serial_enter(ep);
+	verdict = prepare(ep, now, buf, len, src, job, out);
+	wgc_endpoint_serial_exit(ep);
+	return verdict;
+}
+
 void wgc_receive_open(struct wgc_receive_job *job)
 {
 	uint8_t *payload = job->buf + DATA_OFF_PAYLOAD;
 
+	/* Only a CRYPTO verdict gives the job a keypair; a second open would fail the tag anyway. */
+	WGC_ASSERT(job->state == JOB_PREPARED);
 	job->is_authentic = wgc_aead_open(payload, payload, job->len - DATA_HEADER_LEN, NULL, 0,
 					  job->counter, job->keypair->recv_key);
+	job->state = JOB_OPENED;
+}
+
+void wgc_receive_abandon(struct wgc_receive_job *job)
+{
+	if (job->state != JOB_PREPARED && job->state != JOB_OPENED)
+		return;
+	wgc_keypair_unref(job->keypair);
+	job->keypair = NULL;
+	job->state = JOB_FINISHED;
 }
 
 /* The inner packet's length and source address, or false if it is not a sane IPv4/IPv6 packet. */
@@ -347,16 +373,17 @@ static bool parse_inner(const uint8_t *packet, size_t len, size_t *inner_len, ui
 {
 	size_t claimed;
 
-	if (len >= IPV4_HEADER_LEN && packet[0] >> 4 == 4) {
-		claimed = wgc_load_be16(packet + 2);
+	if (len >= WGC_IPV4_HEADER_MIN_LEN && wgc_ip_version(packet) == WGC_IP_VERSION_4) {
+		claimed = wgc_load_be16(packet + WGC_IPV4_OFF_TOTAL_LEN);
 		*family = WGC_AF_INET;
-		*source = packet + 12;
-		if (claimed < IPV4_HEADER_LEN)
+		*source = packet + WGC_IPV4_OFF_SRC;
+		if (claimed < WGC_IPV4_HEADER_MIN_LEN)
 			return false;
-	} else if (len >= IPV6_HEADER_LEN && packet[0] >> 4 == 6) {
-		claimed = (size_t)wgc_load_be16(packet + 4) + IPV6_HEADER_LEN;
+	} else if (len >= WGC_IPV6_HEADER_LEN && wgc_ip_version(packet) == WGC_IP_VERSION_6) {
+		claimed = WGC_IPV6_HEADER_LEN +
+			  (size_t)wgc_load_be16(packet + WGC_IPV6_OFF_PAYLOAD_LEN);
 		*family = WGC_AF_INET6;
-		*source = packet + 8;
+		*source = packet + WGC_IPV6_OFF_SRC;
 	} else {
 		return false;
 	}
@@ -371,14 +398,14 @@ static bool parse_inner(const uint8_t *packet, size_t len, size_t *inner_len, ui
 static bool source_is_allowed(struct wgc_endpoint *ep, struct wgc_peer *peer, uint8_t family,
 			      const uint8_t *source)
 {
-	size_t len = family == WGC_AF_INET6 ? 16 : 4;
+	size_t len = family == WGC_AF_INET6 ? WGC_IPV6_ADDR_LEN : WGC_IPV4_ADDR_LEN;
 	bool same;
 
 	/* Fixed-size compares the compiler inlines; the address is not secret. */
 	if (family == WGC_AF_INET6)
-		same = memcmp(peer->verified_source, source, 16) == 0;
+		same = memcmp(peer->verified_source, source, WGC_IPV6_ADDR_LEN) == 0;
 	else
-		same = memcmp(peer->verified_source, source, 4) == 0;
+		same = memcmp(peer->verified_source, source, WGC_IPV4_ADDR_LEN) == 0;
 	if (same && peer->verified_family == family &&
 	    peer->verified_generation == ep->allowedips_generation)
 		return true;
@@ -409,13 +436,14 @@ static enum wgc_verdict finish_commit(struct wgc_endpoint *ep, struct wgc_receiv
 {
 	wgc_keypair_unref(job->keypair);
 	job->keypair = NULL;
+	job->state = JOB_FINISHED;
 	if (reason == WGC_DROP_NONE)
 		return WGC_VERDICT_DONE;
 	return drop(ep, job, reason);
 }
 
-enum wgc_verdict wgc_receive_commit(struct wgc_endpoint *ep, uint64_t now,
-				    struct wgc_receive_job *job, struct wgc_actions *out)
+static enum wgc_verdict commit(struct wgc_endpoint *ep, uint64_t now, struct wgc_receive_job *job,
+			       struct wgc_actions *out)
 {
 	struct wgc_keypair *keypair = job->keypair;
 	struct wgc_peer *peer = keypair->peer;
@@ -457,15 +485,32 @@ enum wgc_verdict wgc_receive_commit(struct wgc_endpoint *ep, uint64_t now,
 	return finish_commit(ep, job, WGC_DROP_NONE);
 }
 
+enum wgc_verdict wgc_receive_commit(struct wgc_endpoint *ep, uint64_t now,
+				    struct wgc_receive_job *job, struct wgc_actions *out)
+{
+	enum wgc_verdict verdict;
+
+	wgc_endpoint_serial_enter(ep);
+	/* Prepared with CRYPTO and opened, and not committed or abandoned yet: a second commit
+	 * would drop a reference it does not hold. */
+	WGC_ASSERT(job->state == JOB_OPENED);
+	verdict = commit(ep, now, job, out);
+	wgc_endpoint_serial_exit(ep);
+	return verdict;
+}
+
 enum wgc_verdict wgc_receive(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf, size_t len,
 			     const struct wgc_addr *src, struct wgc_actions *out)
 {
 	struct wgc_receive_job job;
 	enum wgc_verdict verdict;
 
-	verdict = wgc_receive_prepare(ep, now, buf, len, src, &job, out);
-	if (verdict != WGC_VERDICT_CRYPTO)
-		return verdict;
-	wgc_receive_open(&job);
-	return wgc_receive_commit(ep, now, &job, out);
+	wgc_endpoint_serial_enter(ep);
+	verdict = prepare(ep, now, buf, len, src, &job, out);
+	if (verdict == WGC_VERDICT_CRYPTO) {
+		wgc_receive_open(&job);
+		verdict = commit(ep, now, &job, out);
+	}
+	wgc_endpoint_serial_exit(ep);
+	return verdict;
 }

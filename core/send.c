@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "base/assert.h"
+#include "base/ip.h"
 #include "core/messages.h"
 #include "crypto/crypto.h"
 
@@ -34,10 +36,10 @@ static struct wgc_peer *route(const struct wgc_endpoint *ep, const uint8_t *pack
 	struct wgc_peer *peer = NULL;
 
 	*drop = WGC_DROP_BAD_PACKET;
-	if (len >= 20 && packet[0] >> 4 == 4)
-		peer = wgc_allowedips_lookup(ep, WGC_AF_INET, packet + 16);
-	else if (len >= 40 && packet[0] >> 4 == 6)
-		peer = wgc_allowedips_lookup(ep, WGC_AF_INET6, packet + 24);
+	if (len >= WGC_IPV4_HEADER_MIN_LEN && wgc_ip_version(packet) == WGC_IP_VERSION_4)
+		peer = wgc_allowedips_lookup(ep, WGC_AF_INET, packet + WGC_IPV4_OFF_DST);
+	else if (len >= WGC_IPV6_HEADER_LEN && wgc_ip_version(packet) == WGC_IP_VERSION_6)
+		peer = wgc_allowedips_lookup(ep, WGC_AF_INET6, packet + WGC_IPV6_OFF_DST);
 	else
 		return NULL;
 	if (!peer)
@@ -70,9 +72,9 @@ static void keep_key_fresh_sending(struct wgc_endpoint *ep, struct wgc_peer *pee
 		wgc_endpoint_send_initiation(ep, peer, now, false, out);
 }
 
-enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep, uint64_t now, struct wgc_peer *peer,
-				  uint8_t *buf, size_t buf_size, size_t plain_len,
-				  struct wgc_send_job *job, struct wgc_actions *out)
+static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, struct wgc_peer *peer,
+				uint8_t *buf, size_t buf_size, size_t plain_len,
+				struct wgc_send_job *job, struct wgc_actions *out)
 {
 	struct wgc_keypair *keypair;
 	enum wgc_drop_reason reason = WGC_DROP_NONE;
@@ -87,6 +89,7 @@ enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep, uint64_t now, struct 
 	job->counter = 0;
 	job->drop = WGC_DROP_NONE;
 	job->addr.family = WGC_AF_NONE;
+	job->state = JOB_IDLE;
 	if (!peer) {
 		peer = route(ep, buf + DATA_HEADER_LEN, plain_len, &reason);
 		if (!peer)
@@ -108,6 +111,7 @@ enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep, uint64_t now, struct 
 	job->counter = keypair->send_counter++;
 	job->message_len = message_len;
 	job->addr = peer->endpoint;
+	job->state = JOB_PREPARED;
 	wgc_keypair_ref(keypair);
 	wgc_store_le32(buf + DATA_OFF_TYPE, MESSAGE_DATA);
 	wgc_store_le32(buf + DATA_OFF_RECEIVER, keypair->remote_index);
@@ -124,24 +128,50 @@ enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep, uint64_t now, struct 
 	return WGC_VERDICT_CRYPTO;
 }
 
+enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep, uint64_t now, struct wgc_peer *peer,
+				  uint8_t *buf, size_t buf_size, size_t plain_len,
+				  struct wgc_send_job *job, struct wgc_actions *out)
+{
+	enum wgc_verdict verdict;
+
+	wgc_endpoint_serial_enter(ep);
+	verdict = prepare(ep, now, peer, buf, buf_size, plain_len, job, out);
+	wgc_endpoint_serial_exit(ep);
+	return verdict;
+}
+
 void wgc_send_seal(struct wgc_send_job *job)
 {
 	uint8_t *payload = job->buf + DATA_OFF_PAYLOAD;
 	size_t padded = job->message_len - DATA_HEADER_LEN - AEAD_TAG_LEN;
 
+	/* Only a CRYPTO verdict gives the job a keypair; sealing twice would reuse a nonce. */
+	WGC_ASSERT(job->state == JOB_PREPARED);
 	memset(payload + job->plain_len, 0, padded - job->plain_len);
 	wgc_aead_seal(payload, payload, padded, NULL, 0, job->counter, job->keypair->send_key);
 	wgc_keypair_unref(job->keypair);
 	job->keypair = NULL;
+	job->state = JOB_FINISHED;
 }
 
-enum wgc_verdict wgc_send(struct wgc_endpoint *ep, uint64_t now, struct wgc_peer *peer,
-			  uint8_t *buf, size_t buf_size, size_t plain_len, struct wgc_actions *out)
+void wgc_send_abandon(struct wgc_send_job *job)
+{
+	if (job->state != JOB_PREPARED)
+		return;
+	wgc_keypair_unref(job->keypair);
+	job->keypair = NULL;
+	job->state = JOB_FINISHED;
+}
+
+/* prepare + seal + a SEND action, without the serial check (wgc_send and the keepalives). */
+static enum wgc_verdict send_one(struct wgc_endpoint *ep, uint64_t now, struct wgc_peer *peer,
+				 uint8_t *buf, size_t buf_size, size_t plain_len,
+				 struct wgc_actions *out)
 {
 	struct wgc_send_job job;
 	enum wgc_verdict verdict;
 
-	verdict = wgc_send_prepare(ep, now, peer, buf, buf_size, plain_len, &job, out);
+	verdict = prepare(ep, now, peer, buf, buf_size, plain_len, &job, out);
 	if (verdict != WGC_VERDICT_CRYPTO)
 		return verdict;
 	wgc_send_seal(&job);
@@ -150,6 +180,17 @@ enum wgc_verdict wgc_send(struct wgc_endpoint *ep, uint64_t now, struct wgc_peer
 		return WGC_VERDICT_DROP;
 	}
 	return WGC_VERDICT_DONE;
+}
+
+enum wgc_verdict wgc_send(struct wgc_endpoint *ep, uint64_t now, struct wgc_peer *peer,
+			  uint8_t *buf, size_t buf_size, size_t plain_len, struct wgc_actions *out)
+{
+	enum wgc_verdict verdict;
+
+	wgc_endpoint_serial_enter(ep);
+	verdict = send_one(ep, now, peer, buf, buf_size, plain_len, out);
+	wgc_endpoint_serial_exit(ep);
+	return verdict;
 }
 
 void wgc_endpoint_send_keepalive(struct wgc_endpoint *ep, struct wgc_peer *peer, uint64_t now,
@@ -162,7 +203,7 @@ void wgc_endpoint_send_keepalive(struct wgc_endpoint *ep, struct wgc_peer *peer,
 		return;
 	}
 	/* A STAGE verdict needs nothing kept: the handshake it started ends with a keepalive. */
-	(void)wgc_send(ep, now, peer, buf, DATA_MIN_LEN, 0, out);
+	(void)send_one(ep, now, peer, buf, DATA_MIN_LEN, 0, out);
 }
 
 void wgc_endpoint_send_initiation(struct wgc_endpoint *ep, struct wgc_peer *peer, uint64_t now,

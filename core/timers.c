@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "base/assert.h"
 #include "core/messages.h"
 
 void wgc_timer_heap_init(struct wgc_timer_heap *heap, struct wgc_timers **slots, uint32_t cap)
@@ -70,6 +71,7 @@ static void heap_remove(struct wgc_timer_heap *heap, struct wgc_timers *timers)
 
 	if (pos == 0)
 		return;
+	WGC_ASSERT(pos <= heap->count && heap->slots[pos - 1] == timers);
 	timers->heap_pos = 0;
 	last = heap->slots[heap->count - 1];
 	heap->count--;
@@ -92,6 +94,7 @@ static void schedule(struct wgc_timer_heap *heap, struct wgc_timers *timers, uin
 		return;
 	}
 	timers->heap_key_ns = deadline_ns;
+	WGC_ASSERT(heap->count < heap->cap);
 	heap->count++;
 	place(heap, heap->count, timers);
 	sift_up(heap, heap->count);
@@ -197,7 +200,7 @@ void wgc_timers_on_authenticated_traversal(struct wgc_timer_heap *heap, struct w
 {
 	if (persistent_keepalive_s)
 		wgc_timers_arm(heap, timers, TIMER_PERSISTENT_KEEPALIVE,
-			       now + (uint64_t)persistent_keepalive_s * NS_PER_SEC);
+			       now + (uint64_t)persistent_keepalive_s * WGC_NSEC_PER_SEC);
 }
 
 void wgc_timers_on_handshake_initiated(struct wgc_timer_heap *heap, struct wgc_timers *timers,

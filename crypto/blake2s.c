@@ -7,6 +7,8 @@
  */
 #include "crypto/crypto.h"
 
+#include "base/bytes.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -35,19 +37,6 @@ enum {
 	HMAC_IPAD = 0x36,
 	HMAC_OPAD = 0x5c,
 };
-
-static inline uint32_t load32_le(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline void store32_le(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
 
 /* 128-bit vector rounds where the compiler offers them (see compress). */
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__SSE2__) || defined(__ARM_NEON))
@@ -160,7 +149,7 @@ static void compress(struct wgc_blake2s *state, const uint8_t *block, size_t nbl
 		state->t[1] += (uint32_t)(state->t[0] < inc);
 
 		for (i = 0; i < 16; i++)
-			m[i] = load32_le(block + 4 * i);
+			m[i] = wgc_load_le32(block + 4 * i);
 #ifdef BLAKE2S_VECTOR
 		memcpy(&h0, &state->h[0], sizeof(h0));
 		memcpy(&h1, &state->h[4], sizeof(h1));
@@ -293,7 +282,7 @@ void wgc_blake2s_final(struct wgc_blake2s *state, uint8_t *out)
 	compress(state, state->buf, 1, (uint32_t)state->buf_len);
 
 	for (i = 0; i < 8; i++)
-		store32_le(digest + 4 * i, state->h[i]);
+		wgc_store_le32(digest + 4 * i, state->h[i]);
 	memcpy(out, digest, state->out_len);
 	wgc_memzero(digest, sizeof(digest));
 	wgc_memzero(state, sizeof(*state));

@@ -7,6 +7,8 @@
  */
 #include "crypto/crypto.h"
 
+#include "base/bytes.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -15,7 +17,6 @@
 
 enum {
 	AEAD_NONCE_LEN = 12,
-	NS_PER_S = 1000000000,
 	/* Cleared nanosecond bits: 2^24 ns (~16.8 ms) is the largest power of two below the
 	 * 1/50 s minimum spacing of initiations, as in the Linux and Go implementations. */
 	TAI64N_NS_MASK = 0xFFFFFF,
@@ -24,28 +25,11 @@ enum {
 /* TAI64 label for the Unix epoch: 2^62 plus the 10 s TAI-UTC offset of 1970. */
 #define TAI64_EPOCH 0x400000000000000aULL
 
-static void store32_be(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void store64_be(uint8_t *p, uint64_t v)
-{
-	store32_be(p, (uint32_t)(v >> 32));
-	store32_be(p + 4, (uint32_t)v);
-}
-
 /* WireGuard's AEAD nonce: 32 zero bits, then the counter as a 64-bit little-endian integer. */
 static void make_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint64_t counter)
 {
-	int i;
-
 	memset(nonce, 0, 4);
-	for (i = 0; i < 8; i++)
-		nonce[4 + i] = (uint8_t)(counter >> (8 * i));
+	wgc_store_le64(nonce + 4, counter);
 }
 
 void wgc_crypto_init(void)
@@ -152,11 +136,11 @@ bool wgc_x25519(uint8_t shared[WGC_KEY_LEN], const uint8_t private_key[WGC_KEY_L
 
 void wgc_tai64n(uint8_t out[WGC_TAI64N_LEN], uint64_t wall_ns)
 {
-	uint64_t seconds = wall_ns / NS_PER_S;
-	uint32_t ns = (uint32_t)(wall_ns % NS_PER_S);
+	uint64_t seconds = wall_ns / WGC_NSEC_PER_SEC;
+	uint32_t ns = (uint32_t)(wall_ns % WGC_NSEC_PER_SEC);
 
-	store64_be(out, TAI64_EPOCH + seconds);
-	store32_be(out + 8, ns & ~(uint32_t)TAI64N_NS_MASK);
+	wgc_store_be64(out, TAI64_EPOCH + seconds);
+	wgc_store_be32(out + 8, ns & ~(uint32_t)TAI64N_NS_MASK);
 }
 
 /* ---- constant time and wiping ---- */

@@ -8,11 +8,13 @@
  * sleeps, locks or allocates: memory is one zero-filled block the caller gives at init, time is an
  * argument, randomness and wall-clock time come from callbacks.
  *
- * Threads. Every call is "serial per endpoint" (the caller runs them one at a time, from any thread,
- * e.g. one control thread or under one lock) except wgc_send_seal and wgc_receive_open, which are
- * pure crypto and may run on any thread, concurrently with each other and with serial calls. Keypairs
- * used by in-flight jobs are reference counted, so a rekey or a removed peer never frees a key under a
- * running seal/open.
+ * Threads. Every call that takes an endpoint or a peer is "serial per endpoint" (the caller runs
+ * them one at a time, from any thread, e.g. one control thread or under one lock) except
+ * wgc_send_seal, wgc_receive_open and the two job abandon calls, which touch only their job and
+ * may run on any thread, concurrently with each other and with serial calls. Keypairs used by
+ * in-flight jobs are reference counted, so a rekey or a removed peer never frees a key under a
+ * running seal/open. Builds with WGC_DEBUG trap (__builtin_trap) when two serial calls overlap or
+ * a job is used out of order.
  *
  * Packets are sealed and opened in place. For sending, the plaintext sits at buf + WGC_DATA_HEADROOM
  * and buf has WGC_DATA_TAILROOM bytes after it; the sealed message then starts at buf. Received data is
@@ -185,10 +187,15 @@ struct wgc_config {
 	 * mac1 arrived in the last second. 0 = default (WGC_DEFAULT_LOAD_THRESHOLD). Callers with a
 	 * better signal (queue depth) call wgc_endpoint_report_load as well. */
 	uint32_t load_threshold_per_s;
-	uint32_t mtu; /* tunnel MTU for padding; 0 = 1420 */
+	uint32_t mtu; /* tunnel MTU for padding, bytes; 0 = WGC_DEFAULT_MTU */
 };
 
-enum { WGC_DEFAULT_LOAD_THRESHOLD = 1024 };
+enum {
+	WGC_DEFAULT_LOAD_THRESHOLD = 1024, /* handshake messages per second */
+	/* Tunnel MTU when none is given: 1500 minus the largest overhead (IPv6 40, UDP 8, data
+	 * header 16, tag 16), as wg-quick and wireguard-go use. */
+	WGC_DEFAULT_MTU = 1420,
+};
 
 /* Bytes of memory wgc_endpoint_init needs for these limits, or 0 if they are out of range. */
 WGC_API size_t wgc_endpoint_size(const struct wgc_limits *limits);
@@ -202,7 +209,8 @@ WGC_API size_t wgc_endpoint_size(const struct wgc_limits *limits);
 WGC_API WGC_MUST_CHECK enum wgc_status wgc_endpoint_init(void *mem, size_t mem_size,
 							const struct wgc_config *cfg, uint64_t now,
 							struct wgc_endpoint **out);
-/* Wipes every secret and forgets every peer. No job may be in flight. The memory is the caller's. */
+/* Wipes every secret and forgets every peer. Every job prepared with CRYPTO must have been sealed,
+ * committed or abandoned first. The memory is the caller's. Configuration-time. */
 WGC_API void wgc_endpoint_clear(struct wgc_endpoint *ep);
 
 /* ---- endpoint configuration (configuration-time: serial per endpoint) ---- */
@@ -211,8 +219,9 @@ WGC_API void wgc_endpoint_clear(struct wgc_endpoint *ep);
 WGC_API void wgc_public_key(uint8_t public_key[WGC_KEY_LEN],
 			    const uint8_t private_key[WGC_KEY_LEN]);
 
-/* Sets our static private key (clamped), or removes it when key is NULL or all zeros. All sessions
- * are expired (the next packet makes a new handshake). Setting the same key again changes nothing.
+/* Sets our static private key (clamped), or removes it when key is NULL or all zeros. A pending
+ * handshake is forgotten and every session stops sending (it still receives until replaced), so the
+ * next packet makes a new handshake. Setting the same key again changes nothing.
  * WGC_ERR_EXISTS, changing nothing, if a configured peer has the new key's public key: remove that
  * peer first (as wireguard-go does), so its caller-side state goes with it. */
 WGC_API WGC_MUST_CHECK enum wgc_status wgc_endpoint_set_private_key(struct wgc_endpoint *ep,
@@ -220,7 +229,7 @@ WGC_API WGC_MUST_CHECK enum wgc_status wgc_endpoint_set_private_key(struct wgc_e
 /* Copies our private/public key to out; returns false (out zeroed) if none is set. */
 WGC_API bool wgc_endpoint_get_private_key(const struct wgc_endpoint *ep, uint8_t out[WGC_KEY_LEN]);
 WGC_API bool wgc_endpoint_get_public_key(const struct wgc_endpoint *ep, uint8_t out[WGC_KEY_LEN]);
-/* Tunnel MTU used to cap padding (0 = 1420). */
+/* Tunnel MTU used to cap padding, bytes (0 = WGC_DEFAULT_MTU). */
 WGC_API void wgc_endpoint_set_mtu(struct wgc_endpoint *ep, uint32_t mtu);
 /* Tells the core the caller's handshake queue is filling: it behaves as under load until now + 1 s. */
 WGC_API void wgc_endpoint_report_load(struct wgc_endpoint *ep, uint64_t now);
@@ -243,7 +252,8 @@ WGC_API struct wgc_peer *wgc_peer_lookup(const struct wgc_endpoint *ep,
 /* Iterates peers in insertion order: pass NULL for the first; NULL after the last. */
 WGC_API struct wgc_peer *wgc_peer_next(const struct wgc_endpoint *ep, const struct wgc_peer *prev);
 /* Removes a peer: its routes, sessions and timers go, its keys are wiped. In-flight jobs of its
- * keypairs finish harmlessly (their commit drops with WGC_DROP_PEER_GONE). The pointer dies now. */
+ * keypairs finish harmlessly (a receive commit drops with WGC_DROP_PEER_GONE; a seal still
+ * seals) or are abandoned. The pointer dies now: passing it again is a caller bug. */
 WGC_API void wgc_peer_remove(struct wgc_endpoint *ep, struct wgc_peer *peer);
 WGC_API uint32_t wgc_endpoint_peer_count(const struct wgc_endpoint *ep);
 
@@ -273,7 +283,7 @@ struct wgc_peer_stats {
 	bool has_handshake;
 	uint64_t last_handshake_wall_ns; /* wall clock of the last completed handshake */
 	uint64_t last_handshake_ns;      /* monotonic time of the same */
-	bool has_session;                /* a current keypair that can send */
+	bool has_session; /* a current keypair not stopped by a key change (its age is not checked) */
 };
 WGC_API void wgc_peer_get_stats(const struct wgc_peer *peer, struct wgc_peer_stats *out);
 
@@ -286,7 +296,7 @@ WGC_API void wgc_peer_get_stats(const struct wgc_peer *peer, struct wgc_peer_sta
 WGC_API WGC_MUST_CHECK enum wgc_status wgc_allowedip_insert(struct wgc_endpoint *ep,
 							   struct wgc_peer *peer,
 							   const struct wgc_prefix *prefix);
-/* Removes prefix if peer owns exactly it; NOT_FOUND otherwise. */
+/* Removes prefix if peer owns exactly it; NOT_FOUND otherwise, INVALID for a bad family or cidr. */
 WGC_API WGC_MUST_CHECK enum wgc_status wgc_allowedip_remove(struct wgc_endpoint *ep,
 							   struct wgc_peer *peer,
 							   const struct wgc_prefix *prefix);
@@ -312,7 +322,7 @@ struct wgc_keypair;
 
 /* A packet on its way out. Filled by wgc_send_prepare; the caller owns the memory. */
 struct wgc_send_job {
-	struct wgc_keypair *keypair; /* referenced until wgc_send_seal */
+	struct wgc_keypair *keypair; /* referenced until wgc_send_seal or wgc_send_abandon */
 	struct wgc_peer *peer;
 	uint8_t *buf;          /* message starts here; plaintext at buf + WGC_DATA_HEADROOM */
 	size_t plain_len;      /* plaintext bytes */
@@ -320,6 +330,7 @@ struct wgc_send_job {
 	uint64_t counter;
 	struct wgc_addr addr;  /* where to send it */
 	enum wgc_drop_reason drop;
+	uint8_t state;         /* private to libwgc: prepared, sealed or abandoned */
 };
 
 /*
@@ -327,48 +338,82 @@ struct wgc_send_job {
  * holding buf_size bytes in all). peer NULL routes by the packet's destination address; a peer
  * sends to it directly (plain_len 0 sends a keepalive). Returns CRYPTO with job ready to seal, STAGE
  * when there is no session yet (a handshake may be started, its message appended to out; hold the
- * packet until FLUSH/PURGE for job->peer), or DROP with job->drop. Serial per endpoint.
+ * packet until FLUSH/PURGE for job->peer), or DROP with job->drop. job and buf are the caller's,
+ * borrowed for the call; after CRYPTO the job holds a keypair reference (and points into buf) until
+ * wgc_send_seal or wgc_send_abandon, exactly one of which the caller must call: a dropped job
+ * leaks a keypair pool slot. After any other verdict the job holds nothing. Serial per endpoint.
  */
-WGC_API enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep, uint64_t now,
-					  struct wgc_peer *peer, uint8_t *buf, size_t buf_size,
-					  size_t plain_len, struct wgc_send_job *job,
-					  struct wgc_actions *out);
-/* Pads and encrypts a prepared job in place and drops its keypair reference. Any thread. */
+WGC_API WGC_MUST_CHECK enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep, uint64_t now,
+							struct wgc_peer *peer, uint8_t *buf,
+							size_t buf_size, size_t plain_len,
+							struct wgc_send_job *job,
+							struct wgc_actions *out);
+/* Pads and encrypts a job that got CRYPTO from wgc_send_prepare, in place, and drops its keypair
+ * reference; then the message is buf[0..message_len), to be sent to addr. Once per job. Any
+ * thread (not concurrently with another call on the same job). */
 WGC_API void wgc_send_seal(struct wgc_send_job *job);
+/*
+ * Gives up a job wgc_send_prepare returned with CRYPTO, without sealing it: drops its keypair
+ * reference so the session's pool slot can be reused. The counter it took is simply skipped (the
+ * receiver's replay window allows gaps) and its bytes stay in tx_bytes. Does nothing for a job
+ * whose prepare returned another verdict, or one already sealed or abandoned, so calling it on
+ * every job the caller drops is safe. The job must have been passed to wgc_send_prepare. Any
+ * thread (not concurrently with another call on the same job).
+ */
+WGC_API void wgc_send_abandon(struct wgc_send_job *job);
 /* prepare + seal + a SEND action for the result, for single-threaded callers. */
 WGC_API enum wgc_verdict wgc_send(struct wgc_endpoint *ep, uint64_t now, struct wgc_peer *peer,
 				  uint8_t *buf, size_t buf_size, size_t plain_len,
 				  struct wgc_actions *out);
 
-/* A received data message on its way in. Filled by wgc_receive_prepare. */
+/* A received data message on its way in. Filled by wgc_receive_prepare; the caller owns the
+ * memory. */
 struct wgc_receive_job {
-	struct wgc_keypair *keypair; /* referenced until wgc_receive_commit */
+	struct wgc_keypair *keypair; /* referenced until wgc_receive_commit or wgc_receive_abandon */
 	uint8_t *buf;
 	size_t len;            /* datagram bytes */
 	uint64_t counter;
 	struct wgc_addr src;
 	bool is_authentic;     /* set by wgc_receive_open */
 	enum wgc_drop_reason drop;
+	uint8_t state;         /* private to libwgc: prepared, opened, committed or abandoned */
 };
 
 /*
- * Serial first step for a received datagram (buf, len; src its source, family INET or INET6). Handshake and cookie messages
- * are handled here entirely (DONE/DROP, replies appended to out). A data message whose index and
- * counter look plausible returns CRYPTO: run wgc_receive_open (any thread) then wgc_receive_commit.
- * Serial per endpoint.
+ * Serial first step for a received datagram (buf, len; src its source, family INET or INET6).
+ * Handshake and cookie messages are handled here entirely (DONE/DROP, replies appended to out). A
+ * data message whose index and counter look plausible returns CRYPTO: run wgc_receive_open (any
+ * thread) then wgc_receive_commit, or wgc_receive_abandon instead of either. job, buf and src are
+ * the caller's, borrowed for the call; after CRYPTO the job holds a keypair reference (and points
+ * into buf) until commit or abandon, one of which the caller must call: a dropped job leaks a
+ * keypair pool slot. After any other verdict the job holds nothing. Serial per endpoint.
  */
-WGC_API enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
-					     size_t len, const struct wgc_addr *src,
-					     struct wgc_receive_job *job, struct wgc_actions *out);
-/* Decrypts a prepared job in place. Changes nothing shared. Any thread. */
+WGC_API WGC_MUST_CHECK enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now,
+							   uint8_t *buf, size_t len,
+							   const struct wgc_addr *src,
+							   struct wgc_receive_job *job,
+							   struct wgc_actions *out);
+/* Decrypts, in place, a job that got CRYPTO from wgc_receive_prepare; sets is_authentic. Once
+ * per job. Changes nothing shared. Any thread (not concurrently with another call on the same
+ * job). */
 WGC_API void wgc_receive_open(struct wgc_receive_job *job);
 /*
- * Serial last step: replay window, keypair confirmation, timers, roaming, inner-packet and
- * allowed-IPs checks; appends DELIVER (non-empty payload) or nothing (keepalive), maybe FLUSH, and
- * drops the job's keypair reference. Returns DONE or DROP. Serial per endpoint.
+ * Serial last step for an opened job: replay window, keypair confirmation, timers, roaming,
+ * inner-packet and allowed-IPs checks; appends DELIVER (non-empty payload) or nothing (keepalive),
+ * maybe FLUSH, maybe a SEND (a receive-side rekey), and drops the job's keypair reference. Once
+ * per job. Returns DONE or DROP. Serial per endpoint.
  */
 WGC_API enum wgc_verdict wgc_receive_commit(struct wgc_endpoint *ep, uint64_t now,
 					    struct wgc_receive_job *job, struct wgc_actions *out);
+/*
+ * Gives up a job wgc_receive_prepare returned with CRYPTO, opened or not, without committing it:
+ * drops its keypair reference. Nothing is learnt from the packet (no replay-window, timer or
+ * endpoint update). Does nothing for a job whose prepare returned another verdict, or one already
+ * committed or abandoned, so calling it on every job the caller drops is safe. The job must have
+ * been passed to wgc_receive_prepare. Any thread (not concurrently with another call on the same
+ * job).
+ */
+WGC_API void wgc_receive_abandon(struct wgc_receive_job *job);
 /* prepare + open + commit, for single-threaded callers. */
 WGC_API enum wgc_verdict wgc_receive(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
 				     size_t len, const struct wgc_addr *src,
@@ -377,13 +422,18 @@ WGC_API enum wgc_verdict wgc_receive(struct wgc_endpoint *ep, uint64_t now, uint
 /* ---- timers ---- */
 
 /*
- * Fires every protocol timer due at now (retransmits, keepalives, rekeys, expiry, key wiping, cookie
- * secret rotation) and returns the next time (monotonic ns) the endpoint wants a tick, UINT64_MAX if
- * none. Cost is proportional to the peers that are due, not to the number of peers. If out fills up it
- * stops early and returns now. Serial per endpoint.
+ * Fires every protocol timer due at now (handshake retransmission and, after REKEY_ATTEMPT_TIME,
+ * giving up with PURGE; passive and persistent keepalives; a new handshake for a peer that stopped
+ * answering; wiping a peer's keys 3 * REJECT_AFTER_TIME after its last session) and returns the
+ * next time (monotonic ns) the endpoint wants a tick, UINT64_MAX if none. Cost is proportional to
+ * the peers that are due, not to the number of peers. If out fills up it stops early and returns
+ * now. Not timers: rekeying after REKEY_AFTER_TIME or REKEY_AFTER_MESSAGES happens on the send and
+ * receive paths (keepalives sent by the tick included); a session past REJECT_AFTER_TIME is
+ * refused when next used; the cookie secret rotates lazily, redrawn when a handshake under load
+ * needs it and it is older than COOKIE_SECRET_MAX_AGE (2 minutes). Serial per endpoint.
  */
 WGC_API uint64_t wgc_endpoint_tick(struct wgc_endpoint *ep, uint64_t now, struct wgc_actions *out);
-/* The deadline wgc_endpoint_tick would return, without firing anything. */
+/* The deadline wgc_endpoint_tick would return, without firing anything. Serial per endpoint. */
 WGC_API uint64_t wgc_endpoint_next_deadline(const struct wgc_endpoint *ep);
 
 #ifdef __cplusplus

@@ -6,7 +6,7 @@ set -u
 cc=${1:-cc}
 status=0
 allowed='^(stdint|stddef|stdbool|string|limits)\.h$'
-for f in core/*.[ch] crypto/*.[ch]; do
+for f in base/*.h core/*.[ch] crypto/*.[ch]; do
 	for h in $(sed -n 's/^#include <\([^>]*\)>.*/\1/p' "$f"); do
 		if ! [[ $h =~ $allowed ]] && ! { [[ $f == crypto/* ]] && [ "$h" = sodium.h ]; }; then
 			echo "freestanding: $f includes <$h>"; status=1

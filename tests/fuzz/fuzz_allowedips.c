@@ -39,7 +39,7 @@ struct key {
 
 static struct wgc_allowedips table;
 static struct wgc_allowedips_owner owners[OWNERS];
-static uint64_t mem[1024]; /* comfortably more than wgc_allowedips_mem_size(MAX_ROUTES) */
+static uint64_t mem[1024]; /* comfortably more than wgc_trie_mem_size(MAX_ROUTES) */
 static struct route model[MODEL_CAP];
 static size_t model_count;
 
@@ -167,7 +167,7 @@ static void op_insert(uint8_t family, uint8_t ip[16], uint8_t cidr, int owner)
 {
 	struct wgc_allowedips before = table;
 	enum wgc_status want = WGC_OK;
-	enum wgc_status got = wgc_allowedips_insert(&table, family, ip, cidr, &owners[owner]);
+	enum wgc_status got = wgc_trie_insert(&table, family, ip, cidr, &owners[owner]);
 	struct route *r;
 
 	if (refused_invalid(family, cidr, got, &before))
@@ -199,7 +199,7 @@ static void op_insert(uint8_t family, uint8_t ip[16], uint8_t cidr, int owner)
 static void op_remove(uint8_t family, uint8_t ip[16], uint8_t cidr, int owner)
 {
 	struct wgc_allowedips before = table;
-	enum wgc_status got = wgc_allowedips_remove(&table, family, ip, cidr, &owners[owner]);
+	enum wgc_status got = wgc_trie_remove(&table, family, ip, cidr, &owners[owner]);
 	struct route *r;
 
 	if (refused_invalid(family, cidr, got, &before))
@@ -216,7 +216,7 @@ static void op_remove(uint8_t family, uint8_t ip[16], uint8_t cidr, int owner)
 
 static void op_remove_owner(int owner)
 {
-	wgc_allowedips_remove_owner(&table, &owners[owner]);
+	wgc_trie_remove_owner(&table, &owners[owner]);
 	for (size_t i = model_count; i-- > 0;) {
 		if (model[i].owner == owner)
 			model[i] = model[--model_count];
@@ -225,7 +225,7 @@ static void op_remove_owner(int owner)
 
 static void op_lookup(uint8_t family, const uint8_t ip[16])
 {
-	struct wgc_allowedips_owner *o = wgc_allowedips_find(&table, family, ip);
+	struct wgc_allowedips_owner *o = wgc_trie_find(&table, family, ip);
 
 	CHECK((o ? (int)(o - owners) : NONE) == model_find(family, ip));
 }
@@ -235,7 +235,7 @@ static void check_owners(void)
 	struct wgc_prefix out[MODEL_CAP];
 
 	for (int o = 0; o < OWNERS; o++) {
-		size_t n = wgc_allowedips_list(&owners[o], out, MODEL_CAP);
+		size_t n = wgc_trie_list(&owners[o], out, MODEL_CAP);
 		size_t want = 0;
 
 		for (size_t i = 0; i < model_count; i++)
@@ -284,12 +284,12 @@ static void make_addr(uint8_t family, const uint8_t *in, uint8_t ip[16])
 
 static void reset(void)
 {
-	size_t size = wgc_allowedips_mem_size(MAX_ROUTES);
+	size_t size = wgc_trie_mem_size(MAX_ROUTES);
 
 	CHECK(size > 0 && size <= sizeof(mem));
 	memset(mem, 0, size);
 	memset(owners, 0, sizeof(owners));
-	wgc_allowedips_init(&table, mem, MAX_ROUTES);
+	wgc_trie_init(&table, mem, MAX_ROUTES);
 	model_count = 0;
 }
 

@@ -28,14 +28,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
+
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
 		if (!(cond))                                                                       \
 			__builtin_trap();                                                          \
 	} while (0)
 
-#define SEC UINT64_C(1000000000)
-#define MSEC UINT64_C(1000000)
+#define SEC WGC_NSEC_PER_SEC
+#define MSEC (WGC_NSEC_PER_SEC / 1000)
 #define EPOCH (UINT64_C(1000) * SEC)
 
 enum {
@@ -304,17 +306,12 @@ static void note_index(uint32_t index)
 		indexes[index % MAX_INDEXES] = index;
 }
 
-static uint32_t load_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void note_indexes(const uint8_t *m, size_t len)
 {
 	if (len >= 8 && m[0] >= 1 && m[0] <= 4)
-		note_index(load_le32(m + 4));
+		note_index(wgc_load_le32(m + 4));
 	if (len >= 12 && m[0] == 2)
-		note_index(load_le32(m + 8));
+		note_index(wgc_load_le32(m + 8));
 }
 
 static void enqueue(struct node *to, const struct wgc_addr *from, const uint8_t *data, size_t len)

@@ -11,10 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/bytes.h"
 #include "wgc.h"
 
-#define SEC UINT64_C(1000000000)
-#define MSEC UINT64_C(1000000)
+#define SEC WGC_NSEC_PER_SEC
+#define MSEC (WGC_NSEC_PER_SEC / 1000)
 /* Protocol time starts here so that "now - 0" is never accidentally small. */
 #define H_EPOCH (UINT64_C(1000) * SEC)
 

@@ -33,12 +33,12 @@ struct fixture {
 static struct fixture *fixture_new(uint32_t max_routes)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	size_t size = wgc_allowedips_mem_size(max_routes);
+	size_t size = wgc_trie_mem_size(max_routes);
 
 	assert_non_null(f);
 	f->mem = calloc(1, size ? size : 1);
 	assert_non_null(f->mem);
-	wgc_allowedips_init(&f->table, f->mem, max_routes);
+	wgc_trie_init(&f->table, f->mem, max_routes);
 	return f;
 }
 
@@ -68,7 +68,7 @@ static enum wgc_status insert(struct fixture *f, const char *text, uint8_t cidr,
 	uint8_t ip[16];
 	uint8_t family = parse(text, ip);
 
-	return wgc_allowedips_insert(&f->table, family, ip, cidr, &f->owners[owner]);
+	return wgc_trie_insert(&f->table, family, ip, cidr, &f->owners[owner]);
 }
 
 static enum wgc_status remove_route(struct fixture *f, const char *text, uint8_t cidr, int owner)
@@ -76,7 +76,7 @@ static enum wgc_status remove_route(struct fixture *f, const char *text, uint8_t
 	uint8_t ip[16];
 	uint8_t family = parse(text, ip);
 
-	return wgc_allowedips_remove(&f->table, family, ip, cidr, &f->owners[owner]);
+	return wgc_trie_remove(&f->table, family, ip, cidr, &f->owners[owner]);
 }
 
 /* Index of the owner routing text, or NO_OWNER. */
@@ -84,7 +84,7 @@ static int find(struct fixture *f, const char *text)
 {
 	uint8_t ip[16];
 	uint8_t family = parse(text, ip);
-	struct wgc_allowedips_owner *o = wgc_allowedips_find(&f->table, family, ip);
+	struct wgc_allowedips_owner *o = wgc_trie_find(&f->table, family, ip);
 
 	return o ? (int)(o - f->owners) : NO_OWNER;
 }
@@ -271,7 +271,7 @@ static void test_remove_rules(void **state)
 	/* The branch node's prefix is not a route, for any owner or none. */
 	assert_int_equal(remove_route(f, "10.0.0.0", 23, 0), WGC_ERR_NOT_FOUND);
 	parse("10.0.0.0", ip);
-	assert_int_equal(wgc_allowedips_remove(&f->table, WGC_AF_INET, ip, 23, NULL),
+	assert_int_equal(wgc_trie_remove(&f->table, WGC_AF_INET, ip, 23, NULL),
 			 WGC_ERR_NOT_FOUND);
 	assert_int_equal(remove_route(f, "10.0.0.0", 24, 1), WGC_ERR_NOT_FOUND);
 	assert_int_equal(remove_route(f, "10.0.2.0", 24, 0), WGC_ERR_NOT_FOUND);
@@ -304,7 +304,7 @@ static void test_remove_owner(void **state)
 	(void)state;
 	insert_all(f, routes, ARRAY_LEN(routes));
 	assert_int_equal(f->owners[0].count, 6);
-	wgc_allowedips_remove_owner(&f->table, &f->owners[0]);
+	wgc_trie_remove_owner(&f->table, &f->owners[0]);
 	assert_int_equal(f->owners[0].count, 0);
 	assert_null(f->owners[0].first);
 	assert_int_equal(f->owners[1].count, 3);
@@ -318,8 +318,8 @@ static void test_remove_owner(void **state)
 	/* Owner 1 is left with a nested pair of IPv4 routes and one IPv6 route: no branch node. */
 	assert_int_equal(nodes_used(&f->table), 3);
 
-	wgc_allowedips_remove_owner(&f->table, &f->owners[1]);
-	wgc_allowedips_remove_owner(&f->table, &f->owners[2]); /* owns nothing: no-op */
+	wgc_trie_remove_owner(&f->table, &f->owners[1]);
+	wgc_trie_remove_owner(&f->table, &f->owners[2]); /* owns nothing: no-op */
 	assert_null(f->table.root4);
 	assert_null(f->table.root6);
 	assert_int_equal(f->table.free_count, f->table.pool_size);
@@ -340,7 +340,7 @@ static void test_list(void **state)
 	assert_int_equal(insert(f, "10.0.0.0", 8, 0), WGC_OK); /* already there: keeps its place */
 
 	memset(out, 0xa5, sizeof(out));
-	assert_int_equal(wgc_allowedips_list(&f->owners[0], out, 8), 3);
+	assert_int_equal(wgc_trie_list(&f->owners[0], out, 8), 3);
 	assert_int_equal(out[0].family, WGC_AF_INET);
 	assert_int_equal(out[0].cidr, 8);
 	parse("10.0.0.0", want); /* host bits come back zero, unused bytes too */
@@ -355,17 +355,17 @@ static void test_list(void **state)
 
 	/* A short buffer gets the first routes; the return value is still the total. */
 	memset(out, 0xa5, sizeof(out));
-	assert_int_equal(wgc_allowedips_list(&f->owners[0], out, 1), 3);
+	assert_int_equal(wgc_trie_list(&f->owners[0], out, 1), 3);
 	assert_int_equal(out[1].cidr, 0xa5);
-	assert_int_equal(wgc_allowedips_list(&f->owners[0], NULL, 0), 3);
-	assert_int_equal(wgc_allowedips_list(&f->owners[5], out, 8), 0);
+	assert_int_equal(wgc_trie_list(&f->owners[0], NULL, 0), 3);
+	assert_int_equal(wgc_trie_list(&f->owners[5], out, 8), 0);
 
 	/* Moving a route appends it to its new owner's list. */
 	assert_int_equal(insert(f, "10.0.0.0", 8, 1), WGC_OK);
-	assert_int_equal(wgc_allowedips_list(&f->owners[1], out, 8), 2);
+	assert_int_equal(wgc_trie_list(&f->owners[1], out, 8), 2);
 	assert_int_equal(out[0].cidr, 12);
 	assert_int_equal(out[1].cidr, 8);
-	assert_int_equal(wgc_allowedips_list(&f->owners[0], out, 8), 2);
+	assert_int_equal(wgc_trie_list(&f->owners[0], out, 8), 2);
 	assert_int_equal(out[0].cidr, 65);
 	assert_int_equal(out[1].cidr, 32);
 	fixture_free(f);
@@ -387,20 +387,20 @@ static void test_invalid(void **state)
 	assert_int_equal(insert(f, "2001:db8::", 32, 0), WGC_OK);
 	before = f->table;
 
-	assert_int_equal(wgc_allowedips_insert(t, 0, ip, 8, o1), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_insert(t, 5, ip, 8, o1), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_insert(t, 2, ip, 8, o1), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_insert(t, WGC_AF_INET, ip, 33, o1), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_insert(t, WGC_AF_INET, ip, 255, o1), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_insert(t, WGC_AF_INET6, ip, 129, o1), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_insert(t, WGC_AF_INET, NULL, 8, o1), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_insert(t, WGC_AF_INET, ip, 8, NULL), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_remove(t, 0, ip, 8, o0), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_remove(t, WGC_AF_INET, ip, 33, o0), WGC_ERR_INVALID);
-	assert_int_equal(wgc_allowedips_remove(t, WGC_AF_INET6, ip, 129, o0), WGC_ERR_INVALID);
-	assert_null(wgc_allowedips_find(&f->table, 0, ip));
-	assert_null(wgc_allowedips_find(&f->table, 5, ip));
-	assert_null(wgc_allowedips_find(&f->table, WGC_AF_INET, NULL));
+	assert_int_equal(wgc_trie_insert(t, 0, ip, 8, o1), WGC_ERR_INVALID);
+	assert_int_equal(wgc_trie_insert(t, 5, ip, 8, o1), WGC_ERR_INVALID);
+	assert_int_equal(wgc_trie_insert(t, 2, ip, 8, o1), WGC_ERR_INVALID);
+	assert_int_equal(wgc_trie_insert(t, WGC_AF_INET, ip, 33, o1), WGC_ERR_INVALID);
+	assert_int_equal(wgc_trie_insert(t, WGC_AF_INET, ip, 255, o1), WGC_ERR_INVALID);
+	assert_int_equal(wgc_trie_insert(t, WGC_AF_INET6, ip, 129, o1), WGC_ERR_INVALID);
+	assert_int_equal(wgc_trie_insert(t, WGC_AF_INET, NULL, 8, o1), WGC_ERR_INVALID);
+	assert_int_equal(wgc_trie_insert(t, WGC_AF_INET, ip, 8, NULL), WGC_ERR_INVALID);
+	assert_int_equal(wgc_trie_remove(t, 0, ip, 8, o0), WGC_ERR_INVALID);
+	assert_int_equal(wgc_trie_remove(t, WGC_AF_INET, ip, 33, o0), WGC_ERR_INVALID);
+	assert_int_equal(wgc_trie_remove(t, WGC_AF_INET6, ip, 129, o0), WGC_ERR_INVALID);
+	assert_null(wgc_trie_find(&f->table, 0, ip));
+	assert_null(wgc_trie_find(&f->table, 5, ip));
+	assert_null(wgc_trie_find(&f->table, WGC_AF_INET, NULL));
 
 	assert_memory_equal(&before, &f->table, sizeof(before));
 	assert_int_equal(f->owners[0].count, 2);
@@ -413,12 +413,12 @@ static void test_invalid(void **state)
 static void test_mem_size(void **state)
 {
 	(void)state;
-	assert_int_equal(wgc_allowedips_mem_size(0), 0);
-	assert_true(wgc_allowedips_mem_size(1) > 0);
+	assert_int_equal(wgc_trie_mem_size(0), 0);
+	assert_true(wgc_trie_mem_size(1) > 0);
 	/* Two nodes per route (one may be a branch node), beyond any alignment slack. */
-	assert_int_equal(wgc_allowedips_mem_size(1000) - wgc_allowedips_mem_size(1),
-			 999 * (wgc_allowedips_mem_size(2) - wgc_allowedips_mem_size(1)));
-	assert_int_equal(wgc_allowedips_mem_size(UINT32_MAX), 0);
+	assert_int_equal(wgc_trie_mem_size(1000) - wgc_trie_mem_size(1),
+			 999 * (wgc_trie_mem_size(2) - wgc_trie_mem_size(1)));
+	assert_int_equal(wgc_trie_mem_size(UINT32_MAX), 0);
 }
 
 /* ---- pool ---- */
@@ -727,7 +727,7 @@ static void diff_insert(struct diff_run *d)
 	uint8_t ip[16];
 
 	random_addr(family, ip);
-	got = wgc_allowedips_insert(&d->f->table, family, ip, cidr, &d->f->owners[owner]);
+	got = wgc_trie_insert(&d->f->table, family, ip, cidr, &d->f->owners[owner]);
 	mask_ip(ip, cidr);
 	exists = model_exact(d->m, family, ip, cidr) != NULL;
 	/* Two free nodes always suffice; below that, the model says what the route would cost. */
@@ -768,7 +768,7 @@ static void diff_remove(struct diff_run *d)
 		if (cidr < (family == WGC_AF_INET ? 32 : 128))
 			ip[family == WGC_AF_INET ? 3 : 15] |= 1; /* host bits must not matter */
 	}
-	got = wgc_allowedips_remove(&d->f->table, family, ip, cidr, &d->f->owners[owner]);
+	got = wgc_trie_remove(&d->f->table, family, ip, cidr, &d->f->owners[owner]);
 	mask_ip(ip, cidr);
 	r = model_exact(d->m, family, ip, cidr);
 	if (r && r->owner == owner) {
@@ -783,7 +783,7 @@ static void diff_remove_owner(struct diff_run *d)
 {
 	int owner = (int)rng_below(OWNERS);
 
-	wgc_allowedips_remove_owner(&d->f->table, &d->f->owners[owner]);
+	wgc_trie_remove_owner(&d->f->table, &d->f->owners[owner]);
 	for (size_t i = d->m->count; i-- > 0;) {
 		if (d->m->routes[i].owner == owner)
 			model_delete(d->m, &d->m->routes[i]);
@@ -800,7 +800,7 @@ static void diff_lookups(struct diff_run *d, unsigned n)
 		int got;
 
 		random_addr(family, ip);
-		o = wgc_allowedips_find(&d->f->table, family, ip);
+		o = wgc_trie_find(&d->f->table, family, ip);
 		got = o ? (int)(o - d->f->owners) : NO_OWNER;
 		CHECK(got == model_find(d->m, family, ip), d->step);
 	}
@@ -812,7 +812,7 @@ static void diff_check_lists(struct diff_run *d)
 	static struct wgc_prefix out[ARRAY_LEN(((struct model *)0)->routes)];
 
 	for (int o = 0; o < OWNERS; o++) {
-		size_t n = wgc_allowedips_list(&d->f->owners[o], out, ARRAY_LEN(out));
+		size_t n = wgc_trie_list(&d->f->owners[o], out, ARRAY_LEN(out));
 		uint64_t last_seq = 0;
 
 		CHECK(n == model_count(d->m, o), d->step);
@@ -893,8 +893,8 @@ static void test_insert_all_remove_all(void **state)
 		random_addr(r->family, r->ip);
 		mask_ip(r->ip, r->cidr);
 		/* N routes always fit a pool made for N. */
-		CHECK(wgc_allowedips_insert(&f->table, r->family, r->ip, r->cidr,
-					    &f->owners[r->owner]) == WGC_OK, i);
+		CHECK(wgc_trie_insert(&f->table, r->family, r->ip, r->cidr,
+				      &f->owners[r->owner]) == WGC_OK, i);
 		n++;
 	}
 	high = f->table.pool_high;
@@ -904,8 +904,8 @@ static void test_insert_all_remove_all(void **state)
 	 * goes then and its earlier, moved-away copies are NOT_FOUND. */
 	for (size_t i = n; i-- > 0;) {
 		struct model_route *r = &routes[i];
-		enum wgc_status st = wgc_allowedips_remove(&f->table, r->family, r->ip, r->cidr,
-							   &f->owners[r->owner]);
+		enum wgc_status st = wgc_trie_remove(&f->table, r->family, r->ip, r->cidr,
+						     &f->owners[r->owner]);
 
 		CHECK(st == WGC_OK || st == WGC_ERR_NOT_FOUND, i);
 		routes_left -= st == WGC_OK;
@@ -919,12 +919,12 @@ static void test_insert_all_remove_all(void **state)
 	for (size_t i = 0; i < n; i++) {
 		struct model_route *r = &routes[i];
 
-		assert_int_equal(wgc_allowedips_insert(&f->table, r->family, r->ip, r->cidr,
-						       &f->owners[r->owner]), WGC_OK);
+		assert_int_equal(wgc_trie_insert(&f->table, r->family, r->ip, r->cidr,
+						 &f->owners[r->owner]), WGC_OK);
 	}
 	assert_int_equal(f->table.pool_high, high);
 	for (int o = 0; o < OWNERS; o++)
-		wgc_allowedips_remove_owner(&f->table, &f->owners[o]);
+		wgc_trie_remove_owner(&f->table, &f->owners[o]);
 	assert_int_equal(f->table.free_count, f->table.pool_size);
 	assert_null(f->table.root4);
 	assert_null(f->table.root6);
