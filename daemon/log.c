@@ -5,6 +5,7 @@
  */
 #include "daemon/log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,16 +60,20 @@ static void emit(int priority, const char *tag, const char *fmt, va_list ap)
 	char stamp[32];
 	struct tm tm;
 	time_t now;
+	/* Callers may log between a failed call and reading its errno; stdio, localtime_r and
+	 * syslog can all change it, so the caller's value is put back. */
+	int saved_errno = errno;
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	if (state.use_syslog) {
 		syslog(priority, "(%s) %s", state.ifname, line);
-		return;
+	} else {
+		now = time(NULL);
+		localtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%Y/%m/%d %H:%M:%S", &tm);
+		fprintf(stderr, "%s: (%s) %s %s\n", tag, state.ifname, stamp, line);
 	}
-	now = time(NULL);
-	localtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y/%m/%d %H:%M:%S", &tm);
-	fprintf(stderr, "%s: (%s) %s %s\n", tag, state.ifname, stamp, line);
+	errno = saved_errno;
 }
 
 void log_error(const char *fmt, ...)

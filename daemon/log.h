@@ -3,6 +3,8 @@
  * Logging for the daemon: one line per event, to stderr in the foreground or to syslog once
  * detached, filtered by LOG_LEVEL (verbose, error, silent) as wireguard-go reads it. Callers name
  * what they attempted and on which object; nothing that reaches this file may contain key material.
+ * The log calls leave errno as they found it, but a caller still captures errno before logging
+ * (`int err = errno; log_error(..., strerror(err)); return -err;`), so the order never matters.
  */
 #ifndef WGC_DAEMON_LOG_H
 #define WGC_DAEMON_LOG_H

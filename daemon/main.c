@@ -3,8 +3,10 @@
  * wgc: the Linux daemon, a drop-in for wireguard-go. `wgc [-f|--foreground] IFACE` creates the TUN
  * interface and the UAPI socket, detaches unless told not to (the parent returns only once the
  * child is ready, so `wgc wg0 && wg setconf wg0 ...` works, as wg-quick relies on), then runs the
- * pipeline until SIGINT/SIGTERM or the interface's deletion. On the way out the socket file is
- * removed and every key wiped.
+ * event loop until SIGINT/SIGTERM or the interface's deletion. On the way out the socket file is
+ * removed and every key wiped. main owns the three top-level objects and their order: the loop
+ * first (it blocks the signals every later thread inherits), then the device (TUN, endpoint,
+ * sockets, data path), then the UAPI server; teardown is the reverse.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +18,8 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
-#include "daemon/pipeline.h"
+#include "daemon/device.h"
+#include "daemon/loop.h"
 #include "daemon/tun.h"
 #include "daemon/uapi.h"
 
@@ -140,11 +143,12 @@ static void detach(int notify_fd, const char *ifname, enum log_level level, bool
 
 int main(int argc, char **argv)
 {
-	const struct pipeline_limits limits = { .max_peers = MAX_PEERS,
-						.max_allowed_ips = MAX_ALLOWED_IPS };
+	const struct device_limits limits = { .max_peers = MAX_PEERS,
+					      .max_allowed_ips = MAX_ALLOWED_IPS };
 	struct options opts;
 	struct tun tun;
-	struct pipeline *p = NULL;
+	struct loop *loop = NULL;
+	struct device *dev = NULL;
 	struct uapi_server *uapi = NULL;
 	enum log_level level = log_level_from_env();
 	int notify_fd = -1;
@@ -159,26 +163,28 @@ int main(int argc, char **argv)
 		if (notify_fd < 0)
 			return 1;
 	}
+	ret = loop_create(&loop);
+	if (ret < 0)
+		goto out;
 	ret = tun_open(&tun, opts.ifname);
 	if (ret < 0)
 		goto out;
-	ret = pipeline_create(&tun, &limits, &p);
-	if (ret < 0) {
-		tun_close(&tun);
+	ret = device_create(loop, &tun, &limits, &dev); /* takes tun, even on failure */
+	if (ret < 0)
 		goto out;
-	}
-	ret = uapi_server_open(opts.ifname, &uapi);
+	ret = uapi_server_open(opts.ifname, loop, dev, &uapi);
 	if (ret < 0)
 		goto out;
 	log_verbose("device started (wgc v%s)", WGC_VERSION);
 	detach(notify_fd, opts.ifname, level, true);
 	notify_fd = -1;
-	ret = pipeline_run(p, uapi);
+	ret = loop_run(loop);
 	log_verbose("device closing");
 out:
 	detach(notify_fd, opts.ifname, level, false);
 	uapi_server_close(uapi);
-	pipeline_destroy(p);
+	device_destroy(dev);
+	loop_destroy(loop);
 	log_close();
 	return ret < 0 ? 1 : 0;
 }

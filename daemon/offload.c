@@ -12,52 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-	IPV4_HDR_MIN = 20,
-	IPV6_HDR = 40,
-	TCP_HDR_MIN = 20,
-	UDP_HDR = 8,
-	PROTO_TCP = 6,
-	PROTO_UDP = 17,
-	TCP_FIN = 0x01,
-	TCP_PSH = 0x08,
-	TCP_ACK = 0x10,
-	TCP_CWR = 0x80,
-	TCP_CSUM_OFFSET = 16,
-	UDP_CSUM_OFFSET = 6,
-	IPV4_DF = 0x4000,
-	IPV4_MF_OFFSET = 0x3fff,
-};
+#include "base/bytes.h"
+#include "base/ip.h"
 
 bool offload_is_disabled(void)
 {
 	const char *v = getenv("WGC_NO_OFFLOAD");
 
 	return v && strcmp(v, "1") == 0;
-}
-
-static uint16_t load16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t load32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void store16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void store32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 /* ---- checksums ---- */
@@ -108,10 +70,11 @@ static uint64_t pseudo_sum(const uint8_t *ip, uint8_t proto, size_t l4_len)
 	uint8_t tail[4] = { 0, proto, (uint8_t)(l4_len >> 8), (uint8_t)l4_len };
 	uint64_t sum;
 
-	if (ip[0] >> 4 == 4)
-		sum = sum_partial(ip + 12, 8, 0);
+	/* source and destination addresses, which lie next to each other in both families */
+	if (wgc_ip_version(ip) == WGC_IP_VERSION_4)
+		sum = sum_partial(ip + WGC_IPV4_OFF_SRC, 2 * WGC_IPV4_ADDR_LEN, 0);
 	else
-		sum = sum_partial(ip + 8, 32, 0);
+		sum = sum_partial(ip + WGC_IPV6_OFF_SRC, 2 * WGC_IPV6_ADDR_LEN, 0);
 	return sum_partial(tail, 4, sum);
 }
 
@@ -121,7 +84,7 @@ uint16_t offload_checksum(const uint8_t *data, size_t len)
 	uint8_t out[2];
 
 	memcpy(out, &c, 2);
-	return load16(out);
+	return wgc_load_be16(out);
 }
 
 uint16_t offload_l4_checksum(const uint8_t *ip, const uint8_t *l4, size_t l4_len, uint8_t proto)
@@ -130,14 +93,13 @@ uint16_t offload_l4_checksum(const uint8_t *ip, const uint8_t *l4, size_t l4_len
 	uint8_t out[2];
 
 	memcpy(out, &c, 2);
-	return load16(out);
+	return wgc_load_be16(out);
 }
 
 static void set_ipv4_csum(uint8_t *ip, size_t ip_len)
 {
-	ip[10] = 0;
-	ip[11] = 0;
-	put_csum(ip + 10, (uint16_t)~fold(sum_partial(ip, ip_len, 0)));
+	wgc_store_be16(ip + WGC_IPV4_OFF_CHECKSUM, 0);
+	put_csum(ip + WGC_IPV4_OFF_CHECKSUM, (uint16_t)~fold(sum_partial(ip, ip_len, 0)));
 }
 
 /* Writes the full L4 checksum at l4 + csum_offset (the field is zeroed first). UDP's zero becomes
@@ -147,8 +109,7 @@ static void set_l4_csum(const uint8_t *ip, uint8_t *l4, size_t l4_len, uint8_t p
 {
 	uint16_t c;
 
-	l4[csum_offset] = 0;
-	l4[csum_offset + 1] = 0;
+	wgc_store_be16(l4 + csum_offset, 0);
 	c = (uint16_t)~fold(sum_partial(l4, l4_len, pseudo_sum(ip, proto, l4_len)));
 	if (c == 0)
 		c = 0xffff;
@@ -181,21 +142,22 @@ static bool parse_ip(struct offload_split *s, size_t *len, uint8_t *proto)
 	const uint8_t *ip = s->pkt;
 	size_t stated;
 
-	if (*len < IPV4_HDR_MIN)
+	if (*len < WGC_IPV4_HEADER_MIN_LEN)
 		return false;
-	if (ip[0] >> 4 == 4) {
-		s->ip_len = (size_t)(ip[0] & 0x0f) * 4;
-		stated = load16(ip + 2);
-		if (s->ip_len < IPV4_HDR_MIN || (load16(ip + 6) & IPV4_MF_OFFSET) != 0)
+	if (wgc_ip_version(ip) == WGC_IP_VERSION_4) {
+		s->ip_len = wgc_ipv4_header_len(ip);
+		stated = wgc_load_be16(ip + WGC_IPV4_OFF_TOTAL_LEN);
+		if (s->ip_len < WGC_IPV4_HEADER_MIN_LEN ||
+		    (wgc_load_be16(ip + WGC_IPV4_OFF_FRAG) & WGC_IPV4_FRAG_MF_OFFSET) != 0)
 			return false;
-		*proto = ip[9];
-	} else if (ip[0] >> 4 == 6) {
-		if (*len < IPV6_HDR)
+		*proto = ip[WGC_IPV4_OFF_PROTOCOL];
+	} else if (wgc_ip_version(ip) == WGC_IP_VERSION_6) {
+		if (*len < WGC_IPV6_HEADER_LEN)
 			return false;
-		s->ip_len = IPV6_HDR;
+		s->ip_len = WGC_IPV6_HEADER_LEN;
 		s->is_v6 = true;
-		stated = IPV6_HDR + (size_t)load16(ip + 4);
-		*proto = ip[6];
+		stated = WGC_IPV6_HEADER_LEN + (size_t)wgc_load_be16(ip + WGC_IPV6_OFF_PAYLOAD_LEN);
+		*proto = ip[WGC_IPV6_OFF_NEXT_HEADER];
 	} else {
 		return false;
 	}
@@ -223,23 +185,23 @@ enum offload_verdict offload_split_init(struct offload_split *s, const struct vi
 	}
 	if (hdr->gso_size == 0 || !parse_ip(s, len, &proto))
 		return OFFLOAD_DROP;
-	if (gso == VIRTIO_NET_HDR_GSO_TCPV4 && (s->is_v6 || proto != PROTO_TCP))
+	if (gso == VIRTIO_NET_HDR_GSO_TCPV4 && (s->is_v6 || proto != WGC_IPPROTO_TCP))
 		return OFFLOAD_DROP;
-	if (gso == VIRTIO_NET_HDR_GSO_TCPV6 && (!s->is_v6 || proto != PROTO_TCP))
+	if (gso == VIRTIO_NET_HDR_GSO_TCPV6 && (!s->is_v6 || proto != WGC_IPPROTO_TCP))
 		return OFFLOAD_DROP;
-	if (gso == VIRTIO_NET_HDR_GSO_UDP_L4 && proto != PROTO_UDP)
+	if (gso == VIRTIO_NET_HDR_GSO_UDP_L4 && proto != WGC_IPPROTO_UDP)
 		return OFFLOAD_DROP;
 	if (gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6 &&
 	    gso != VIRTIO_NET_HDR_GSO_UDP_L4)
 		return OFFLOAD_DROP;
-	s->is_udp = proto == PROTO_UDP;
+	s->is_udp = proto == WGC_IPPROTO_UDP;
 	if (s->is_udp) {
-		s->l4_len = UDP_HDR;
+		s->l4_len = WGC_UDP_HEADER_LEN;
 	} else {
-		if (*len < s->ip_len + TCP_HDR_MIN)
+		if (*len < s->ip_len + WGC_TCP_HEADER_MIN_LEN)
 			return OFFLOAD_DROP;
-		s->l4_len = (size_t)(pkt[s->ip_len + 12] >> 4) * 4;
-		if (s->l4_len < TCP_HDR_MIN)
+		s->l4_len = wgc_tcp_header_len(pkt + s->ip_len);
+		if (s->l4_len < WGC_TCP_HEADER_MIN_LEN)
 			return OFFLOAD_DROP;
 	}
 	if (s->ip_len + s->l4_len > *len)
@@ -265,23 +227,25 @@ size_t offload_split_segment(const struct offload_split *s, unsigned i, uint8_t 
 	memcpy(out, s->pkt, hdrs);
 	memcpy(out + hdrs, s->pkt + hdrs + offset, chunk);
 	if (s->is_v6) {
-		store16(out + 4, (uint32_t)(total - IPV6_HDR));
+		wgc_store_be16(out + WGC_IPV6_OFF_PAYLOAD_LEN, (uint16_t)(total - WGC_IPV6_HEADER_LEN));
 	} else {
-		store16(out + 2, (uint32_t)total);
-		store16(out + 4, load16(s->pkt + 4) + i);
+		wgc_store_be16(out + WGC_IPV4_OFF_TOTAL_LEN, (uint16_t)total);
+		wgc_store_be16(out + WGC_IPV4_OFF_ID,
+			       (uint16_t)(wgc_load_be16(s->pkt + WGC_IPV4_OFF_ID) + i));
 		set_ipv4_csum(out, s->ip_len);
 	}
 	if (s->is_udp) {
-		store16(l4 + 4, (uint32_t)(UDP_HDR + chunk));
-		set_l4_csum(out, l4, UDP_HDR + chunk, PROTO_UDP, UDP_CSUM_OFFSET);
+		wgc_store_be16(l4 + WGC_UDP_OFF_LEN, (uint16_t)(WGC_UDP_HEADER_LEN + chunk));
+		set_l4_csum(out, l4, WGC_UDP_HEADER_LEN + chunk, WGC_IPPROTO_UDP, WGC_UDP_OFF_CHECKSUM);
 		return total;
 	}
-	store32(l4 + 4, load32(s->pkt + s->ip_len + 4) + (uint32_t)offset);
+	wgc_store_be32(l4 + WGC_TCP_OFF_SEQ,
+		       wgc_load_be32(s->pkt + s->ip_len + WGC_TCP_OFF_SEQ) + (uint32_t)offset);
 	if (i + 1 < s->count)
-		l4[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+		l4[WGC_TCP_OFF_FLAGS] &= (uint8_t)~(WGC_TCP_FLAG_FIN | WGC_TCP_FLAG_PSH);
 	if (i > 0)
-		l4[13] &= (uint8_t)~TCP_CWR;
-	set_l4_csum(out, l4, s->l4_len + chunk, PROTO_TCP, TCP_CSUM_OFFSET);
+		l4[WGC_TCP_OFF_FLAGS] &= (uint8_t)~WGC_TCP_FLAG_CWR;
+	set_l4_csum(out, l4, s->l4_len + chunk, WGC_IPPROTO_TCP, WGC_TCP_OFF_CHECKSUM);
 	return total;
 }
 
@@ -302,52 +266,56 @@ static void view_tcp(const uint8_t *p, size_t len, struct tcp_view *v)
 	uint8_t flags;
 
 	memset(v, 0, sizeof(*v));
-	if (len < IPV4_HDR_MIN)
+	if (len < WGC_IPV4_HEADER_MIN_LEN)
 		return;
-	if (p[0] >> 4 == 4) {
-		if (p[9] != PROTO_TCP)
+	if (wgc_ip_version(p) == WGC_IP_VERSION_4) {
+		if (p[WGC_IPV4_OFF_PROTOCOL] != WGC_IPPROTO_TCP)
 			return;
-		v->ip_len = (size_t)(p[0] & 0x0f) * 4;
-		stated = load16(p + 2);
-		if (v->ip_len < IPV4_HDR_MIN)
+		v->ip_len = wgc_ipv4_header_len(p);
+		stated = wgc_load_be16(p + WGC_IPV4_OFF_TOTAL_LEN);
+		if (v->ip_len < WGC_IPV4_HEADER_MIN_LEN)
 			return;
-	} else if (p[0] >> 4 == 6 && len >= IPV6_HDR) {
-		if (p[6] != PROTO_TCP)
+	} else if (wgc_ip_version(p) == WGC_IP_VERSION_6 && len >= WGC_IPV6_HEADER_LEN) {
+		if (p[WGC_IPV6_OFF_NEXT_HEADER] != WGC_IPPROTO_TCP)
 			return;
-		v->ip_len = IPV6_HDR;
+		v->ip_len = WGC_IPV6_HEADER_LEN;
 		v->is_v6 = true;
-		stated = IPV6_HDR + (size_t)load16(p + 4);
+		stated = WGC_IPV6_HEADER_LEN + (size_t)wgc_load_be16(p + WGC_IPV6_OFF_PAYLOAD_LEN);
 	} else {
 		return;
 	}
-	if (stated != len || len < v->ip_len + TCP_HDR_MIN) {
+	if (stated != len || len < v->ip_len + WGC_TCP_HEADER_MIN_LEN) {
 		v->ip_len = 0;
 		return;
 	}
-	v->tcp_len = (size_t)(p[v->ip_len + 12] >> 4) * 4;
-	if (v->tcp_len < TCP_HDR_MIN || v->ip_len + v->tcp_len > len) {
+	v->tcp_len = wgc_tcp_header_len(p + v->ip_len);
+	if (v->tcp_len < WGC_TCP_HEADER_MIN_LEN || v->ip_len + v->tcp_len > len) {
 		v->ip_len = 0;
 		return;
 	}
 	v->payload = len - v->ip_len - v->tcp_len;
-	flags = p[v->ip_len + 13];
-	v->is_candidate = v->payload > 0 && (flags == TCP_ACK || flags == (TCP_ACK | TCP_PSH)) &&
-			  (v->is_v6 || (v->ip_len == IPV4_HDR_MIN &&
-					(load16(p + 6) & IPV4_MF_OFFSET) == 0));
+	flags = p[v->ip_len + WGC_TCP_OFF_FLAGS];
+	v->is_candidate = v->payload > 0 &&
+			  (flags == WGC_TCP_FLAG_ACK || flags == (WGC_TCP_FLAG_ACK | WGC_TCP_FLAG_PSH)) &&
+			  (v->is_v6 || (v->ip_len == WGC_IPV4_HEADER_MIN_LEN &&
+					(wgc_load_be16(p + WGC_IPV4_OFF_FRAG) &
+					 WGC_IPV4_FRAG_MF_OFFSET) == 0));
 }
 
 /* Same addresses and ports (the flow), for the ordering rule. */
 static bool same_flow(const uint8_t *a, size_t a_ip_len, const uint8_t *b, size_t b_ip_len)
 {
-	if (a[0] >> 4 != b[0] >> 4)
+	if (wgc_ip_version(a) != wgc_ip_version(b))
 		return false;
-	if (a[0] >> 4 == 4) {
-		if (memcmp(a + 12, b + 12, 8) != 0)
+	if (wgc_ip_version(a) == WGC_IP_VERSION_4) {
+		if (memcmp(a + WGC_IPV4_OFF_SRC, b + WGC_IPV4_OFF_SRC, 2 * WGC_IPV4_ADDR_LEN) != 0)
 			return false;
-	} else if (memcmp(a + 8, b + 8, 32) != 0) {
+	} else if (memcmp(a + WGC_IPV6_OFF_SRC, b + WGC_IPV6_OFF_SRC, 2 * WGC_IPV6_ADDR_LEN) != 0) {
 		return false;
 	}
-	return memcmp(a + a_ip_len, b + b_ip_len, 4) == 0;
+	/* source and destination ports: everything before the sequence number */
+	return memcmp(a + a_ip_len + WGC_TCP_OFF_SRC_PORT, b + b_ip_len + WGC_TCP_OFF_SRC_PORT,
+		      WGC_TCP_OFF_SEQ - WGC_TCP_OFF_SRC_PORT) == 0;
 }
 
 /* Whether packet p (view v) continues group grp exactly. */
@@ -366,23 +334,36 @@ static bool can_append(const struct offload_gro *g, const struct offload_gro_gro
 	    grp->total_len + v->payload > OFFLOAD_PACKET_MAX)
 		return false;
 	if (v->is_v6) {
-		/* version, traffic class, flow label; next header; hop limit */
-		if (memcmp(f, p, 4) != 0 || f[6] != p[6] || f[7] != p[7])
+		/* version, traffic class, flow label (one 32-bit word); next header; hop limit */
+		if (memcmp(f + WGC_IPV6_OFF_VERSION_CLASS_FLOW, p + WGC_IPV6_OFF_VERSION_CLASS_FLOW,
+			   sizeof(uint32_t)) != 0 ||
+		    f[WGC_IPV6_OFF_NEXT_HEADER] != p[WGC_IPV6_OFF_NEXT_HEADER] ||
+		    f[WGC_IPV6_OFF_HOP_LIMIT] != p[WGC_IPV6_OFF_HOP_LIMIT])
 			return false;
 	} else {
-		uint16_t ff = load16(f + 6);
+		uint16_t ff = wgc_load_be16(f + WGC_IPV4_OFF_FRAG);
 
 		/* TOS, flags (DF), TTL, protocol; without DF the IDs must count up */
-		if (f[1] != p[1] || ff != load16(p + 6) || f[8] != p[8] || f[9] != p[9])
+		if (f[WGC_IPV4_OFF_TOS] != p[WGC_IPV4_OFF_TOS] ||
+		    ff != wgc_load_be16(p + WGC_IPV4_OFF_FRAG) ||
+		    f[WGC_IPV4_OFF_TTL] != p[WGC_IPV4_OFF_TTL] ||
+		    f[WGC_IPV4_OFF_PROTOCOL] != p[WGC_IPV4_OFF_PROTOCOL])
 			return false;
-		if (!(ff & IPV4_DF) && load16(p + 4) != (uint16_t)(load16(l + 4) + 1))
+		if (!(ff & WGC_IPV4_FRAG_DF) && wgc_load_be16(p + WGC_IPV4_OFF_ID) !=
+						    (uint16_t)(wgc_load_be16(l + WGC_IPV4_OFF_ID) + 1))
 			return false;
 	}
-	/* ACK number, data offset, window, urgent pointer and options identical; flags ACK(+PSH) */
-	if (memcmp(ft + 8, pt + 8, 5) != 0 || memcmp(ft + 14, pt + 14, 2) != 0 ||
-	    memcmp(ft + 18, pt + 18, grp->tcp_len - 18) != 0)
+	/* ACK number and data offset (up to the flags), window, and urgent pointer and options (to
+	 * the end of the header) identical; the flags are ACK(+PSH), checked by view_tcp */
+	if (memcmp(ft + WGC_TCP_OFF_ACK, pt + WGC_TCP_OFF_ACK,
+		   WGC_TCP_OFF_FLAGS - WGC_TCP_OFF_ACK) != 0 ||
+	    memcmp(ft + WGC_TCP_OFF_WINDOW, pt + WGC_TCP_OFF_WINDOW,
+		   WGC_TCP_OFF_CHECKSUM - WGC_TCP_OFF_WINDOW) != 0 ||
+	    memcmp(ft + WGC_TCP_OFF_URGENT, pt + WGC_TCP_OFF_URGENT,
+		   grp->tcp_len - WGC_TCP_OFF_URGENT) != 0)
 		return false;
-	return load32(pt + 4) == load32(lt + 4) + (uint32_t)l_payload;
+	return wgc_load_be32(pt + WGC_TCP_OFF_SEQ) ==
+	       wgc_load_be32(lt + WGC_TCP_OFF_SEQ) + (uint32_t)l_payload;
 }
 
 void offload_gro_reset(struct offload_gro *g)
@@ -406,7 +387,7 @@ static void start_group(struct offload_gro *g, unsigned idx, const struct tcp_vi
 	grp->ip_len = (uint8_t)v->ip_len;
 	grp->tcp_len = (uint8_t)v->tcp_len;
 	grp->seg_payload = (uint32_t)v->payload;
-	grp->has_psh = p[v->ip_len + 13] & TCP_PSH;
+	grp->has_psh = p[v->ip_len + WGC_TCP_OFF_FLAGS] & WGC_TCP_FLAG_PSH;
 	grp->is_open = !grp->has_psh;
 }
 
@@ -439,7 +420,7 @@ bool offload_gro_add(struct offload_gro *g, uint8_t *data, size_t len)
 			grp->last = (uint16_t)idx;
 			grp->count++;
 			grp->total_len += (uint32_t)v.payload;
-			grp->has_psh = data[v.ip_len + 13] & TCP_PSH;
+			grp->has_psh = data[v.ip_len + WGC_TCP_OFF_FLAGS] & WGC_TCP_FLAG_PSH;
 			grp->is_open = !grp->has_psh && v.payload == grp->seg_payload;
 			return true;
 		}
@@ -478,21 +459,23 @@ unsigned offload_gro_finish(struct offload_gro *g, unsigned k, struct virtio_net
 		n++;
 	}
 	if (grp->has_psh)
-		t[13] |= TCP_PSH;
-	if (f[0] >> 4 == 4) {
-		store16(f + 2, grp->total_len);
+		t[WGC_TCP_OFF_FLAGS] |= WGC_TCP_FLAG_PSH;
+	if (wgc_ip_version(f) == WGC_IP_VERSION_4) {
+		wgc_store_be16(f + WGC_IPV4_OFF_TOTAL_LEN, (uint16_t)grp->total_len);
 		set_ipv4_csum(f, grp->ip_len);
 	} else {
-		store16(f + 4, grp->total_len - IPV6_HDR);
+		wgc_store_be16(f + WGC_IPV6_OFF_PAYLOAD_LEN,
+			       (uint16_t)(grp->total_len - WGC_IPV6_HEADER_LEN));
 	}
 	/* CHECKSUM_PARTIAL convention: the field holds the folded pseudo-header sum, uncomplemented. */
-	sum = pseudo_sum(f, PROTO_TCP, grp->total_len - grp->ip_len);
-	put_csum(t + TCP_CSUM_OFFSET, fold(sum));
+	sum = pseudo_sum(f, WGC_IPPROTO_TCP, grp->total_len - grp->ip_len);
+	put_csum(t + WGC_TCP_OFF_CHECKSUM, fold(sum));
 	hdr->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	hdr->gso_type = f[0] >> 4 == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+	hdr->gso_type = wgc_ip_version(f) == WGC_IP_VERSION_4 ? VIRTIO_NET_HDR_GSO_TCPV4
+							       : VIRTIO_NET_HDR_GSO_TCPV6;
 	hdr->hdr_len = (uint16_t)hdrs;
 	hdr->gso_size = (uint16_t)grp->seg_payload;
 	hdr->csum_start = grp->ip_len;
-	hdr->csum_offset = TCP_CSUM_OFFSET;
+	hdr->csum_offset = WGC_TCP_OFF_CHECKSUM;
 	return n;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "wgc.h"
 #include "daemon/offload.h"
 
 static int ifreq_ioctl(const char *name, unsigned long request, struct ifreq *ifr)
@@ -158,7 +159,7 @@ int tun_open(struct tun *tun, const char *name)
 		log_error("looking up the index of %s: %s", tun->name, strerror(errno));
 		goto undo_fd;
 	}
-	ret = set_mtu(tun, TUN_DEFAULT_MTU);
+	ret = set_mtu(tun, WGC_DEFAULT_MTU);
 	if (ret < 0)
 		goto undo_fd;
 	return 0;

@@ -20,7 +20,6 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-enum { TUN_DEFAULT_MTU = 1420 };
 
 struct tun {
 	int fd;          /* nonblocking /dev/net/tun queue, -1 when closed */
@@ -32,7 +31,7 @@ struct tun {
 	bool has_uso;      /* ... and USO: reads may be UDP super-packets */
 };
 
-/* Creates (or attaches to) the TUN interface called name and sets its MTU to TUN_DEFAULT_MTU.
+/* Creates (or attaches to) the TUN interface called name and sets its MTU to WGC_DEFAULT_MTU (wgc.h).
  * Returns 0 or -errno (logged). */
 int tun_open(struct tun *tun, const char *name);
 void tun_close(struct tun *tun);

@@ -21,7 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/bytes.h"
 #include "daemon/log.h"
+#include "daemon/loop.h"
 
 #define UAPI_DIR "/var/run/wireguard"
 
@@ -32,10 +34,11 @@ enum {
 	/* Bytes read from one client per dispatch, so a flood cannot starve the data path. */
 	READ_BUDGET = 1 << 20,
 	OP_LINE_MAX = 64,
-	EPOLL_EVENTS = 16,
 };
 
 struct uapi_client {
+	struct uapi_server *server;
+	struct loop_source src; /* its events are what epoll watches for */
 	int fd;
 	struct uapi_text in;    /* bytes received and not yet answered */
 	size_t scanned;         /* bytes of in already searched for the end of a request */
@@ -44,15 +47,18 @@ struct uapi_client {
 	uint64_t active_ns;     /* CLOCK_MONOTONIC of the last progress */
 	bool has_eof;           /* the client shut down its side */
 	bool is_closing;        /* close once out is written */
-	uint32_t watched;       /* epoll events registered */
 	struct uapi_client *next;
 };
 
 struct uapi_server {
-	int epoll_fd;
+	struct loop *loop;    /* borrowed, like dev */
+	struct device *dev;
 	int listen_fd;
 	int timer_fd;
 	int inotify_fd;   /* watches the socket file: removing it stops the daemon, as wireguard-go */
+	struct loop_source listen_src;
+	struct loop_source timer_src;
+	struct loop_source inotify_src;
 	bool is_timer_armed;
 	bool is_gone;     /* the socket file was removed */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -62,10 +68,7 @@ struct uapi_server {
 
 static uint64_t monotonic_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return loop_clock_ns(CLOCK_MONOTONIC);
 }
 
 /* ---- listening socket ---- */
@@ -105,29 +108,34 @@ static int bind_socket(struct uapi_server *s)
 	umask(old_mask);
 	if (ret < 0 || chmod(s->path, 0600) < 0 || listen(s->listen_fd, SOMAXCONN) < 0) {
 		ret = -errno;
-		log_error("creating the UAPI socket %s: %s", s->path, strerror(errno));
+		log_error("creating the UAPI socket %s: %s", s->path, strerror(-ret));
 		return ret;
 	}
 	return 0;
 }
 
-static int add_fd(struct uapi_server *s, int fd, uint32_t events, void *ptr)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = ptr };
+static void on_listen(void *ctx, uint32_t events);
+static void on_idle_timer(void *ctx, uint32_t events);
+static void on_socket_file(void *ctx, uint32_t events);
 
-	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		return -errno;
-	return 0;
+static void close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }
 
-int uapi_server_open(const char *ifname, struct uapi_server **out)
+int uapi_server_open(const char *ifname, struct loop *loop, struct device *dev,
+		     struct uapi_server **out)
 {
 	struct uapi_server *s = calloc(1, sizeof(*s));
 	int ret = -ENOMEM;
 
 	if (!s)
 		return ret;
-	s->epoll_fd = s->listen_fd = s->timer_fd = s->inotify_fd = -1;
+	s->loop = loop;
+	s->dev = dev;
+	s->listen_fd = s->timer_fd = s->inotify_fd = -1;
+	s->listen_src.fd = s->timer_src.fd = s->inotify_src.fd = -1;
 	if ((size_t)snprintf(s->path, sizeof(s->path), UAPI_DIR "/%s.sock", ifname) >=
 	    sizeof(s->path)) {
 		log_error("UAPI socket path for '%s' is too long", ifname);
@@ -136,50 +144,43 @@ int uapi_server_open(const char *ifname, struct uapi_server **out)
 	}
 	if (mkdir(UAPI_DIR, 0755) < 0 && errno != EEXIST) {
 		ret = -errno;
-		log_error("creating %s: %s", UAPI_DIR, strerror(errno));
+		log_error("creating %s: %s", UAPI_DIR, strerror(-ret));
 		goto fail;
 	}
-	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (s->epoll_fd < 0 || s->listen_fd < 0 || s->timer_fd < 0) {
+	if (s->listen_fd >= 0)
+		s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->listen_fd < 0 || s->timer_fd < 0) {
 		ret = -errno;
-		log_error("creating the UAPI server's descriptors: %s", strerror(errno));
+		log_error("creating the UAPI server's descriptors: %s", strerror(-ret));
 		goto fail;
 	}
 	ret = bind_socket(s);
 	if (ret < 0)
 		goto fail;
-	ret = add_fd(s, s->listen_fd, EPOLLIN, s);
+	ret = loop_add(loop, &s->listen_src, s->listen_fd, EPOLLIN, on_listen, s);
 	if (ret == 0)
-		ret = add_fd(s, s->timer_fd, EPOLLIN, &s->timer_fd);
+		ret = loop_add(loop, &s->timer_src, s->timer_fd, EPOLLIN, on_idle_timer, s);
+	/* Without inotify the daemon still runs; it just cannot notice the file's removal. */
 	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (ret == 0 && s->inotify_fd >= 0 &&
 	    inotify_add_watch(s->inotify_fd, s->path, IN_ATTRIB | IN_DELETE_SELF) >= 0)
-		ret = add_fd(s, s->inotify_fd, EPOLLIN, &s->inotify_fd);
+		ret = loop_add(loop, &s->inotify_src, s->inotify_fd, EPOLLIN, on_socket_file, s);
 	if (ret < 0) {
-		log_error("watching the UAPI socket: %s", strerror(-ret));
 		unlink(s->path);
 		goto fail;
 	}
 	*out = s;
 	return 0;
 fail:
-	if (s->epoll_fd >= 0)
-		close(s->epoll_fd);
-	if (s->listen_fd >= 0)
-		close(s->listen_fd);
-	if (s->timer_fd >= 0)
-		close(s->timer_fd);
-	if (s->inotify_fd >= 0)
-		close(s->inotify_fd);
+	loop_remove(loop, &s->listen_src);
+	loop_remove(loop, &s->timer_src);
+	loop_remove(loop, &s->inotify_src);
+	close_fd(s->listen_fd);
+	close_fd(s->timer_fd);
+	close_fd(s->inotify_fd);
 	free(s);
 	return ret;
-}
-
-int uapi_server_fd(const struct uapi_server *server)
-{
-	return server->epoll_fd;
 }
 
 /* ---- clients ---- */
@@ -209,13 +210,16 @@ static void client_close(struct uapi_server *s, struct uapi_client *c)
 			break;
 		}
 	}
-	close(c->fd); /* also leaves the epoll set */
+	loop_remove(s->loop, &c->src);
+	close(c->fd);
 	uapi_text_free(&c->in);
 	uapi_text_free(&c->out);
 	free(c);
 	s->client_count--;
 	set_idle_timer(s);
 }
+
+static void on_client(void *ctx, uint32_t events);
 
 static void accept_clients(struct uapi_server *s)
 {
@@ -229,10 +233,10 @@ static void accept_clients(struct uapi_server *s)
 			close(fd);
 			continue;
 		}
+		c->server = s;
 		c->fd = fd;
 		c->active_ns = monotonic_ns();
-		c->watched = EPOLLIN;
-		if (add_fd(s, fd, EPOLLIN, c) < 0) {
+		if (loop_add(s->loop, &c->src, fd, EPOLLIN, on_client, c) < 0) {
 			close(fd);
 			free(c);
 			continue;
@@ -242,6 +246,12 @@ static void accept_clients(struct uapi_server *s)
 		s->client_count++;
 		set_idle_timer(s);
 	}
+}
+
+static void on_listen(void *ctx, uint32_t events)
+{
+	(void)events;
+	accept_clients(ctx);
 }
 
 /* Writes what it can of the reply; false when the client is gone. */
@@ -272,9 +282,9 @@ static bool reply_errno(struct uapi_client *c, int err)
 }
 
 /* Answers "get=1\n\n"; the reply is built whole, then written as the socket allows. */
-static void handle_get(struct uapi_client *c, struct pipeline *p)
+static void handle_get(struct uapi_client *c)
 {
-	if (uapi_get(p, &c->out) < 0) {
+	if (uapi_get(c->server->dev, &c->out) < 0) {
 		uapi_text_free(&c->out);
 		c->is_closing = !reply_errno(c, -ENOMEM);
 		return;
@@ -285,9 +295,9 @@ static void handle_get(struct uapi_client *c, struct pipeline *p)
 	}
 }
 
-static void handle_set(struct uapi_client *c, struct pipeline *p, size_t body, size_t end)
+static void handle_set(struct uapi_client *c, size_t body, size_t end)
 {
-	int err = uapi_set(p, c->in.data + body, end - body);
+	int err = uapi_set(c->server->dev, c->in.data + body, end - body);
 
 	if (err < 0)
 		log_error("UAPI set failed: %s", strerror(-err));
@@ -299,7 +309,7 @@ static void handle_set(struct uapi_client *c, struct pipeline *p, size_t body, s
  * Handles the next complete request in c->in, if there is one. Returns false when more bytes are
  * needed (or the client must be closed, c->is_closing).
  */
-static bool handle_request(struct uapi_client *c, struct pipeline *p)
+static bool handle_request(struct uapi_client *c)
 {
 	const char *in = c->in.data;
 	const char *nl = in ? memchr(in, '\n', c->in.len < OP_LINE_MAX ? c->in.len : OP_LINE_MAX) :
@@ -317,7 +327,7 @@ static bool handle_request(struct uapi_client *c, struct pipeline *p)
 			return false;
 		/* As wireguard-go: the byte after the operation must end the request. */
 		if (in[op_len + 1] == '\n')
-			handle_get(c, p);
+			handle_get(c);
 		else
 			c->is_closing = !reply_errno(c, -EINVAL);
 		uapi_text_consume(&c->in, op_len + 2);
@@ -332,7 +342,7 @@ static bool handle_request(struct uapi_client *c, struct pipeline *p)
 	/* The request ends with an empty line: the first "\n\n" from the operation's newline. */
 	for (i = c->scanned > op_len ? c->scanned : op_len; i + 1 < c->in.len; i++) {
 		if (in[i] == '\n' && in[i + 1] == '\n') {
-			handle_set(c, p, op_len + 1, i + 1);
+			handle_set(c, op_len + 1, i + 1);
 			uapi_text_consume(&c->in, i + 2);
 			c->scanned = 0;
 			return true;
@@ -342,13 +352,12 @@ static bool handle_request(struct uapi_client *c, struct pipeline *p)
 	return false;
 }
 
-static void client_update_events(struct uapi_server *s, struct uapi_client *c)
+static void client_update_events(struct uapi_client *c)
 {
 	uint32_t want = c->out.len > c->out_off ? EPOLLOUT : c->has_eof ? 0 : EPOLLIN;
-	struct epoll_event ev = { .events = want, .data.ptr = c };
 
-	if (want != c->watched && epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
-		c->watched = want;
+	if (want != c->src.events)
+		(void)loop_modify(c->server->loop, &c->src, want); /* kept as it was on failure */
 }
 
 /* Reads up to the budget; false when the connection failed. */
@@ -397,37 +406,39 @@ static void check_leftover(struct uapi_client *c)
 	}
 }
 
-static void client_process(struct uapi_server *s, struct uapi_client *c, struct pipeline *p,
-			   uint32_t events)
+static void on_client(void *ctx, uint32_t events)
 {
+	struct uapi_client *c = ctx;
 	bool is_alive = true;
 
 	if (events & EPOLLIN)
 		is_alive = client_read(c);
 	/* Finish the reply in flight, then answer buffered requests in order. */
 	is_alive = is_alive && client_write(c);
-	while (is_alive && c->out.len == 0 && !c->is_closing && handle_request(c, p))
+	while (is_alive && c->out.len == 0 && !c->is_closing && handle_request(c))
 		is_alive = client_write(c);
 	check_leftover(c);
 	is_alive = is_alive && client_write(c);
 	if (!is_alive || (c->out.len == 0 && (c->is_closing || c->has_eof))) {
-		client_close(s, c);
+		client_close(c->server, c);
 		return;
 	}
-	client_update_events(s, c);
+	client_update_events(c);
 }
 
-static void close_idle_clients(struct uapi_server *s)
+static void on_idle_timer(void *ctx, uint32_t events)
 {
+	struct uapi_server *s = ctx;
 	uint64_t expirations;
 	uint64_t now = monotonic_ns();
 	struct uapi_client *c;
 	struct uapi_client *next;
 
+	(void)events;
 	(void)read(s->timer_fd, &expirations, sizeof(expirations));
 	for (c = s->clients; c; c = next) {
 		next = c->next;
-		if (now - c->active_ns > (uint64_t)IDLE_TIMEOUT_S * 1000000000u) {
+		if (now - c->active_ns > (uint64_t)IDLE_TIMEOUT_S * WGC_NSEC_PER_SEC) {
 			log_verbose("UAPI: closing a client idle for %d s", IDLE_TIMEOUT_S);
 			client_close(s, c);
 		}
@@ -435,55 +446,39 @@ static void close_idle_clients(struct uapi_server *s)
 }
 
 /* The socket file changed: if it is gone, someone asked us to stop (wg-quick on some systems). */
-static void check_socket_file(struct uapi_server *s)
+static void on_socket_file(void *ctx, uint32_t events)
 {
+	struct uapi_server *s = ctx;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	struct stat st;
 
+	(void)events;
 	while (read(s->inotify_fd, buf, sizeof(buf)) > 0)
 		;
 	if (stat(s->path, &st) < 0 && errno == ENOENT) {
 		log_verbose("UAPI socket %s was removed", s->path);
 		s->is_gone = true;
-	}
-}
-
-bool uapi_server_is_gone(const struct uapi_server *server)
-{
-	return server->is_gone;
-}
-
-void uapi_server_dispatch(struct uapi_server *server, struct pipeline *p)
-{
-	struct epoll_event events[EPOLL_EVENTS];
-	int n;
-	int i;
-
-	n = epoll_wait(server->epoll_fd, events, EPOLL_EVENTS, 0);
-	for (i = 0; i < n; i++) {
-		if (events[i].data.ptr == server)
-			accept_clients(server);
-		else if (events[i].data.ptr == &server->timer_fd)
-			close_idle_clients(server);
-		else if (events[i].data.ptr == &server->inotify_fd)
-			check_socket_file(server);
-		else
-			client_process(server, events[i].data.ptr, p, events[i].events);
+		loop_stop(s->loop, 0);
 	}
 }
 
 void uapi_server_close(struct uapi_server *server)
 {
+	int err;
+
 	if (!server)
 		return;
 	while (server->clients)
 		client_close(server, server->clients);
+	loop_remove(server->loop, &server->listen_src);
+	loop_remove(server->loop, &server->timer_src);
+	loop_remove(server->loop, &server->inotify_src);
 	close(server->listen_fd);
 	close(server->timer_fd);
-	if (server->inotify_fd >= 0)
-		close(server->inotify_fd);
-	close(server->epoll_fd);
-	if (!server->is_gone && unlink(server->path) < 0 && errno != ENOENT)
-		log_error("removing %s: %s", server->path, strerror(errno));
+	close_fd(server->inotify_fd);
+	if (!server->is_gone && unlink(server->path) < 0 && errno != ENOENT) {
+		err = errno;
+		log_error("removing %s: %s", server->path, strerror(err));
+	}
 	free(server);
 }

@@ -1,115 +1,46 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The cross-platform userspace API, spoken on /var/run/wireguard/IFACE.sock exactly as wireguard-go
- * speaks it, so the wg tool, wg-quick and wgctrl work unchanged. Two halves:
- *   - the server (uapi.c): the listening socket and nonblocking clients, each with its own bounded
- *     buffers, so a slow, huge or malformed request never stalls the daemon or other clients;
- *   - the protocol (uapi_config.c): parsing a set request completely, validating it (capacity,
- *     sockets) before anything changes, applying it, and formatting the get reply.
- * Everything runs on the pipeline's event-loop thread.
+ * speaks it, so the wg tool, wg-quick and wgctrl work unchanged. Three parts:
+ *   - the server (uapi.c): the listening socket and nonblocking clients, each a source of the event
+ *     loop with its own bounded buffers, so a slow, huge or malformed request never stalls the
+ *     daemon or other clients;
+ *   - the protocol against the device (uapi_config.c): a set request parsed whole, validated
+ *     (capacity, sockets) before anything changes, then applied through the device layer's
+ *     configuration calls; the get reply formatted from read-only getters;
+ *   - the parser (uapi_parse.h), pure and fuzzed.
+ * Everything runs on the event-loop thread.
  */
 #ifndef WGC_DAEMON_UAPI_H
 #define WGC_DAEMON_UAPI_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
-#include "wgc.h"
+#include "daemon/uapi_parse.h"
 
-struct pipeline;
+struct device;
+struct loop;
 struct uapi_server;
 
 /* ---- server ---- */
 
-/* Largest request accepted; a bigger one is answered errno=-EMSGSIZE and the client closed. */
-enum { UAPI_REQUEST_MAX = 64 << 20 };
-
-/* Creates /var/run/wireguard (0755) and the listening socket IFNAME.sock (0600). A stale socket
- * file is replaced; a live one (another daemon answers on it) is -EADDRINUSE. 0 or -errno, logged. */
-int uapi_server_open(const char *ifname, struct uapi_server **out);
-/* A descriptor that becomes readable when the server has work (its own epoll set). */
-int uapi_server_fd(const struct uapi_server *server);
-/* Accepts clients, reads requests, answers them, closes idle clients; never blocks. */
-void uapi_server_dispatch(struct uapi_server *server, struct pipeline *p);
-/* True once the socket file was removed by someone else: the daemon should stop. */
-bool uapi_server_is_gone(const struct uapi_server *server);
-/* Closes every client and the socket and removes the socket file. */
+/* Creates /var/run/wireguard (0755) and the listening socket IFNAME.sock (0600), and registers it
+ * with loop; requests are answered against dev. A stale socket file is replaced; a live one
+ * (another daemon answers on it) is -EADDRINUSE. When the socket file is removed by someone else
+ * the server stops the loop (status 0), as wireguard-go does. loop and dev are borrowed until
+ * uapi_server_close. 0 or -errno, logged. */
+int uapi_server_open(const char *ifname, struct loop *loop, struct device *dev,
+		     struct uapi_server **out);
+/* Closes every client and the socket, leaves the loop and removes the socket file. NULL is fine. */
 void uapi_server_close(struct uapi_server *server);
 
-/* ---- protocol ---- */
-
-/* A growable text buffer; wiped before it is freed because a get reply holds the private key. */
-struct uapi_text {
-	char *data;
-	size_t len;
-	size_t cap;
-};
-
-/* Makes room for extra more bytes; false when memory runs out. */
-bool uapi_text_reserve(struct uapi_text *text, size_t extra);
-/* Appends; false (and the text unchanged) when memory runs out. */
-bool uapi_text_append(struct uapi_text *text, const char *bytes, size_t len);
-bool uapi_text_printf(struct uapi_text *text, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* Drops the first len bytes (wiping the freed tail). */
-void uapi_text_consume(struct uapi_text *text, size_t len);
-/* Wipes and frees. */
-void uapi_text_free(struct uapi_text *text);
-
-/* One parsed line of a set request, in request order. */
-enum uapi_op_kind {
-	UAPI_OP_PRIVATE_KEY,
-	UAPI_OP_LISTEN_PORT,
-	UAPI_OP_FWMARK,
-	UAPI_OP_REPLACE_PEERS,
-	UAPI_OP_PEER, /* public_key=: the following ops apply to this peer */
-	UAPI_OP_REMOVE,
-	UAPI_OP_UPDATE_ONLY,
-	UAPI_OP_PRESHARED_KEY,
-	UAPI_OP_ENDPOINT,
-	UAPI_OP_KEEPALIVE,
-	UAPI_OP_REPLACE_ALLOWED_IPS,
-	UAPI_OP_ALLOWED_IP_ADD,
-	UAPI_OP_ALLOWED_IP_REMOVE, /* allowed_ip=-PREFIX */
-	UAPI_OP_PROTOCOL_VERSION,
-};
-
-struct uapi_op {
-	enum uapi_op_kind kind;
-	union {
-		uint8_t key[WGC_KEY_LEN]; /* private, public or preshared key */
-		uint32_t number;          /* port, fwmark, keepalive interval (s) */
-		struct wgc_addr addr;     /* endpoint */
-		struct wgc_prefix prefix; /* allowed IP */
-	} u;
-};
-
-/* A parsed set request. ops is owned; free with uapi_request_clear, which wipes keys. */
-struct uapi_request {
-	struct uapi_op *ops;
-	size_t count;
-	size_t cap;
-};
-
-/*
- * Parses the body of a set request: the key=value lines after "set=1\n", each ending in '\n', not
- * including the blank line that ends the request. Pure apart from name resolution: an endpoint that
- * is not a numeric address is resolved with getaddrinfo only when resolve_names is true. Returns 0
- * or the negative errno the reply carries (-EINVAL for any malformed line, -ENOMEM). On failure
- * req is cleared.
- */
-int uapi_parse(const char *body, size_t len, bool resolve_names, struct uapi_request *req);
-void uapi_request_clear(struct uapi_request *req);
+/* ---- protocol (uapi_config.c) ---- */
 
 /* Parses, validates and applies a set request body; the configuration is untouched unless it
  * returns 0. Returns 0 or the negative errno for the reply. */
-int uapi_set(struct pipeline *p, const char *body, size_t len);
+int uapi_set(struct device *dev, const char *body, size_t len);
 /* Appends the get reply up to, not including, the errno line. 0 or -ENOMEM. */
-int uapi_get(struct pipeline *p, struct uapi_text *out);
-
-/* Constant-time hex coding of keys (64 lower-case digits; decoding takes either case). */
-void uapi_key_to_hex(char hex[2 * WGC_KEY_LEN + 1], const uint8_t key[WGC_KEY_LEN]);
-bool uapi_key_from_hex(uint8_t key[WGC_KEY_LEN], const char *hex, size_t len);
+int uapi_get(const struct device *dev, struct uapi_text *out);
 
 #endif

@@ -11,16 +11,16 @@
  */
 #include "daemon/uapi.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <net/if.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
+#include "daemon/addr.h"
+#include "daemon/device.h"
 #include "daemon/log.h"
-#include "daemon/pipeline.h"
 #include "daemon/udp.h"
 
 /* ---- validation: capacity ---- */
@@ -38,8 +38,7 @@ struct key_set {
 
 static struct key_slot *key_set_find(struct key_set *set, const uint8_t *key, bool *is_new)
 {
-	size_t i = ((size_t)key[0] | (size_t)key[1] << 8 | (size_t)key[2] << 16 |
-		    (size_t)key[3] << 24) & set->mask;
+	size_t i = wgc_load_le32(key) & set->mask;
 
 	while (set->slots[i].key && memcmp(set->slots[i].key, key, WGC_KEY_LEN) != 0)
 		i = (i + 1) & set->mask;
@@ -63,10 +62,10 @@ static uint64_t count_routes(const struct wgc_endpoint *ep)
  * out of room half way. Peers are never subtracted (a removed and re-added key counts once);
  * a peer's old routes are subtracted once, when the request replaces them or removes the peer.
  */
-static int check_capacity(struct pipeline *p, const struct uapi_request *req)
+static int check_capacity(const struct device *dev, const struct uapi_request *req)
 {
-	const struct pipeline_limits *limits = pipeline_get_limits(p);
-	struct wgc_endpoint *ep = pipeline_endpoint(p);
+	const struct device_limits *limits = device_get_limits(dev);
+	const struct wgc_endpoint *ep = device_endpoint(dev);
 	bool replace_peers = false;
 	uint64_t peers = wgc_endpoint_peer_count(ep);
 	uint64_t routes = count_routes(ep);
@@ -126,18 +125,20 @@ static int check_capacity(struct pipeline *p, const struct uapi_request *req)
 /* ---- validation: sockets ---- */
 
 struct socket_plan {
-	bool has_fresh;    /* fresh holds bound sockets for a new port */
+	bool has_fresh;    /* fresh holds bound sockets for a new port (with the new fwmark) */
 	struct udp fresh;
+	bool has_fwmark;   /* a new fwmark for the sockets in use (no new port) */
+	uint32_t fwmark;
 };
 
 /*
- * The last fallible step, so it runs after every other check: a new listen port binds fresh
- * sockets (swapped in by apply); a new fwmark alone is set on the sockets in use.
+ * The last check, so it runs after every other one: a new listen port binds fresh sockets, which
+ * apply swaps in; a new fwmark alone is only noted, for apply to set. Nothing in use changes.
  */
-static int prepare_sockets(struct pipeline *p, const struct uapi_request *req,
+static int prepare_sockets(const struct device *dev, const struct uapi_request *req,
 			   struct socket_plan *plan)
 {
-	const struct udp *current = pipeline_udp(p);
+	const struct udp *current = device_udp(dev);
 	bool has_port = false;
 	uint32_t port = current->port;
 	uint32_t fwmark = current->fwmark;
@@ -146,6 +147,7 @@ static int prepare_sockets(struct pipeline *p, const struct uapi_request *req,
 
 	udp_init(&plan->fresh);
 	plan->has_fresh = false;
+	plan->has_fwmark = false;
 	for (i = 0; i < req->count; i++) {
 		if (req->ops[i].kind == UAPI_OP_LISTEN_PORT) {
 			has_port = true;
@@ -161,8 +163,8 @@ static int prepare_sockets(struct pipeline *p, const struct uapi_request *req,
 		plan->has_fresh = true;
 		return 0;
 	}
-	if (fwmark != current->fwmark)
-		return pipeline_set_fwmark(p, fwmark);
+	plan->has_fwmark = fwmark != current->fwmark;
+	plan->fwmark = fwmark;
 	return 0;
 }
 
@@ -177,135 +179,134 @@ struct peer_cursor {
 	uint16_t keepalive_s;
 };
 
-static void remove_all_peers(struct pipeline *p)
-{
-	struct wgc_endpoint *ep = pipeline_endpoint(p);
-	struct wgc_peer *peer;
-
-	while ((peer = wgc_peer_next(ep, NULL)))
-		pipeline_peer_remove(p, peer);
-}
-
 /* The end of a peer's section, as wireguard-go's handlePostConfig: keepalive, staged packets. */
-static void finish_peer(struct pipeline *p, struct peer_cursor *cur)
+static void finish_peer(struct device *dev, struct peer_cursor *cur)
 {
 	if (cur->peer && cur->has_keepalive)
-		pipeline_peer_set_keepalive(p, cur->peer, cur->keepalive_s);
+		device_peer_set_keepalive(dev, cur->peer, cur->keepalive_s);
 	if (cur->peer)
-		pipeline_peer_configured(p, cur->peer);
+		device_peer_configured(dev, cur->peer);
 	memset(cur, 0, sizeof(*cur));
 }
 
-static void open_peer(struct pipeline *p, const uint8_t key[WGC_KEY_LEN], struct peer_cursor *cur)
+static void open_peer(struct device *dev, const uint8_t key[WGC_KEY_LEN], struct peer_cursor *cur)
 {
 	uint8_t own[WGC_KEY_LEN];
 	int ret;
 
 	/* wireguard-go ignores a peer that is ourselves (and an all-zero key makes no peer). */
 	if (sodium_is_zero(key, WGC_KEY_LEN) ||
-	    (wgc_endpoint_get_public_key(pipeline_endpoint(p), own) &&
+	    (wgc_endpoint_get_public_key(device_endpoint(dev), own) &&
 	     memcmp(own, key, WGC_KEY_LEN) == 0))
 		return;
-	ret = pipeline_peer_add(p, key, &cur->peer, &cur->is_created);
+	ret = device_peer_add(dev, key, &cur->peer, &cur->is_created);
 	if (ret < 0) {
 		log_error("UAPI set: adding a peer failed after validation: %s", strerror(-ret));
 		cur->peer = NULL;
 	}
 }
 
-static void apply_peer_op(struct pipeline *p, const struct uapi_op *op, struct peer_cursor *cur)
+static void apply_peer_op(struct device *dev, const struct uapi_op *op, struct peer_cursor *cur)
 {
-	struct wgc_endpoint *ep = pipeline_endpoint(p);
-	enum wgc_status status = WGC_OK;
+	int ret = 0;
 
 	switch (op->kind) {
 	case UAPI_OP_UPDATE_ONLY:
 		/* A peer that update_only did not find was never meant to exist. */
 		if (cur->is_created) {
-			pipeline_peer_remove(p, cur->peer);
+			device_peer_remove(dev, cur->peer);
 			memset(cur, 0, sizeof(*cur));
 		}
 		break;
 	case UAPI_OP_REMOVE:
-		pipeline_peer_remove(p, cur->peer);
+		device_peer_remove(dev, cur->peer);
 		memset(cur, 0, sizeof(*cur));
 		break;
 	case UAPI_OP_PRESHARED_KEY:
-		wgc_peer_set_preshared_key(cur->peer, op->u.key);
+		device_peer_set_preshared_key(dev, cur->peer, op->u.key);
 		break;
 	case UAPI_OP_ENDPOINT:
-		status = wgc_peer_set_endpoint(cur->peer, &op->u.addr);
+		ret = device_peer_set_endpoint(dev, cur->peer, &op->u.addr);
 		break;
 	case UAPI_OP_KEEPALIVE:
 		cur->has_keepalive = true;
 		cur->keepalive_s = (uint16_t)op->u.number;
 		break;
 	case UAPI_OP_REPLACE_ALLOWED_IPS:
-		wgc_allowedips_clear_peer(ep, cur->peer);
+		device_peer_clear_allowedips(dev, cur->peer);
 		break;
 	case UAPI_OP_ALLOWED_IP_ADD:
-		status = wgc_allowedip_insert(ep, cur->peer, &op->u.prefix);
+		ret = device_peer_add_allowedip(dev, cur->peer, &op->u.prefix);
 		break;
 	case UAPI_OP_ALLOWED_IP_REMOVE:
-		status = wgc_allowedip_remove(ep, cur->peer, &op->u.prefix);
-		if (status == WGC_ERR_NOT_FOUND)
-			status = WGC_OK; /* removing what is not there is not an error */
+		ret = device_peer_remove_allowedip(dev, cur->peer, &op->u.prefix);
 		break;
 	default:
 		break;
 	}
-	if (status != WGC_OK)
-		log_error("UAPI set: a validated change failed: %s", wgc_status_str(status));
+	if (ret < 0)
+		log_error("UAPI set: a validated change failed: %s", strerror(-ret));
 }
 
-static void apply(struct pipeline *p, const struct uapi_request *req, struct socket_plan *plan)
+/* Applies a validated request; 0, or -errno when the fwmark could not be set (nothing changed). */
+static int apply(struct device *dev, const struct uapi_request *req, struct socket_plan *plan)
 {
 	struct peer_cursor cur = { 0 };
 	size_t i;
+	int ret;
 
+	if (plan->has_fwmark) {
+		ret = device_set_fwmark(dev, plan->fwmark);
+		if (ret < 0)
+			return ret;
+	}
 	for (i = 0; i < req->count; i++) {
 		const struct uapi_op *op = &req->ops[i];
 
 		switch (op->kind) {
 		case UAPI_OP_PRIVATE_KEY:
-			pipeline_set_private_key(p, op->u.key);
+			device_set_private_key(dev, op->u.key);
 			break;
 		case UAPI_OP_LISTEN_PORT:
 		case UAPI_OP_FWMARK:
 		case UAPI_OP_PROTOCOL_VERSION:
 			break; /* sockets were prepared; version 1 is the only one */
 		case UAPI_OP_REPLACE_PEERS:
-			remove_all_peers(p);
+			device_remove_all_peers(dev);
 			break;
 		case UAPI_OP_PEER:
-			finish_peer(p, &cur);
-			open_peer(p, op->u.key, &cur);
+			finish_peer(dev, &cur);
+			open_peer(dev, op->u.key, &cur);
 			break;
 		default:
 			if (cur.peer)
-				apply_peer_op(p, op, &cur);
+				apply_peer_op(dev, op, &cur);
 			break;
 		}
 	}
-	finish_peer(p, &cur);
+	finish_peer(dev, &cur);
 	if (plan->has_fresh)
-		pipeline_replace_udp(p, &plan->fresh);
+		device_replace_udp(dev, &plan->fresh);
+	return 0;
 }
 
-int uapi_set(struct pipeline *p, const char *body, size_t len)
+int uapi_set(struct device *dev, const char *body, size_t len)
 {
 	struct uapi_request req;
 	struct socket_plan plan;
 	int ret;
 
+	udp_init(&plan.fresh);
 	ret = uapi_parse(body, len, true, &req);
 	if (ret < 0)
 		return ret;
-	ret = check_capacity(p, &req);
+	ret = check_capacity(dev, &req);
 	if (ret == 0)
-		ret = prepare_sockets(p, &req, &plan);
+		ret = prepare_sockets(dev, &req, &plan);
 	if (ret == 0)
-		apply(p, &req, &plan);
+		ret = apply(dev, &req, &plan);
+	if (ret < 0)
+		udp_close(&plan.fresh); /* unopened unless a port was prepared */
 	uapi_request_clear(&req);
 	return ret;
 }
@@ -314,28 +315,21 @@ int uapi_set(struct pipeline *p, const char *body, size_t len)
 
 static bool format_endpoint(struct uapi_text *out, const struct wgc_addr *addr)
 {
-	char ip[INET6_ADDRSTRLEN];
-	char scope[IF_NAMESIZE + 1] = "";
+	char text[ADDR_TEXT_MAX];
 
-	if (!inet_ntop(addr->family == WGC_AF_INET ? AF_INET : AF_INET6, addr->ip, ip, sizeof(ip)))
+	if (addr->family != WGC_AF_INET && addr->family != WGC_AF_INET6)
 		return true;
-	if (addr->family == WGC_AF_INET)
-		return uapi_text_printf(out, "endpoint=%s:%u\n", ip, addr->port);
-	if (addr->scope_id) {
-		scope[0] = '%';
-		if (!if_indextoname(addr->scope_id, scope + 1))
-			snprintf(scope, sizeof(scope), "%%%u", addr->scope_id);
-	}
-	return uapi_text_printf(out, "endpoint=[%s%s]:%u\n", ip, scope, addr->port);
+	addr_format(addr, text);
+	return uapi_text_printf(out, "endpoint=%s\n", text);
 }
 
 static bool format_prefix(struct uapi_text *out, const struct wgc_prefix *prefix)
 {
 	char ip[INET6_ADDRSTRLEN];
 
-	if (!inet_ntop(prefix->family == WGC_AF_INET ? AF_INET : AF_INET6, prefix->ip, ip,
-		       sizeof(ip)))
+	if (prefix->family != WGC_AF_INET && prefix->family != WGC_AF_INET6)
 		return true;
+	addr_format_ip(prefix->family, prefix->ip, ip);
 	return uapi_text_printf(out, "allowed_ip=%s/%u\n", ip, prefix->cidr);
 }
 
@@ -374,8 +368,8 @@ static bool format_peer(struct uapi_text *out, const struct wgc_peer *peer,
 	ok = ok && uapi_text_printf(out,
 				    "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n"
 				    "tx_bytes=%llu\nrx_bytes=%llu\npersistent_keepalive_interval=%u\n",
-				    (unsigned long long)(st.last_handshake_wall_ns / 1000000000u),
-				    (unsigned long long)(st.last_handshake_wall_ns % 1000000000u),
+				    (unsigned long long)(st.last_handshake_wall_ns / WGC_NSEC_PER_SEC),
+				    (unsigned long long)(st.last_handshake_wall_ns % WGC_NSEC_PER_SEC),
 				    (unsigned long long)st.tx_bytes,
 				    (unsigned long long)st.rx_bytes,
 				    wgc_peer_get_persistent_keepalive(peer));
@@ -394,20 +388,20 @@ static bool format_peer(struct uapi_text *out, const struct wgc_peer *peer,
 }
 
 /* Our extra counters: device-level keys the wg tool and wgctrl ignore. */
-static bool format_counters(struct uapi_text *out, struct pipeline *p)
+static bool format_counters(struct uapi_text *out, const struct device *dev)
 {
 	uint64_t drops[WGC_DROP__COUNT];
-	struct pipeline_stats st;
+	struct datapath_stats st;
 	bool ok = true;
 	int r;
 
-	wgc_endpoint_get_drops(pipeline_endpoint(p), drops);
+	wgc_endpoint_get_drops(device_endpoint(dev), drops);
 	for (r = 1; ok && r < WGC_DROP__COUNT; r++)
 		if (drops[r])
 			ok = uapi_text_printf(out, "wgc_drop_%s=%llu\n",
 					      wgc_drop_reason_str((enum wgc_drop_reason)r),
 					      (unsigned long long)drops[r]);
-	pipeline_get_stats(p, &st);
+	device_get_stats(dev, &st);
 	{
 		const struct {
 			const char *name;
@@ -430,10 +424,10 @@ static bool format_counters(struct uapi_text *out, struct pipeline *p)
 	return ok;
 }
 
-int uapi_get(struct pipeline *p, struct uapi_text *out)
+int uapi_get(const struct device *dev, struct uapi_text *out)
 {
-	struct wgc_endpoint *ep = pipeline_endpoint(p);
-	const struct udp *udp = pipeline_udp(p);
+	const struct wgc_endpoint *ep = device_endpoint(dev);
+	const struct udp *udp = device_udp(dev);
 	const struct wgc_peer *peer = NULL;
 	struct wgc_prefix *prefixes = NULL;
 	size_t prefixes_cap = 0;
@@ -447,7 +441,7 @@ int uapi_get(struct pipeline *p, struct uapi_text *out)
 		ok = uapi_text_printf(out, "listen_port=%u\n", udp->port);
 	if (ok && udp->fwmark)
 		ok = uapi_text_printf(out, "fwmark=%u\n", udp->fwmark);
-	ok = ok && format_counters(out, p);
+	ok = ok && format_counters(out, dev);
 	while (ok && (peer = wgc_peer_next(ep, peer)))
 		ok = format_peer(out, peer, &prefixes, &prefixes_cap);
 	free(prefixes);

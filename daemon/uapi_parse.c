@@ -5,7 +5,7 @@
  * endpoint or the sockets, so the fuzz target (tests/fuzz/fuzz_uapi.c) runs it on raw bytes; the
  * only I/O is getaddrinfo for endpoint names, and only when the caller asks for it.
  */
-#include "daemon/uapi.h"
+#include "daemon/uapi_parse.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 
 #include "daemon/log.h"
-#include "daemon/udp.h"
+#include "daemon/addr.h"
 
 enum {
 	ENDPOINT_TEXT_MAX = 1024,
@@ -190,7 +190,7 @@ static bool resolve(const char *host, bool resolve_names, struct wgc_addr *out)
 		if (!resolve_names || getaddrinfo(host, NULL, &hints, &res) != 0)
 			return false;
 	}
-	ok = udp_addr_from_sockaddr(res->ai_addr, out);
+	ok = addr_from_sockaddr(res->ai_addr, out);
 	freeaddrinfo(res);
 	return ok;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/addr.h"
 #include "daemon/log.h"
 #include "daemon/offload.h"
 
@@ -31,57 +32,6 @@ void udp_init(struct udp *udp)
 	udp->fd6 = -1;
 }
 
-socklen_t udp_addr_to_sockaddr(const struct wgc_addr *addr, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (addr->family == WGC_AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(addr->port);
-		memcpy(&sin->sin_addr, addr->ip, 4);
-		return sizeof(*sin);
-	}
-	if (addr->family == WGC_AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(addr->port);
-		sin6->sin6_scope_id = addr->scope_id;
-		memcpy(&sin6->sin6_addr, addr->ip, 16);
-		return sizeof(*sin6);
-	}
-	return 0;
-}
-
-bool udp_addr_from_sockaddr(const struct sockaddr *sa, struct wgc_addr *addr)
-{
-	memset(addr, 0, sizeof(*addr));
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
-
-		addr->family = WGC_AF_INET;
-		addr->port = ntohs(sin->sin_port);
-		memcpy(addr->ip, &sin->sin_addr, 4);
-		return true;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-
-		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-			addr->family = WGC_AF_INET;
-			memcpy(addr->ip, sin6->sin6_addr.s6_addr + 12, 4);
-		} else {
-			addr->family = WGC_AF_INET6;
-			memcpy(addr->ip, &sin6->sin6_addr, 16);
-			addr->scope_id = sin6->sin6_scope_id;
-		}
-		addr->port = ntohs(sin6->sin6_port);
-		return true;
-	}
-	return false;
-}
-
 static void set_buffers(int fd)
 {
 	int size = SOCKET_BUFFER_BYTES;
@@ -99,7 +49,7 @@ static int open_one(int family, uint16_t *port, uint32_t fwmark)
 	struct sockaddr_storage ss;
 	struct wgc_addr any = { .family = family == AF_INET ? WGC_AF_INET : WGC_AF_INET6,
 				.port = *port };
-	socklen_t len = udp_addr_to_sockaddr(&any, &ss);
+	socklen_t len = addr_to_sockaddr(&any, &ss);
 	int one = 1;
 	int pmtu = family == AF_INET ? IP_PMTUDISC_DONT : IPV6_PMTUDISC_DONT;
 	int fd;
@@ -278,7 +228,7 @@ int udp_recv(int fd, struct udp_rx *rx, uint8_t *const bufs[], size_t buf_size, 
 	for (i = 0; i < n; i++) {
 		lens[i] = rx->msgs[i].msg_hdr.msg_flags & MSG_TRUNC ? 0 : rx->msgs[i].msg_len;
 		segs[i] = gro_segment(&rx->msgs[i].msg_hdr);
-		if (!udp_addr_from_sockaddr((struct sockaddr *)&rx->addrs[i], &srcs[i]))
+		if (!addr_from_sockaddr((struct sockaddr *)&rx->addrs[i], &srcs[i]))
 			lens[i] = 0;
 	}
 	return n;
@@ -291,7 +241,7 @@ bool udp_tx_add(struct udp_tx *tx, const uint8_t *data, size_t len, const struct
 
 	if (q->count == UDP_BATCH_MAX)
 		return false;
-	alen = udp_addr_to_sockaddr(dst, &q->addrs[q->count]);
+	alen = addr_to_sockaddr(dst, &q->addrs[q->count]);
 	if (alen == 0)
 		return false;
 	q->iov[q->count].iov_base = (void *)(uintptr_t)data;

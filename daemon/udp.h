@@ -42,10 +42,6 @@ void udp_close(struct udp *udp);
 /* Sets SO_MARK on both sockets; on failure the old mark is restored. 0 or -errno (logged). */
 int udp_set_fwmark(struct udp *udp, uint32_t fwmark);
 
-/* Address conversion; to_sockaddr returns the length, 0 for a family it cannot express. */
-socklen_t udp_addr_to_sockaddr(const struct wgc_addr *addr, struct sockaddr_storage *ss);
-bool udp_addr_from_sockaddr(const struct sockaddr *sa, struct wgc_addr *addr);
-
 /* Receive batch state, kept by the caller so nothing is set up per call. */
 struct udp_rx {
 	struct mmsghdr msgs[UDP_BATCH_MAX];

@@ -5,7 +5,7 @@
  * successful parse must be well formed. Names are not resolved. Also checks that the
  * constant-time hex coding of keys round-trips.
  */
-#include "daemon/uapi.h"
+#include "daemon/uapi_parse.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The data path (see datapath.h for the thread model). Buffers come from one pool mapped at
+ * start; a full pool drops at the edge and counts, and nothing here allocates. Packets that meet
+ * no session (WGC_VERDICT_STAGE) wait in their peer's staging queue (peer_state.h) until the core
+ * says FLUSH or PURGE.
+ */
+#include "daemon/datapath.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+#include "daemon/offload.h"
+#include "daemon/peer_state.h"
+#include "daemon/pool.h"
+#include "daemon/trace.h"
+#include "daemon/workers.h"
+
+enum {
+	/* A TUN read may use the tailroom too: only packets of at most the MTU are sealed in place,
+	 * and a GSO super-packet is copied out segment by segment. */
+	TUN_READ_MAX = POOL_BUF_DATA - WGC_DATA_HEADROOM,
+	/* Buffers staging may never take, so the I/O batches always find some. */
+	POOL_RESERVE = 3 * UDP_BATCH_MAX,
+	/* A received datagram yields at most DELIVER, FLUSH and one message of the core's own. */
+	BATCH_ACTIONS = 4 * UDP_BATCH_MAX,
+	BATCH_SCRATCH = WGC_ACTION_SCRATCH_MIN * UDP_BATCH_MAX,
+	SMALL_ACTIONS = 8,
+	CONTROL_SLOTS = 2 * UDP_BATCH_MAX,
+	TICK_ROUNDS_MAX = 4096,
+};
+
+/* An action list with its own storage. */
+struct batch_actions {
+	struct wgc_actions out;
+	struct wgc_action list[BATCH_ACTIONS];
+	uint8_t scratch[BATCH_SCRATCH];
+};
+
+struct small_actions {
+	struct wgc_actions out;
+	struct wgc_action list[SMALL_ACTIONS];
+	uint8_t scratch[WGC_ACTION_SCRATCH_MIN];
+};
+
+struct datapath {
+	struct wgc_endpoint *ep; /* borrowed from the device, like tun and udp */
+	struct tun *tun;
+	struct udp *udp;
+	uint64_t now_ns; /* the time given to the public call in progress */
+	struct pool pool;
+
+	struct udp_tx tx;
+	struct pool_buf *tx_owned; /* buffers the queued datagrams point into */
+	uint8_t control[CONTROL_SLOTS][WGC_MAX_CONTROL_MESSAGE_LEN];
+	unsigned control_used;
+
+	struct udp_rx rx;
+	struct batch_actions batch;
+	struct wgc_send_job send_jobs[UDP_BATCH_MAX];
+	struct wgc_receive_job recv_jobs[UDP_BATCH_MAX];
+	bool is_crypto[UDP_BATCH_MAX];
+	struct pool_buf *bufs[UDP_BATCH_MAX];
+	struct offload_gro gro; /* this batch's deliveries, when the TUN device takes GSO writes */
+	struct datapath_stats stats;
+	struct workers *workers; /* crypto threads for the batches' seal/open */
+};
+
+static void actions_reset(struct wgc_actions *out, struct wgc_action *list, size_t cap,
+			  uint8_t *scratch, size_t scratch_size)
+{
+	out->list = list;
+	out->cap = cap;
+	out->count = 0;
+	out->scratch = scratch;
+	out->scratch_size = scratch_size;
+	out->scratch_used = 0;
+}
+
+static void batch_reset(struct batch_actions *b)
+{
+	actions_reset(&b->out, b->list, BATCH_ACTIONS, b->scratch, sizeof(b->scratch));
+}
+
+static void small_reset(struct small_actions *s)
+{
+	actions_reset(&s->out, s->list, SMALL_ACTIONS, s->scratch, sizeof(s->scratch));
+}
+
+/* ---- the send queue ---- */
+
+void datapath_tx_flush(struct datapath *dp)
+{
+	struct pool_buf *buf;
+
+	dp->stats.udp_send_errors += udp_tx_flush(dp->udp, &dp->tx);
+	while ((buf = dp->tx_owned)) {
+		dp->tx_owned = buf->next;
+		pool_put(&dp->pool, buf);
+	}
+	dp->control_used = 0;
+}
+
+/* Queues a datagram; owner (may be NULL) goes back to the pool once it is sent. */
+static void tx_add(struct datapath *dp, const uint8_t *data, size_t len,
+		   const struct wgc_addr *addr, struct pool_buf *owner)
+{
+	if (!udp_tx_add(&dp->tx, data, len, addr)) {
+		datapath_tx_flush(dp);
+		if (!udp_tx_add(&dp->tx, data, len, addr)) {
+			dp->stats.udp_send_errors++;
+			if (owner)
+				pool_put(&dp->pool, owner);
+			return;
+		}
+	}
+	if (owner) {
+		owner->next = dp->tx_owned;
+		dp->tx_owned = owner;
+	}
+}
+
+/* Queues a message the core built in its scratch, which the caller reuses before the flush. */
+static void tx_add_control(struct datapath *dp, const uint8_t *data, size_t len,
+			   const struct wgc_addr *addr)
+{
+	uint8_t *copy;
+
+	if (len > WGC_MAX_CONTROL_MESSAGE_LEN) {
+		tx_add(dp, data, len, addr, NULL);
+		datapath_tx_flush(dp);
+		return;
+	}
+	if (dp->control_used == CONTROL_SLOTS || udp_tx_is_full(&dp->tx))
+		datapath_tx_flush(dp);
+	copy = dp->control[dp->control_used++];
+	memcpy(copy, data, len);
+	tx_add(dp, copy, len, addr, NULL);
+}
+
+/* ---- staging ---- */
+
+static void drop_staged(struct datapath *dp, struct pool_buf *buf, enum wgc_drop_reason reason)
+{
+	wgc_endpoint_count_drop(dp->ep, reason);
+	pool_put(&dp->pool, buf);
+}
+
+static void stage(struct datapath *dp, struct wgc_peer *peer, struct pool_buf *buf, size_t len)
+{
+	struct peer_state *s = peer_state_of(peer);
+	struct pool_buf *oldest;
+
+	if (!s || dp->pool.free_count < POOL_RESERVE) {
+		dp->stats.staged_dropped++;
+		drop_staged(dp, buf, WGC_DROP_NO_MEMORY);
+		return;
+	}
+	/* A full queue loses its oldest packet, as in wireguard-go. */
+	oldest = peer_state_stage(s, buf, len);
+	if (oldest) {
+		dp->stats.staged_dropped++;
+		drop_staged(dp, oldest, WGC_DROP_NO_MEMORY);
+	}
+}
+
+/* Runs the serial half of a send. True when the job is ready to seal; otherwise the buffer has
+ * been staged or returned to the pool. */
+static bool prepare_send(struct datapath *dp, struct wgc_peer *peer, struct pool_buf *buf,
+			 size_t len, struct wgc_send_job *job, struct wgc_actions *out)
+{
+	switch (wgc_send_prepare(dp->ep, dp->now_ns, peer, buf->data, POOL_BUF_DATA, len, job,
+				 out)) {
+	case WGC_VERDICT_CRYPTO:
+		return true;
+	case WGC_VERDICT_STAGE:
+		stage(dp, job->peer, buf, len);
+		return false;
+	default:
+		pool_put(&dp->pool, buf);
+		return false;
+	}
+}
+
+static void run_actions(struct datapath *dp, struct wgc_actions *out);
+
+static void flush_staged(struct datapath *dp, struct wgc_peer *peer)
+{
+	struct peer_state *s = peer_state_of(peer);
+	struct pool_buf *list;
+	struct pool_buf *buf;
+	struct small_actions actions;
+	struct wgc_send_job job;
+
+	if (!s)
+		return;
+	list = peer_state_take_staged(s);
+	while ((buf = list)) {
+		list = buf->next;
+		small_reset(&actions);
+		if (prepare_send(dp, peer, buf, buf->len, &job, &actions.out)) {
+			wgc_send_seal(&job);
+			tx_add(dp, buf->data, job.message_len, &job.addr, buf);
+		}
+		run_actions(dp, &actions.out);
+	}
+}
+
+void datapath_flush_staged(struct datapath *dp, struct wgc_peer *peer, uint64_t now)
+{
+	dp->now_ns = now;
+	flush_staged(dp, peer);
+}
+
+void datapath_purge_staged(struct datapath *dp, struct wgc_peer *peer)
+{
+	struct peer_state *s = peer_state_of(peer);
+	struct pool_buf *list = s ? peer_state_take_staged(s) : NULL;
+	struct pool_buf *buf;
+
+	while ((buf = list)) {
+		list = buf->next;
+		drop_staged(dp, buf, WGC_DROP_PEER_GONE);
+	}
+}
+
+/* ---- deliveries and actions ---- */
+
+/* Writes the deliveries gathered in dp->gro, coalesced where they continue a TCP flow. */
+static void gro_flush(struct datapath *dp)
+{
+	struct virtio_net_hdr hdr;
+	struct iovec iov[OFFLOAD_GRO_SEGMENTS_MAX];
+	unsigned k;
+	unsigned n;
+
+	for (k = 0; k < dp->gro.groups; k++) {
+		n = offload_gro_finish(&dp->gro, k, &hdr, iov);
+		if (tun_writev(dp->tun, &hdr, iov, n) < 0)
+			dp->stats.tun_write_errors++;
+	}
+	offload_gro_reset(&dp->gro);
+}
+
+/* A decrypted packet for the TUN device; with GSO writes it waits for gro_flush at the end of the
+ * action list, in the buffer it was received in (which lives until then). */
+static void deliver(struct datapath *dp, uint8_t *data, size_t len)
+{
+	if (!dp->tun->has_tso) {
+		if (tun_write(dp->tun, data, len) < 0)
+			dp->stats.tun_write_errors++;
+		return;
+	}
+	if (!offload_gro_add(&dp->gro, data, len)) {
+		gro_flush(dp);
+		(void)offload_gro_add(&dp->gro, data, len); /* cannot fail on an empty table */
+	}
+}
+
+static void run_actions(struct datapath *dp, struct wgc_actions *out)
+{
+	size_t i;
+
+	for (i = 0; i < out->count; i++) {
+		struct wgc_action *a = &out->list[i];
+
+		switch (a->kind) {
+		case WGC_ACTION_SEND:
+			trace_sent(a);
+			tx_add_control(dp, a->data, a->len, &a->addr);
+			break;
+		case WGC_ACTION_DELIVER:
+			deliver(dp, a->data, a->len);
+			break;
+		case WGC_ACTION_FLUSH:
+			flush_staged(dp, a->peer);
+			break;
+		case WGC_ACTION_PURGE:
+			trace_purged(a->peer);
+			datapath_purge_staged(dp, a->peer);
+			break;
+		}
+	}
+	if (dp->gro.count > 0)
+		gro_flush(dp);
+	out->count = 0;
+	out->scratch_used = 0;
+}
+
+struct wgc_actions *datapath_actions(struct datapath *dp)
+{
+	batch_reset(&dp->batch);
+	return &dp->batch.out;
+}
+
+void datapath_run_actions(struct datapath *dp, uint64_t now, struct wgc_actions *out)
+{
+	dp->now_ns = now;
+	run_actions(dp, out);
+}
+
+void datapath_tick(struct datapath *dp, uint64_t now)
+{
+	uint64_t next;
+	int round;
+
+	dp->now_ns = now;
+	/* The tick stops early when the action list is full; run what it made and go on. */
+	for (round = 0; round < TICK_ROUNDS_MAX; round++) {
+		batch_reset(&dp->batch);
+		next = wgc_endpoint_tick(dp->ep, now, &dp->batch.out);
+		run_actions(dp, &dp->batch.out);
+		if (next > now)
+			break;
+	}
+}
+
+/* ---- outgoing: TUN to UDP ---- */
+
+/* Seals the n prepared packets of the batch (the pure half) and queues them for sending. */
+static void send_prepared(struct datapath *dp, unsigned n)
+{
+	unsigned i;
+
+	workers_seal(dp->workers, dp->send_jobs, n);
+	for (i = 0; i < n; i++)
+		tx_add(dp, dp->bufs[i]->data, dp->send_jobs[i].message_len, &dp->send_jobs[i].addr,
+		       dp->bufs[i]);
+}
+
+/* One packet read from the TUN device (n packets already prepared): prepared as it is, or split
+ * into segments, each copied into a pool buffer of its own so it can be sealed in place; a full
+ * batch is sent on the way. Returns the batch's new size. */
+static unsigned take_tun_packet(struct datapath *dp, const struct virtio_net_hdr *hdr,
+				struct pool_buf *buf, size_t len, unsigned n)
+{
+	struct offload_split split;
+	struct pool_buf *seg;
+	unsigned i;
+
+	switch (offload_split_init(&split, hdr, buf->data + WGC_DATA_HEADROOM, &len)) {
+	case OFFLOAD_SINGLE:
+		if (prepare_send(dp, NULL, buf, len, &dp->send_jobs[n], &dp->batch.out))
+			dp->bufs[n++] = buf;
+		return n;
+	case OFFLOAD_DROP:
+		dp->stats.tun_bad_packets++;
+		pool_put(&dp->pool, buf);
+		return n;
+	case OFFLOAD_SEGMENTS:
+		break;
+	}
+	for (i = 0; i < split.count; i++) {
+		if (n == UDP_BATCH_MAX) {
+			send_prepared(dp, n);
+			n = 0;
+		}
+		seg = pool_get(&dp->pool);
+		if (!seg) {
+			dp->stats.tun_bad_packets += split.count - i;
+			break;
+		}
+		len = offload_split_segment(&split, i, seg->data + WGC_DATA_HEADROOM);
+		if (prepare_send(dp, NULL, seg, len, &dp->send_jobs[n], &dp->batch.out))
+			dp->bufs[n++] = seg;
+	}
+	pool_put(&dp->pool, buf);
+	return n;
+}
+
+int datapath_on_tun(struct datapath *dp, uint64_t now)
+{
+	struct pool_buf *buf;
+	struct virtio_net_hdr hdr;
+	unsigned n = 0;
+	unsigned reads;
+	ssize_t len;
+	int ret = 0;
+
+	dp->now_ns = now;
+	batch_reset(&dp->batch);
+	for (reads = 0; reads < UDP_BATCH_MAX && n < UDP_BATCH_MAX; reads++) {
+		buf = pool_get(&dp->pool);
+		if (!buf)
+			break;
+		len = tun_read(dp->tun, &hdr, buf->data + WGC_DATA_HEADROOM, TUN_READ_MAX);
+		if (len <= 0) {
+			pool_put(&dp->pool, buf);
+			ret = (int)len;
+			break;
+		}
+		n = take_tun_packet(dp, &hdr, buf, (size_t)len, n);
+	}
+	send_prepared(dp, n);
+	run_actions(dp, &dp->batch.out);
+	return ret;
+}
+
+/* ---- incoming: UDP to TUN ---- */
+
+/* Runs n (<= UDP_BATCH_MAX) received datagrams through the receive path: prepare (serial), open
+ * (pure), commit (serial, in arrival order), then the actions. */
+static void receive_batch(struct datapath *dp, uint8_t *const data[], const size_t lens[],
+			  const struct wgc_addr srcs[], unsigned n)
+{
+	unsigned i;
+
+	batch_reset(&dp->batch);
+	for (i = 0; i < n; i++) {
+		uint8_t type = lens[i] ? data[i][0] : 0;
+
+		dp->is_crypto[i] = wgc_receive_prepare(dp->ep, dp->now_ns, data[i], lens[i],
+						       &srcs[i], &dp->recv_jobs[i],
+						       &dp->batch.out) == WGC_VERDICT_CRYPTO;
+		if (!dp->is_crypto[i])
+			trace_received(type, lens[i], &srcs[i], &dp->recv_jobs[i]);
+	}
+	workers_open(dp->workers, dp->recv_jobs, dp->is_crypto, n);
+	for (i = 0; i < n; i++)
+		if (dp->is_crypto[i])
+			(void)wgc_receive_commit(dp->ep, dp->now_ns, &dp->recv_jobs[i],
+						 &dp->batch.out); /* drops are counted by the core */
+	run_actions(dp, &dp->batch.out);
+}
+
+void datapath_on_udp(struct datapath *dp, int fd, uint64_t now)
+{
+	uint8_t *data[UDP_BATCH_MAX];
+	size_t lens[UDP_BATCH_MAX];
+	uint16_t segs[UDP_BATCH_MAX];
+	struct wgc_addr srcs[UDP_BATCH_MAX];
+	/* Datagrams: a UDP GRO message holds several, back to back, each opened in place. */
+	uint8_t *dgram[UDP_BATCH_MAX];
+	size_t dgram_lens[UDP_BATCH_MAX];
+	struct wgc_addr dgram_srcs[UDP_BATCH_MAX];
+	unsigned count = 0;
+	unsigned v = 0;
+	unsigned i;
+	size_t off;
+	size_t len;
+	int n;
+
+	if (fd < 0)
+		return;
+	dp->now_ns = now;
+	for (; count < UDP_BATCH_MAX; count++) {
+		dp->bufs[count] = pool_get(&dp->pool);
+		if (!dp->bufs[count])
+			break;
+		data[count] = dp->bufs[count]->data;
+	}
+	n = udp_recv(fd, &dp->rx, data, POOL_BUF_DATA, count, lens, segs, srcs);
+	if (n < 0)
+		log_error("receiving UDP: %s", strerror(-n));
+	for (i = 0; i < (unsigned)(n > 0 ? n : 0); i++) {
+		off = 0;
+		do {
+			len = segs[i] && lens[i] - off > segs[i] ? segs[i] : lens[i] - off;
+			dgram[v] = data[i] + off;
+			dgram_lens[v] = len;
+			dgram_srcs[v] = srcs[i];
+			off += len;
+			if (++v == UDP_BATCH_MAX) {
+				receive_batch(dp, dgram, dgram_lens, dgram_srcs, v);
+				v = 0;
+			}
+		} while (off < lens[i]);
+	}
+	if (v > 0)
+		receive_batch(dp, dgram, dgram_lens, dgram_srcs, v);
+	for (i = 0; i < count; i++)
+		pool_put(&dp->pool, dp->bufs[i]);
+}
+
+/* ---- setup ---- */
+
+/* Started last, so the threads inherit a fully built data path and the loop's signal mask. */
+static int start_workers(struct datapath *dp)
+{
+	const char *env = getenv("WGC_WORKERS");
+	bool is_invalid;
+	unsigned count = workers_choose_count(env, sysconf(_SC_NPROCESSORS_ONLN), &is_invalid);
+	int ret;
+
+	if (is_invalid)
+		log_error("WGC_WORKERS=%s is not a number; using %u crypto workers", env, count);
+	ret = workers_create(count, &dp->workers);
+	if (ret < 0) {
+		log_error("starting %u crypto workers: %s", count, strerror(-ret));
+		return ret;
+	}
+	log_verbose("%u crypto worker thread(s)", count);
+	return 0;
+}
+
+int datapath_create(struct wgc_endpoint *ep, struct tun *tun, struct udp *udp,
+		    struct datapath **out)
+{
+	struct datapath *dp = calloc(1, sizeof(*dp));
+	int ret;
+
+	if (!dp) {
+		log_error("allocating the data path: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	dp->ep = ep;
+	dp->tun = tun;
+	dp->udp = udp;
+	ret = pool_init(&dp->pool);
+	if (ret == 0)
+		ret = start_workers(dp);
+	if (ret < 0) {
+		datapath_destroy(dp);
+		return ret;
+	}
+	*out = dp;
+	return 0;
+}
+
+void datapath_destroy(struct datapath *dp)
+{
+	if (!dp)
+		return;
+	workers_destroy(dp->workers);
+	pool_clear(&dp->pool);
+	free(dp);
+}
+
+void datapath_get_stats(const struct datapath *dp, struct datapath_stats *out)
+{
+	struct workers_stats ws;
+
+	*out = dp->stats;
+	workers_get_stats(dp->workers, &ws);
+	out->crypto_parallel_batches = ws.parallel_batches;
+	out->crypto_inline_batches = ws.inline_batches;
+	out->crypto_worker_joins = ws.helpers_joined;
+}

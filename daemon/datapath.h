@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The data path: packets between the TUN device and the UDP sockets through libwgc's two-phase
+ * calls, in batches. Outgoing: a TUN batch (<= UDP_BATCH_MAX reads; TSO super-packets split by
+ * offload.c) runs the serial wgc_send_prepare on each packet, the prepared jobs are sealed (split
+ * with the crypto workers, workers.c) and queued for one sendmmsg (UDP GSO runs, udp.c).
+ * Incoming: a recvmmsg batch (UDP GRO messages split in place) runs wgc_receive_prepare, then
+ * wgc_receive_open (split likewise), then wgc_receive_commit in arrival order, and the deliveries
+ * are written to the TUN device, coalesced into GSO writes per TCP flow. It owns the packet pool,
+ * the send queue, the batch state and the worker pool; it carries out the core's actions (SEND,
+ * DELIVER, FLUSH and PURGE of a peer's staging queue). It does not own the endpoint, the TUN
+ * device, the sockets or the per-peer states: the device layer (device.c) does and lends them.
+ *
+ * Thread model. Two kinds of thread:
+ *   - the event-loop thread runs every function declared here, and with them every libwgc call
+ *     that is serial per endpoint (prepare, commit, tick), the syscalls, the staging queues and
+ *     the buffer pool. It is the only thread that touches struct datapath.
+ *   - the crypto workers (daemon/workers.c; WGC_WORKERS of them) run only wgc_send_seal and
+ *     wgc_receive_open, which libwgc allows on any thread, on jobs the event loop lends them for
+ *     one batch. The event loop seals/opens a share of the same batch itself and does not return
+ *     from workers_seal/workers_open until every job of the batch is done, so a worker never holds
+ *     a job, a buffer or a keypair reference across a serial step.
+ * Order: a batch is prepared in order, sealed or opened in parallel, then sent (sendmmsg) or
+ * committed in the same order, and the next batch starts only after that: packets of one peer
+ * (and of all peers) leave and are committed in the order they were read. Jobs of a batch may be
+ * sealed in any order among themselves, which is harmless: the counter was taken in prepare.
+ *
+ * Locks and lock order: there is no mutex. The only shared-memory synchronisation is the worker
+ * pool's handshake (atomics and futexes, documented in workers.c) and libwgc's keypair reference
+ * counts. A lock added later must be listed here with what it guards and its rank.
+ */
+#ifndef WGC_DAEMON_DATAPATH_H
+#define WGC_DAEMON_DATAPATH_H
+
+#include <stdint.h>
+
+#include "daemon/tun.h"
+#include "daemon/udp.h"
+#include "wgc.h"
+
+struct datapath;
+
+/* Counters of the data path, reported beside the core's drop counters. */
+struct datapath_stats {
+	uint64_t udp_send_errors;   /* datagrams the kernel refused */
+	uint64_t tun_write_errors;  /* packets the TUN device refused */
+	uint64_t staged_dropped;    /* staged packets dropped because a queue or the pool was full */
+	uint64_t tun_bad_packets;   /* TUN reads with a malformed virtio-net header, or segments
+				     * of a super-packet lost to an empty pool */
+	uint64_t crypto_parallel_batches; /* seal/open batches split with the crypto workers */
+	uint64_t crypto_inline_batches;   /* seal/open batches run on the event loop alone */
+	uint64_t crypto_worker_joins;     /* workers that took part in a split batch */
+};
+
+/*
+ * Maps the packet pool and starts the crypto workers (WGC_WORKERS; see workers.h). ep, tun and
+ * udp are borrowed until datapath_destroy; udp may be replaced in place by its owner between
+ * calls (after datapath_tx_flush). Start it after the signals are blocked (loop_create), so the
+ * workers inherit the mask. 0 or -errno (logged).
+ */
+int datapath_create(struct wgc_endpoint *ep, struct tun *tun, struct udp *udp,
+		    struct datapath **out);
+/* Stops the workers and frees everything the data path owns (staged packets go with the pool).
+ * No batch is running then, so no job is in flight: the owner may wipe the keys afterwards. NULL
+ * is fine. */
+void datapath_destroy(struct datapath *dp);
+
+/* The TUN device is readable: one batch. 0, or -errno when reading failed (-EBADFD: the
+ * interface is gone); the caller stops then. */
+int datapath_on_tun(struct datapath *dp, uint64_t now);
+/* A UDP socket is readable: one batch from fd. */
+void datapath_on_udp(struct datapath *dp, int fd, uint64_t now);
+/* Runs the core's timers that are due (wgc_endpoint_tick) and their actions. */
+void datapath_tick(struct datapath *dp, uint64_t now);
+/* Sends everything queued. Called at the end of every event batch and before the sockets change. */
+void datapath_tx_flush(struct datapath *dp);
+
+/* An empty action list for one configuration call that may emit actions; carry them out with
+ * datapath_run_actions before asking again. Not for use inside a batch. */
+struct wgc_actions *datapath_actions(struct datapath *dp);
+void datapath_run_actions(struct datapath *dp, uint64_t now, struct wgc_actions *out);
+
+/* Resends peer's staged packets, in order (as the core's FLUSH, and as wireguard-go does after
+ * a peer's configuration changed). */
+void datapath_flush_staged(struct datapath *dp, struct wgc_peer *peer, uint64_t now);
+/* Drops and counts peer's staged packets (PURGE, or the peer is going). */
+void datapath_purge_staged(struct datapath *dp, struct wgc_peer *peer);
+
+void datapath_get_stats(const struct datapath *dp, struct datapath_stats *out);
+
+#endif

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The event loop: one epoll set on the event-loop thread. Each file descriptor is a source: a
+ * callback and its context, registered by the module that owns the descriptor (the device its TUN
+ * and UDP sockets and link monitor, the UAPI server its listening socket and clients). The loop
+ * also owns the one protocol timer (a timerfd on CLOCK_BOOTTIME, so suspend counts as time
+ * passed), SIGINT/SIGTERM (a signalfd: they stop the loop with status 0), the time of the current
+ * batch of events, and an end-of-batch hook (the device flushes its send queue there and re-arms
+ * the timer). It knows nothing of WireGuard.
+ *
+ * Thread rule: every function here is for the event-loop thread only, except loop_clock_ns.
+ * loop_create blocks SIGINT and SIGTERM in the calling thread, so threads started afterwards (the
+ * crypto workers) inherit the mask and the signals reach only the signalfd.
+ */
+#ifndef WGC_DAEMON_LOOP_H
+#define WGC_DAEMON_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+struct loop;
+
+/* Called with the epoll events (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP) of the source's fd. */
+typedef void (*loop_fn)(void *ctx, uint32_t events);
+
+/* One registered descriptor. Caller memory: it must stay put while registered. */
+struct loop_source {
+	int fd;           /* -1 while not registered */
+	uint32_t events;  /* what epoll watches for */
+	loop_fn fn;
+	void *ctx;
+};
+
+/* Creates the epoll set, the timerfd and the signalfd. 0 or -errno (logged). */
+int loop_create(struct loop **out);
+/* Closes the loop's own descriptors and frees it (NULL is fine). Registered sources are the
+ * owners' to close. */
+void loop_destroy(struct loop *loop);
+
+/* Registers fd (>= 0) as src, watching events. fd < 0 is a no-op returning 0 (a missing socket
+ * family). 0 or -errno (logged). */
+int loop_add(struct loop *loop, struct loop_source *src, int fd, uint32_t events, loop_fn fn,
+	     void *ctx);
+/* Changes the events src waits for. 0 or -errno. */
+int loop_modify(struct loop *loop, struct loop_source *src, uint32_t events);
+/* Unregisters src (not registered: a no-op). Events of src already fetched in the current batch
+ * are discarded, so its memory may be freed as soon as this returns, even from inside a callback. */
+void loop_remove(struct loop *loop, struct loop_source *src);
+
+/* The protocol timer: fn(ctx, 0) runs once CLOCK_BOOTTIME reaches the deadline given to
+ * loop_timer_arm. One timer per loop. */
+void loop_timer_init(struct loop *loop, loop_fn fn, void *ctx);
+/* Pulls the timer to deadline (CLOCK_BOOTTIME ns) if that is earlier than the armed one; a later
+ * deadline is ignored (the early wake-up costs one idle call, and the callback re-arms). */
+void loop_timer_arm(struct loop *loop, uint64_t deadline);
+
+/* fn(ctx, 0) runs after every batch of events, before the loop sleeps again. One per loop. */
+void loop_set_end_of_batch(struct loop *loop, loop_fn fn, void *ctx);
+
+/* Runs until loop_stop; returns the status given to it (0, or -errno for a fatal error). */
+int loop_run(struct loop *loop);
+/* Ends loop_run after the current callback; the first status given wins. */
+void loop_stop(struct loop *loop, int status);
+/* CLOCK_BOOTTIME ns at the start of the current batch of events (at loop_create before the first). */
+uint64_t loop_now(const struct loop *loop);
+
+/* The clock id's time in ns. Any thread. */
+uint64_t loop_clock_ns(clockid_t id);
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Verbose logging of control messages (see trace.h).
+ */
+#include "daemon/trace.h"
+
+#include <sodium.h>
+#include <stdio.h>
+
+#include "daemon/addr.h"
+#include "daemon/log.h"
+
+void trace_peer_name(const struct wgc_peer *peer, char out[TRACE_PEER_NAME_MAX])
+{
+	uint8_t key[WGC_KEY_LEN];
+	char b64[sodium_base64_ENCODED_LEN(WGC_KEY_LEN, sodium_base64_VARIANT_ORIGINAL)];
+
+	if (!peer) {
+		snprintf(out, TRACE_PEER_NAME_MAX, "?");
+		return;
+	}
+	wgc_peer_get_public_key(peer, key);
+	sodium_bin2base64(b64, sizeof(b64), key, WGC_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+	snprintf(out, TRACE_PEER_NAME_MAX, "%.4s…%.4s", b64, b64 + 39);
+}
+
+static const char *message_name(uint8_t type, size_t len)
+{
+	static const char *const names[] = { NULL, "handshake initiation", "handshake response",
+					     "cookie reply", "keepalive packet" };
+
+	if (len < 4 || type == 0 || type > 4 || (type == 4 && len != 32))
+		return NULL;
+	return names[type];
+}
+
+void trace_sent(const struct wgc_action *a)
+{
+	const char *name;
+	char peer[TRACE_PEER_NAME_MAX];
+
+	if (!log_is_verbose())
+		return;
+	name = message_name(a->len ? a->data[0] : 0, a->len);
+	if (name) {
+		trace_peer_name(a->peer, peer);
+		log_verbose("peer(%s) - Sending %s", peer, name);
+	}
+}
+
+void trace_received(uint8_t type, size_t len, const struct wgc_addr *src,
+		    const struct wgc_receive_job *job)
+{
+	const char *name = message_name(type, len);
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!log_is_verbose() || !name || type == 4)
+		return;
+	addr_format_ip(src->family, src->ip, ip);
+	if (job->drop == WGC_DROP_NONE)
+		log_verbose("Received %s from %s:%u", name, ip, src->port);
+	else
+		log_verbose("Dropped %s from %s:%u: %s", name, ip, src->port,
+			    wgc_drop_reason_str(job->drop));
+}
+
+void trace_purged(const struct wgc_peer *peer)
+{
+	char name[TRACE_PEER_NAME_MAX];
+
+	if (!log_is_verbose())
+		return;
+	trace_peer_name(peer, name);
+	log_verbose("peer(%s) - Handshake gave up; dropping staged packets", name);
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pure half of the UAPI protocol: text buffers, the op list a set request parses into, the
+ * parser itself and the constant-time hex coding of keys. It touches no device, socket or
+ * endpoint (names are resolved only when asked), so tests/fuzz/fuzz_uapi.c links it with just
+ * daemon/addr.c and daemon/log.c.
+ */
+#ifndef WGC_DAEMON_UAPI_PARSE_H
+#define WGC_DAEMON_UAPI_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wgc.h"
+
+/* Largest request accepted; a bigger one is answered errno=-EMSGSIZE and the client closed. */
+enum { UAPI_REQUEST_MAX = 64 << 20 };
+
+/* A growable text buffer; wiped before it is freed because a get reply holds the private key. */
+struct uapi_text {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+/* Makes room for extra more bytes; false when memory runs out. */
+bool uapi_text_reserve(struct uapi_text *text, size_t extra);
+/* Appends; false (and the text unchanged) when memory runs out. */
+bool uapi_text_append(struct uapi_text *text, const char *bytes, size_t len);
+bool uapi_text_printf(struct uapi_text *text, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Drops the first len bytes (wiping the freed tail). */
+void uapi_text_consume(struct uapi_text *text, size_t len);
+/* Wipes and frees. */
+void uapi_text_free(struct uapi_text *text);
+
+/* One parsed line of a set request, in request order. */
+enum uapi_op_kind {
+	UAPI_OP_PRIVATE_KEY,
+	UAPI_OP_LISTEN_PORT,
+	UAPI_OP_FWMARK,
+	UAPI_OP_REPLACE_PEERS,
+	UAPI_OP_PEER, /* public_key=: the following ops apply to this peer */
+	UAPI_OP_REMOVE,
+	UAPI_OP_UPDATE_ONLY,
+	UAPI_OP_PRESHARED_KEY,
+	UAPI_OP_ENDPOINT,
+	UAPI_OP_KEEPALIVE,
+	UAPI_OP_REPLACE_ALLOWED_IPS,
+	UAPI_OP_ALLOWED_IP_ADD,
+	UAPI_OP_ALLOWED_IP_REMOVE, /* allowed_ip=-PREFIX */
+	UAPI_OP_PROTOCOL_VERSION,
+};
+
+struct uapi_op {
+	enum uapi_op_kind kind;
+	union {
+		uint8_t key[WGC_KEY_LEN]; /* private, public or preshared key */
+		uint32_t number;          /* port, fwmark, keepalive interval (s) */
+		struct wgc_addr addr;     /* endpoint */
+		struct wgc_prefix prefix; /* allowed IP */
+	} u;
+};
+
+/* A parsed set request. ops is owned; free with uapi_request_clear, which wipes keys. */
+struct uapi_request {
+	struct uapi_op *ops;
+	size_t count;
+	size_t cap;
+};
+
+/*
+ * Parses the body of a set request: the key=value lines after "set=1\n", each ending in '\n', not
+ * including the blank line that ends the request. Pure apart from name resolution: an endpoint that
+ * is not a numeric address is resolved with getaddrinfo only when resolve_names is true. Returns 0
+ * or the negative errno the reply carries (-EINVAL for any malformed line, -ENOMEM). On failure
+ * req is cleared.
+ */
+int uapi_parse(const char *body, size_t len, bool resolve_names, struct uapi_request *req);
+void uapi_request_clear(struct uapi_request *req);
+
+/* Constant-time hex coding of keys (64 lower-case digits; decoding takes either case). */
+void uapi_key_to_hex(char hex[2 * WGC_KEY_LEN + 1], const uint8_t key[WGC_KEY_LEN]);
+bool uapi_key_from_hex(uint8_t key[WGC_KEY_LEN], const char *hex, size_t len);
+
+#endif
