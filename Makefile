@@ -83,7 +83,9 @@ $(BUILD)/asan/daemon/%.o: daemon/%.c
 # listed in test_X_DAEMON (tests of daemon code over the real objects, nothing re-implemented).
 
 test_offload_DAEMON := offload
+test_sandbox_DAEMON := sandbox log
 test_workers_DAEMON := workers
+test_loop_DAEMON := loop log
 
 $(BUILD)/tests/lib_%.o: tests/unit/lib_%.c
 	@mkdir -p $(dir $@)
@@ -103,13 +105,13 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_LIB_OBJ) \
 		$$(addprefix $(BUILD)/daemon/,$$(addsuffix .o,$$(test_$$*_DAEMON))) $(BUILD)/libwgc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(APP_CFLAGS) -Itests/unit -o $@ $(filter %.c %.o,$^) $(BUILD)/libwgc.a \
-		-lcmocka $(LIBS) -lpthread
+		-lcmocka $(LIBS) -lseccomp -lpthread
 
 $(BUILD)/asan/tests/test_%: tests/unit/test_%.c $(TEST_LIB_OBJ_SAN) \
 		$$(addprefix $(BUILD)/asan/daemon/,$$(addsuffix .o,$$(test_$$*_DAEMON))) $(BUILD)/asan/libwgc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(APP_CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $(filter %.c %.o,$^) \
-		$(BUILD)/asan/libwgc.a -lcmocka $(LIBS) -lpthread
+		$(BUILD)/asan/libwgc.a -lcmocka $(LIBS) -lseccomp -lpthread
 
 # The worker test under ThreadSanitizer (clang; libwgc built from source with it). Not in check.
 .PHONY: tsan-workers
@@ -151,7 +153,7 @@ $(BUILD)/example-two-endpoints: examples/two_endpoints.c $(BUILD)/libwgc.a
 daemon: $(BUILD)/wgc
 
 $(BUILD)/wgc: $(DAEMON_OBJ) $(BUILD)/libwgc.a
-	$(CC) -o $@ $(DAEMON_OBJ) $(BUILD)/libwgc.a $(LIBS) -lpthread
+	$(CC) -o $@ $(DAEMON_OBJ) $(BUILD)/libwgc.a $(LIBS) -lseccomp -lpthread
 
 # The UAPI parser's fuzz target links only what the parser uses: itself, the address helpers and
 # the log (run by make fuzz with the others).

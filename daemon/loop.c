@@ -24,7 +24,7 @@ enum { EPOLL_EVENTS = 16 };
 struct loop {
 	int epoll_fd;
 	struct loop_source timer;  /* timerfd, CLOCK_BOOTTIME */
-	struct loop_source signal; /* signalfd: SIGINT, SIGTERM */
+	struct loop_source signal; /* signalfd: SIGINT, SIGTERM, SIGHUP, SIGQUIT */
 	loop_fn timer_fn;
 	void *timer_ctx;
 	uint64_t armed_ns; /* deadline the timerfd is set to; UINT64_MAX = none */
@@ -139,7 +139,8 @@ static void on_signal(void *ctx, uint32_t events)
 
 	(void)events;
 	while (read(loop->signal.fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
-		if (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM) {
+		if (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM ||
+		    info.ssi_signo == SIGHUP || info.ssi_signo == SIGQUIT) {
 			log_verbose("shutting down on signal %u", info.ssi_signo);
 			loop_stop(loop, 0);
 		}
@@ -235,6 +236,8 @@ int loop_create(struct loop **out)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		goto fail;
 	signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);

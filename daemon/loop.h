@@ -4,12 +4,13 @@
  * callback and its context, registered by the module that owns the descriptor (the device its TUN
  * and UDP sockets and link monitor, the UAPI server its listening socket and clients). The loop
  * also owns the one protocol timer (a timerfd on CLOCK_BOOTTIME, so suspend counts as time
- * passed), SIGINT/SIGTERM (a signalfd: they stop the loop with status 0), the time of the current
+ * passed), SIGINT, SIGTERM, SIGHUP and SIGQUIT (a signalfd: each stops the loop with status 0, so
+ * the daemon's normal teardown wipes every key; SIGQUIT does not dump core), the time of the current
  * batch of events, and an end-of-batch hook (the device flushes its send queue there and re-arms
  * the timer). It knows nothing of WireGuard.
  *
  * Thread rule: every function here is for the event-loop thread only, except loop_clock_ns.
- * loop_create blocks SIGINT and SIGTERM in the calling thread, so threads started afterwards (the
+ * loop_create blocks those signals in the calling thread, so threads started afterwards (the
  * crypto workers) inherit the mask and the signals reach only the signalfd.
  */
 #ifndef WGC_DAEMON_LOOP_H

@@ -6,9 +6,56 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <time.h>
 
+#include "base/bytes.h"
 #include "daemon/addr.h"
 #include "daemon/log.h"
+
+/*
+ * Lines about received messages are caused by whoever sends us datagrams, authenticated or not,
+ * so they pass a token bucket: RECEIVED_BURST lines at once, RECEIVED_PER_S a second after that.
+ * What the bucket holds back is counted and reported with the next line that passes.
+ */
+enum { RECEIVED_PER_S = 10, RECEIVED_BURST = 20 };
+
+static struct {
+	uint64_t tokens_ns; /* bucket contents, as time: one line costs NSEC_PER_SEC / RECEIVED_PER_S */
+	uint64_t last_ns;
+	uint64_t suppressed;
+	bool is_started;
+} received_bucket;
+
+static bool received_line_allowed(void)
+{
+	const uint64_t cost = WGC_NSEC_PER_SEC / RECEIVED_PER_S;
+	const uint64_t cap = cost * RECEIVED_BURST;
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec * WGC_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+	if (!received_bucket.is_started) {
+		received_bucket.is_started = true;
+		received_bucket.tokens_ns = cap;
+	} else {
+		received_bucket.tokens_ns += now - received_bucket.last_ns;
+		if (received_bucket.tokens_ns > cap)
+			received_bucket.tokens_ns = cap;
+	}
+	received_bucket.last_ns = now;
+	if (received_bucket.tokens_ns < cost) {
+		received_bucket.suppressed++;
+		return false;
+	}
+	received_bucket.tokens_ns -= cost;
+	if (received_bucket.suppressed > 0) {
+		log_verbose("(%llu lines about received messages suppressed: more than %d/s)",
+			    (unsigned long long)received_bucket.suppressed, RECEIVED_PER_S);
+		received_bucket.suppressed = 0;
+	}
+	return true;
+}
 
 void trace_peer_name(const struct wgc_peer *peer, char out[TRACE_PEER_NAME_MAX])
 {
@@ -54,7 +101,7 @@ void trace_received(uint8_t type, size_t len, const struct wgc_addr *src,
 	const char *name = message_name(type, len);
 	char ip[INET6_ADDRSTRLEN];
 
-	if (!log_is_verbose() || !name || type == 4)
+	if (!log_is_verbose() || !name || type == 4 || !received_line_allowed())
 		return;
 	addr_format_ip(src->family, src->ip, ip);
 	if (job->drop == WGC_DROP_NONE)

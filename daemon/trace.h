@@ -20,7 +20,9 @@ void trace_peer_name(const struct wgc_peer *peer, char out[TRACE_PEER_NAME_MAX])
 /* A SEND action the core emitted: its handshake, cookie or keepalive message. */
 void trace_sent(const struct wgc_action *a);
 /* A datagram whose receive_prepare did not say CRYPTO: the handshake or cookie message taken or
- * dropped (type and len as received; data messages and keepalives are not logged). */
+ * dropped (type and len as received; data messages and keepalives are not logged). Anyone can
+ * send those, so these lines are rate-limited (10/s after a burst of 20; the number held back is
+ * reported with the next line). */
 void trace_received(uint8_t type, size_t len, const struct wgc_addr *src,
 		    const struct wgc_receive_job *job);
 /* The core gave up on a peer's handshake. */

@@ -367,8 +367,17 @@ static bool client_read(struct uapi_client *c)
 	ssize_t n;
 
 	while (budget > 0 && !c->has_eof && c->in.len <= UAPI_REQUEST_MAX) {
-		if (!uapi_text_reserve(&c->in, READ_CHUNK + 1))
-			return false;
+		if (!uapi_text_reserve(&c->in, READ_CHUNK + 1)) {
+			/* Past the total budget (or out of memory): this client goes, with a
+			 * reason if a small reply still fits, and the others are unaffected. */
+			log_error("UAPI: no memory for a %zu-byte request (%zu bytes held by all "
+				  "clients); closing the connection", c->in.len, uapi_text_total());
+			uapi_text_free(&c->in);
+			c->scanned = 0;
+			(void)reply_errno(c, -ENOMEM);
+			c->is_closing = true;
+			return true;
+		}
 		n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1, MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;

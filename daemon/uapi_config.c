@@ -3,7 +3,7 @@
  * The UAPI protocol against the device: set requests and get replies as wireguard-go speaks them
  * (https://www.wireguard.com/xplatform/). Unlike wireguard-go, which applies each line as it reads
  * it, a set request goes through three steps so a bad request changes nothing:
- *   1. parse every line into an op list (uapi_parse.c: syntax, keys, addresses, names resolved);
+ *   1. parse every line into an op list (uapi_parse.c: syntax, keys, numeric addresses);
  *   2. validate: peer and allowed-IP capacity, then the one step that touches the OS and can fail,
  *      binding new UDP sockets for a new port or setting a new fwmark;
  *   3. apply the ops in request order with calls that cannot fail any more.
@@ -297,7 +297,7 @@ int uapi_set(struct device *dev, const char *body, size_t len)
 	int ret;
 
 	udp_init(&plan.fresh);
-	ret = uapi_parse(body, len, true, &req);
+	ret = uapi_parse(body, len, &req);
 	if (ret < 0)
 		return ret;
 	ret = check_capacity(dev, &req);

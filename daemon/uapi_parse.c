@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "daemon/log.h"
 #include "daemon/addr.h"
@@ -27,26 +29,75 @@ enum {
 
 /* ---- text buffers ---- */
 
+/*
+ * Text buffers hold requests and replies, so private and preshared keys pass through them. Each
+ * lives in its own anonymous mapping, excluded from core dumps (MADV_DONTDUMP) and locked in RAM
+ * as it is touched (mlock2 MLOCK_ONFAULT) so no key reaches swap; the lock is best effort (a
+ * lower RLIMIT_MEMLOCK makes it fail, logged once). All buffers together stay within
+ * UAPI_MEMORY_MAX, so no number of clients can grow the daemon without bound.
+ */
+static size_t text_bytes_mapped;
+
+size_t uapi_text_total(void)
+{
+	return text_bytes_mapped;
+}
+
+static void *text_map(size_t size)
+{
+	static bool is_lock_logged;
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int err;
+
+	if (mem == MAP_FAILED)
+		return NULL;
+	(void)madvise(mem, size, MADV_DONTDUMP);
+	if (mlock2(mem, size, MLOCK_ONFAULT) < 0 && !is_lock_logged) {
+		err = errno;
+		is_lock_logged = true;
+		log_error("locking UAPI buffers in memory: %s (keys in them could be swapped)",
+			  strerror(err));
+	}
+	return mem;
+}
+
+static void text_unmap(char *data, size_t cap)
+{
+	sodium_memzero(data, cap);
+	munmap(data, cap);
+}
+
 bool uapi_text_reserve(struct uapi_text *text, size_t extra)
 {
-	size_t cap = text->cap ? text->cap : 256;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t need;
+	size_t cap;
 	char *data;
 
-	if (extra > SIZE_MAX / 2 - text->len)
+	if (extra > UAPI_MEMORY_MAX || text->len > UAPI_MEMORY_MAX - extra)
 		return false;
-	if (text->len + extra <= text->cap)
+	need = text->len + extra;
+	if (need <= text->cap)
 		return true;
-	while (cap < text->len + extra)
-		cap *= 2;
-	/* Not realloc: the old block may hold a private key and must be wiped, not abandoned. */
-	data = malloc(cap);
+	/* Grow by half (amortised copies, at most 1.5 times what is needed); near the budget,
+	 * take only what is needed. */
+	cap = text->cap ? text->cap + text->cap / 2 : 4096;
+	if (cap < need)
+		cap = need;
+	cap = (cap + page - 1) & ~(page - 1);
+	if (cap - text->cap > UAPI_MEMORY_MAX - text_bytes_mapped)
+		cap = (need + page - 1) & ~(page - 1);
+	if (cap - text->cap > UAPI_MEMORY_MAX - text_bytes_mapped)
+		return false;
+	/* A fresh mapping, not mremap: the old pages may hold a private key and are wiped. */
+	data = text_map(cap);
 	if (!data)
 		return false;
 	if (text->data) {
 		memcpy(data, text->data, text->len);
-		sodium_memzero(text->data, text->cap);
-		free(text->data);
+		text_unmap(text->data, text->cap);
 	}
+	text_bytes_mapped += cap - text->cap;
 	text->data = data;
 	text->cap = cap;
 	return true;
@@ -68,12 +119,14 @@ bool uapi_text_printf(struct uapi_text *text, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	bool ok;
+
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return false;
-	return uapi_text_append(text, line, (size_t)n);
+	ok = n >= 0 && (size_t)n < sizeof(line) && uapi_text_append(text, line, (size_t)n);
+	sodium_memzero(line, sizeof(line)); /* the line may be "private_key=..." */
+	return ok;
 }
 
 void uapi_text_consume(struct uapi_text *text, size_t len)
@@ -88,8 +141,8 @@ void uapi_text_consume(struct uapi_text *text, size_t len)
 void uapi_text_free(struct uapi_text *text)
 {
 	if (text->data) {
-		sodium_memzero(text->data, text->cap);
-		free(text->data);
+		text_unmap(text->data, text->cap);
+		text_bytes_mapped -= text->cap;
 	}
 	memset(text, 0, sizeof(*text));
 }
@@ -177,26 +230,26 @@ static bool copy_value(char *dst, size_t dst_size, const char *s, size_t len)
 	return true;
 }
 
-static bool resolve(const char *host, bool resolve_names, struct wgc_addr *out)
+/*
+ * A numeric address only, as wireguard-go's UAPI takes it: the wg tool resolves names itself
+ * before it sends, and a lookup here would stall the event loop (and every packet) for as long as
+ * a slow resolver takes, and need files and sockets the sandbox does not grant.
+ */
+static bool parse_host(const char *host, struct wgc_addr *out)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST };
 	struct addrinfo *res = NULL;
 	bool ok;
 
-	if (getaddrinfo(host, NULL, &hints, &res) != 0) {
-		res = NULL;
-		hints.ai_flags = 0;
-		/* A name is looked up here, at set time, as the wg tool does before sending. */
-		if (!resolve_names || getaddrinfo(host, NULL, &hints, &res) != 0)
-			return false;
-	}
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return false;
 	ok = addr_from_sockaddr(res->ai_addr, out);
 	freeaddrinfo(res);
 	return ok;
 }
 
 /* host:port, [v6]:port or [v6%scope]:port; a bare IPv6 address needs the brackets. */
-static bool parse_endpoint(const char *s, size_t len, bool resolve_names, struct wgc_addr *out)
+static bool parse_endpoint(const char *s, size_t len, struct wgc_addr *out)
 {
 	char text[ENDPOINT_TEXT_MAX];
 	char *host = text;
@@ -221,7 +274,7 @@ static bool parse_endpoint(const char *s, size_t len, bool resolve_names, struct
 	}
 	if (*host == '\0' || !parse_uint(colon + 1, strlen(colon + 1), UINT16_MAX, &port))
 		return false;
-	if (!resolve(host, resolve_names, out))
+	if (!parse_host(host, out))
 		return false;
 	out->port = (uint16_t)port;
 	return true;
@@ -298,7 +351,7 @@ static bool parse_device_line(const char *key, size_t key_len, const char *value
 }
 
 static bool parse_peer_line(const char *key, size_t key_len, const char *value, size_t len,
-			    bool resolve_names, struct uapi_op *op)
+			    struct uapi_op *op)
 {
 	static const struct {
 		const char *key;
@@ -322,7 +375,7 @@ static bool parse_peer_line(const char *key, size_t key_len, const char *value, 
 	}
 	if (equals(key, key_len, "endpoint")) {
 		op->kind = UAPI_OP_ENDPOINT;
-		return parse_endpoint(value, len, resolve_names, &op->u.addr);
+		return parse_endpoint(value, len, &op->u.addr);
 	}
 	if (equals(key, key_len, "persistent_keepalive_interval")) {
 		op->kind = UAPI_OP_KEEPALIVE;
@@ -341,7 +394,7 @@ static bool parse_peer_line(const char *key, size_t key_len, const char *value, 
 	return false;
 }
 
-int uapi_parse(const char *body, size_t len, bool resolve_names, struct uapi_request *req)
+int uapi_parse(const char *body, size_t len, struct uapi_request *req)
 {
 	const char *line = body;
 	const char *end = body + len;
@@ -368,7 +421,7 @@ int uapi_parse(const char *body, size_t len, bool resolve_names, struct uapi_req
 			in_peer = true;
 		} else if (in_peer) {
 			ok = parse_peer_line(line, (size_t)(eq - line), eq + 1,
-					     (size_t)(newline - eq - 1), resolve_names, &op);
+					     (size_t)(newline - eq - 1), &op);
 		} else {
 			ok = parse_device_line(line, (size_t)(eq - line), eq + 1,
 					       (size_t)(newline - eq - 1), &op);

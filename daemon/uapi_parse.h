@@ -2,7 +2,8 @@
 /*
  * The pure half of the UAPI protocol: text buffers, the op list a set request parses into, the
  * parser itself and the constant-time hex coding of keys. It touches no device, socket or
- * endpoint (names are resolved only when asked), so tests/fuzz/fuzz_uapi.c links it with just
+ * endpoint and does no I/O (endpoints are numeric, as wireguard-go takes them), so
+ * tests/fuzz/fuzz_uapi.c links it with just
  * daemon/addr.c and daemon/log.c.
  */
 #ifndef WGC_DAEMON_UAPI_PARSE_H
@@ -14,17 +15,24 @@
 
 #include "wgc.h"
 
-/* Largest request accepted; a bigger one is answered errno=-EMSGSIZE and the client closed. */
-enum { UAPI_REQUEST_MAX = 64 << 20 };
+enum {
+	/* Largest request accepted; a bigger one is answered errno=-EMSGSIZE and the client closed.
+	 * A million allowed IPs (the daemon's limit) fit in about 50 MiB of set request. */
+	UAPI_REQUEST_MAX = 64 << 20,
+	/* All text buffers together (every client's request and reply); past it a client is
+	 * answered errno=-ENOMEM and closed. Above one largest request plus one largest reply. */
+	UAPI_MEMORY_MAX = 160 << 20,
+};
 
-/* A growable text buffer; wiped before it is freed because a get reply holds the private key. */
+/* A growable text buffer in locked, non-dumpable memory, wiped before it is freed: requests and
+ * get replies hold keys. All buffers together stay within UAPI_MEMORY_MAX. */
 struct uapi_text {
 	char *data;
 	size_t len;
 	size_t cap;
 };
 
-/* Makes room for extra more bytes; false when memory runs out. */
+/* Makes room for extra more bytes; false when memory or the UAPI_MEMORY_MAX budget runs out. */
 bool uapi_text_reserve(struct uapi_text *text, size_t extra);
 /* Appends; false (and the text unchanged) when memory runs out. */
 bool uapi_text_append(struct uapi_text *text, const char *bytes, size_t len);
@@ -34,6 +42,8 @@ bool uapi_text_printf(struct uapi_text *text, const char *fmt, ...)
 void uapi_text_consume(struct uapi_text *text, size_t len);
 /* Wipes and frees. */
 void uapi_text_free(struct uapi_text *text);
+/* Bytes all text buffers hold mapped now (for the budget and its tests). */
+size_t uapi_text_total(void);
 
 /* One parsed line of a set request, in request order. */
 enum uapi_op_kind {
@@ -72,12 +82,12 @@ struct uapi_request {
 
 /*
  * Parses the body of a set request: the key=value lines after "set=1\n", each ending in '\n', not
- * including the blank line that ends the request. Pure apart from name resolution: an endpoint that
- * is not a numeric address is resolved with getaddrinfo only when resolve_names is true. Returns 0
- * or the negative errno the reply carries (-EINVAL for any malformed line, -ENOMEM). On failure
+ * including the blank line that ends the request. Pure: an endpoint must be a numeric address
+ * (a host name is -EINVAL, as in wireguard-go; the wg tool resolves names before sending). Returns
+ * 0 or the negative errno the reply carries (-EINVAL for any malformed line, -ENOMEM). On failure
  * req is cleared.
  */
-int uapi_parse(const char *body, size_t len, bool resolve_names, struct uapi_request *req);
+int uapi_parse(const char *body, size_t len, struct uapi_request *req);
 void uapi_request_clear(struct uapi_request *req);
 
 /* Constant-time hex coding of keys (64 lower-case digits; decoding takes either case). */

@@ -2,7 +2,7 @@
 /*
  * libFuzzer target for the daemon's UAPI set parser (daemon/uapi_parse.c): any bytes must parse
  * or fail with -EINVAL without a crash, a leak or a read past the input, and every op of a
- * successful parse must be well formed. Names are not resolved. Also checks that the
+ * successful parse must be well formed. Also checks that the
  * constant-time hex coding of keys round-trips.
  */
 #include "daemon/uapi_parse.h"
@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!body)
 		return 0;
 	memcpy(body, data, size);
-	ret = uapi_parse(body, size, false, &req);
+	ret = uapi_parse(body, size, &req);
 	CHECK(ret == 0 || ret == -EINVAL || ret == -ENOMEM);
 	if (ret == 0) {
 		CHECK(req.count <= size);

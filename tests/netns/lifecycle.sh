@@ -99,7 +99,7 @@ check "and takes its interface with it" \
 	wait_until 5 bash -c "! ip netns exec $NS_C ip link show $IF_C >/dev/null 2>&1"
 
 # Test: foreground run, settings, exit 0 on SIGTERM
-say "wgc: fwmark, listen port, hostname endpoint, idle cost, SIGTERM"
+say "wgc: fwmark, listen port, host-name endpoints, idle cost, SIGTERM"
 start_daemon "$NS_C" wgc "$IF_C"
 wg genkey >"$TMP/c.key"
 C wg set "$IF_C" private-key "$TMP/c.key" fwmark 0x1234 listen-port 0
@@ -117,8 +117,14 @@ check "listen-port 0 again moves to another random port" \
 echo "10.250.9.9 peer-c.test" >>"/etc/netns/$NS_C/hosts"
 PUB_X=$(wg genkey | wg pubkey)
 KEY_X=$(echo "$PUB_X" | base64 -d | od -An -tx1 | tr -d ' \n')
-printf 'set=1\npublic_key=%s\nendpoint=peer-c.test:4242\n\n' "$KEY_X" | C $TOOLS uapi "$IF_C"
-check "a hostname endpoint is resolved at set time" \
+reply=$(printf 'set=1\npublic_key=%s\nendpoint=peer-c.test:4242\n\n' "$KEY_X" | C $TOOLS uapi "$IF_C")
+echo "reply to a host-name endpoint: $reply"
+# As wireguard-go: UAPI endpoints are numeric (the wg tool resolves names before it sends), so a
+# slow resolver can never stall the event loop.
+check "a host-name endpoint in UAPI is refused with EINVAL" [ "$reply" = "errno=-22" ]
+check "... and the request changed nothing" bash -c "! ip netns exec $NS_C wg show $IF_C peers | grep -q '$PUB_X'"
+C wg set "$IF_C" peer "$PUB_X" endpoint peer-c.test:4242
+check "wg resolves a host name itself and sends the address" \
 	[ "$(endpoint_of C "$IF_C" "$PUB_X")" = 10.250.9.9:4242 ]
 C wg set "$IF_C" peer "$PUB_X" persistent-keepalive 25 allowed-ips 10.201.0.0/16
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/${DAEMON_PID[$IF_C]}/stat"; }

@@ -9,6 +9,10 @@
   tools.py udp-sink ADDR PORT    count numbered datagrams until 2 s of silence; print
                                  "<received> <out_of_order>" (a datagram numbered below one seen)
   tools.py udp-source ADDR PORT COUNT SIZE   send COUNT numbered datagrams of SIZE bytes
+  tools.py junk-initiations ADDR PORT COUNT  send COUNT initiation-shaped datagrams (bad mac1)
+  tools.py many-allowed-ips IFACE PUBHEX COUNT   give one peer COUNT allowed IPs in one request
+  tools.py uapi-hog IFACE PID CLIENTS MIB    stream unterminated requests; print
+                                 "<enomem> <emsgsize> <closed> <peak VmRSS KiB>"
 """
 import hashlib
 import os
@@ -210,12 +214,92 @@ def cmd_udp_source(addr, port, count, size):
             time.sleep(0.001)
 
 
+def cmd_junk_initiations(addr, port, count):
+    """Handshake initiations of the right length and type with random bytes (bad mac1)."""
+    s = socket.socket(tcp_family(addr), socket.SOCK_DGRAM)
+    for n in range(int(count)):
+        try:
+            s.sendto(b"\x01\x00\x00\x00" + os.urandom(144), (addr, int(port)))
+        except OSError:
+            pass
+        if n % 200 == 199:
+            time.sleep(0.001)
+
+
+def cmd_many_allowed_ips(iface, public_key_hex, count):
+    """One set request giving one peer COUNT /32 allowed IPs in 10.64.0.0/10; prints the reply."""
+    lines = [b"set=1\n", b"public_key=" + public_key_hex.encode() + b"\n",
+             b"replace_allowed_ips=true\n"]
+    for n in range(int(count)):
+        lines.append(b"allowed_ip=10.%d.%d.%d/32\n" % (64 + (n >> 16), (n >> 8) & 255, n & 255))
+    lines.append(b"\n")
+    sys.stdout.write(uapi(iface, b"".join(lines), timeout=60.0).decode(errors="replace"))
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cmd_uapi_hog(iface, pid, clients, mib):
+    """CLIENTS connections each stream MIB MiB of an unterminated set request. Prints how many
+    were answered errno=-12 (ENOMEM), errno=-90 (EMSGSIZE) or closed, and the daemon's peak
+    VmRSS (KiB) while they were all connected."""
+    socks = [uapi_connect(iface) for _ in range(int(clients))]
+    chunk = b"set=1\n" + b"x=y\n" * (1 << 18)  # 1 MiB
+    total = int(mib) << 20
+    sent = [0] * len(socks)
+    closed = [False] * len(socks)
+    replies = [b""] * len(socks)
+    peak = rss_kib(pid)
+    for s in socks:
+        s.setblocking(False)
+    deadline = time.time() + 60
+    while time.time() < deadline and not all(c or n >= total for c, n in zip(closed, sent)):
+        for i, s in enumerate(socks):
+            if closed[i] or sent[i] >= total:
+                continue
+            try:
+                sent[i] += s.send(chunk if sent[i] == 0 else chunk[6:])
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed[i] = True
+            try:
+                data = s.recv(4096)
+                replies[i] += data
+                if not data:
+                    closed[i] = True
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed[i] = True
+        peak = max(peak, rss_kib(pid))
+        time.sleep(0.001)
+    time.sleep(0.5)
+    peak = max(peak, rss_kib(pid))
+    for i, s in enumerate(socks):
+        try:
+            replies[i] += s.recv(4096)
+        except OSError:
+            pass
+        s.close()
+    enomem = sum(1 for r in replies if r.startswith(b"errno=-12"))
+    emsgsize = sum(1 for r in replies if r.startswith(b"errno=-90"))
+    print(enomem, emsgsize, sum(closed), peak, flush=True)
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     cmd, args = sys.argv[1], sys.argv[2:]
     {"uapi": cmd_uapi, "sink": cmd_sink, "source": cmd_source, "bad-uapi": cmd_bad_uapi,
-     "udp-sink": cmd_udp_sink, "udp-source": cmd_udp_source}[cmd](*args)
+     "udp-sink": cmd_udp_sink, "udp-source": cmd_udp_source,
+     "junk-initiations": cmd_junk_initiations, "many-allowed-ips": cmd_many_allowed_ips,
+     "uapi-hog": cmd_uapi_hog}[cmd](*args)
 
 
 if __name__ == "__main__":
