@@ -3,9 +3,9 @@
  * Userspace TSO/USO and GRO for the TUN device. Splitting follows the kernel's tcp_gso_segment and
  * __udp_gso_segment (per segment: IPv4 ID + 1, sequence + gso_size, FIN/PSH on the last only, CWR on
  * the first only); coalescing follows tcp_gro_receive's rules (identical headers but for the
- * sequence number and PSH, equal sizes but for a shorter last segment), as wireguard-go's tun
- * offload does. Checksums are RFC 1071 sums kept in network byte order as they sit in memory, so no
- * byte swapping is needed on either endianness.
+ * sequence number and PSH, equal sizes but for a shorter last segment, checksums verified before
+ * two packets merge), as wireguard-go's tun offload does. Checksums are RFC 1071 sums kept in
+ * network byte order as they sit in memory, so no byte swapping is needed on either endianness.
  */
 #include "daemon/offload.h"
 
@@ -25,21 +25,56 @@ bool offload_is_disabled(void)
 /* ---- checksums ---- */
 
 /* A one's-complement sum of data's 16-bit words as they lie in memory: folding it and storing the
- * result with memcpy gives network byte order on any host (RFC 1071, "byte order independence"). */
+ * result with memcpy gives network byte order on any host (RFC 1071, "byte order independence").
+ * Words are added 64 bits at a time with the end-around carries counted and added back at the
+ * end, which folds to the same 16-bit sum because 2^64 - 1 is a multiple of 2^16 - 1 (RFC 1071,
+ * "deferred carries" and "parallel summation"); two chains of additions run side by side. */
 static uint64_t sum_partial(const uint8_t *p, size_t len, uint64_t sum)
 {
+	uint64_t s0 = sum;
+	uint64_t s1 = 0;
+	uint64_t c0 = 0;
+	uint64_t c1 = 0;
+	uint64_t w0;
+	uint64_t w1;
 	uint32_t w32;
 	uint16_t w16;
 
-	while (len >= 4) {
+	/* one 8-byte load per word: copying 32 bytes to an array goes through the stack */
+	while (len >= 4 * 8) {
+		memcpy(&w0, p, 8);
+		memcpy(&w1, p + 8, 8);
+		s0 += w0;
+		c0 += s0 < w0;
+		s1 += w1;
+		c1 += s1 < w1;
+		memcpy(&w0, p + 16, 8);
+		memcpy(&w1, p + 24, 8);
+		s0 += w0;
+		c0 += s0 < w0;
+		s1 += w1;
+		c1 += s1 < w1;
+		p += 4 * 8;
+		len -= 4 * 8;
+	}
+	while (len >= 8) {
+		memcpy(&w0, p, 8);
+		s0 += w0;
+		c0 += s0 < w0;
+		p += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
 		memcpy(&w32, p, 4);
-		sum += w32;
+		s1 += w32;
+		c1 += s1 < w32;
 		p += 4;
 		len -= 4;
 	}
 	if (len >= 2) {
 		memcpy(&w16, p, 2);
-		sum += w16;
+		s1 += w16;
+		c1 += s1 < w16;
 		p += 2;
 		len -= 2;
 	}
@@ -47,9 +82,14 @@ static uint64_t sum_partial(const uint8_t *p, size_t len, uint64_t sum)
 		uint8_t last[2] = { p[0], 0 };
 
 		memcpy(&w16, last, 2);
-		sum += w16;
+		s1 += w16;
+		c1 += s1 < w16;
 	}
-	return sum;
+	s0 += s1;
+	c0 += (s0 < s1) + c1;
+	s0 += c0;
+	/* a wrap here leaves s0 below c0, so adding its carry cannot wrap again */
+	return s0 + (s0 < c0);
 }
 
 static uint16_t fold(uint64_t sum)
@@ -366,6 +406,18 @@ static bool can_append(const struct offload_gro *g, const struct offload_gro_gro
 	       wgc_load_be32(lt + WGC_TCP_OFF_SEQ) + (uint32_t)l_payload;
 }
 
+/* Whether the IPv4 header checksum (as the kernel's inet_gro_receive requires) and the TCP checksum
+ * of packet p verify. A merged packet's headers and checksum are rebuilt from scratch (IPv4 header
+ * checksum recomputed, TCP left to NEEDS_CSUM), so a segment corrupted before the sender encrypted
+ * it would otherwise come out looking valid. */
+static bool sums_verify(const uint8_t *p, size_t ip_len, size_t len)
+{
+	if (wgc_ip_version(p) == WGC_IP_VERSION_4 && fold(sum_partial(p, ip_len, 0)) != 0xffff)
+		return false;
+	return fold(sum_partial(p + ip_len, len - ip_len,
+				pseudo_sum(p, WGC_IPPROTO_TCP, len - ip_len))) == 0xffff;
+}
+
 void offload_gro_reset(struct offload_gro *g)
 {
 	g->count = 0;
@@ -389,6 +441,17 @@ static void start_group(struct offload_gro *g, unsigned idx, const struct tcp_vi
 	grp->seg_payload = (uint32_t)v->payload;
 	grp->has_psh = p[v->ip_len + WGC_TCP_OFF_FLAGS] & WGC_TCP_FLAG_PSH;
 	grp->is_open = !grp->has_psh;
+}
+
+static void append(struct offload_gro *g, struct offload_gro_group *grp, unsigned idx,
+		   const struct tcp_view *v)
+{
+	g->next[grp->last] = (int16_t)idx;
+	grp->last = (uint16_t)idx;
+	grp->count++;
+	grp->total_len += (uint32_t)v->payload;
+	grp->has_psh = g->data[idx][v->ip_len + WGC_TCP_OFF_FLAGS] & WGC_TCP_FLAG_PSH;
+	grp->is_open = !grp->has_psh && v->payload == grp->seg_payload;
 }
 
 bool offload_gro_add(struct offload_gro *g, uint8_t *data, size_t len)
@@ -415,21 +478,31 @@ bool offload_gro_add(struct offload_gro *g, uint8_t *data, size_t len)
 		if (grp->ip_len == 0 ||
 		    !same_flow(g->data[grp->first], grp->ip_len, data, v.ip_len))
 			continue;
-		if (v.is_candidate && can_append(g, grp, data, &v)) {
-			g->next[grp->last] = (int16_t)idx;
-			grp->last = (uint16_t)idx;
-			grp->count++;
-			grp->total_len += (uint32_t)v.payload;
-			grp->has_psh = data[v.ip_len + WGC_TCP_OFF_FLAGS] & WGC_TCP_FLAG_PSH;
-			grp->is_open = !grp->has_psh && v.payload == grp->seg_payload;
-			return true;
+		if (!v.is_candidate || !can_append(g, grp, data, &v)) {
+			grp->is_open = false;
+			break;
 		}
-		grp->is_open = false;
-		break;
+		/* Checksums are verified only now that two packets would merge, as wireguard-go's
+		 * coalesceTCPPackets does: a packet left alone is written as it is and the kernel
+		 * checks it. Each is summed once: a group's first packet on its first append
+		 * (count 1), then each packet appended. One that fails closes its group. */
+		if (grp->count == 1 &&
+		    !sums_verify(g->data[grp->first], grp->ip_len, g->len[grp->first])) {
+			grp->is_open = false;
+			break;
+		}
+		if (!sums_verify(data, v.ip_len, len)) {
+			v.is_candidate = false;
+			grp->is_open = false;
+			break;
+		}
+		append(g, grp, idx, &v);
+		return true;
 	}
 	start_group(g, idx, &v);
-	/* A packet that is TCP but not coalescable still closes its flow (above) and stays alone,
-	 * yet later packets of the flow must see it as the flow's latest group. */
+	/* A packet that is TCP but not coalescable (or failed its checksums) still closes its flow
+	 * (above) and stays alone, yet later packets of the flow must see it as the flow's latest
+	 * group. */
 	if (!v.is_candidate) {
 		g->group[g->groups - 1].ip_len = (uint8_t)v.ip_len;
 		g->group[g->groups - 1].tcp_len = (uint8_t)v.tcp_len;

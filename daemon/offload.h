@@ -106,9 +106,13 @@ void offload_gro_reset(struct offload_gro *g);
  * written). It joins the open group of its TCP flow when it continues it exactly (same addresses,
  * ports, IP fields, ACK, window and options; contiguous sequence; only ACK, and PSH on the last; equal
  * payload sizes but for a shorter last; IPv4 without options or fragments, DF set or consecutive IDs;
- * IPv6 without extension headers); otherwise it starts a group of its own and closes its flow's
- * previous group, so no packet of a flow is ever written before an earlier one. Returns false when
- * the table is full (write it out, reset, add again). */
+ * IPv6 without extension headers) and both it and, on the first join, the group's first packet
+ * have a valid TCP checksum and (IPv4) header checksum; otherwise it starts a group of its own and
+ * closes its flow's previous group, so no packet of a flow is ever written before an earlier one. A
+ * packet that fails the checksums is never merged: it is written alone, as it came (a zeroed hdr,
+ * so the kernel checks and drops it). The checksums are summed only for packets that would merge,
+ * each packet at most once. Returns false when the table is full (write it out, reset, add
+ * again). */
 bool offload_gro_add(struct offload_gro *g, uint8_t *data, size_t len);
 /* Prepares group k for writing: a group of several segments gets its first packet's headers fixed
  * (IPv4 total length and header checksum; IPv6 payload length; PSH if the last had it; the TCP

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The daemon's TUN offloads (daemon/offload.c): TSO/USO splitting, partial checksum completion,
- * userspace GRO and its ordering rule, and malformed virtio-net headers. Every checksum is checked
- * against an independent, byte-at-a-time RFC 1071 implementation written here.
+ * userspace GRO, its ordering rule and its refusal to merge segments whose checksums fail, and
+ * malformed virtio-net headers. Every checksum is checked against an independent, byte-at-a-time
+ * RFC 1071 implementation written here.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -389,6 +390,153 @@ static void test_order(void **state)
 	assert_int_equal(gro.groups, 2);
 }
 
+/* How the bad segment is corrupted "before encryption": a payload bit (the TCP checksum no longer
+ * verifies) or a bit of the IPv4 ID, which the GRO does not compare under DF (the header checksum
+ * no longer verifies). Neither checksum is fixed. */
+enum corruption { FLIP_PAYLOAD, FLIP_IPV4_ID };
+
+/* Five 100-byte segments of one flow, segment bad corrupted. The GRO must write the bad one alone
+ * and as it came, and coalesce the good ones before and after it without it, in order: groups
+ * [0, bad), [bad], (bad, 5). Returns NULL, or what went wrong. */
+static const char *check_bad_segment(bool v6, unsigned bad, enum corruption c)
+{
+	enum { N = 5, PAY = 100, SEQ = 1000 };
+	size_t ip_len = v6 ? 40 : 20;
+	size_t hdrs = ip_len + 32;
+	unsigned first[3];
+	unsigned count[3];
+	unsigned groups = 0;
+	struct virtio_net_hdr zero;
+	struct virtio_net_hdr h;
+	unsigned k;
+	unsigned i;
+
+	if (bad > 0) {
+		first[groups] = 0;
+		count[groups++] = bad;
+	}
+	first[groups] = bad;
+	count[groups++] = 1;
+	if (bad + 1 < N) {
+		first[groups] = bad + 1;
+		count[groups++] = N - bad - 1;
+	}
+	memset(&zero, 0, sizeof(zero));
+	offload_gro_reset(&gro);
+	for (i = 0; i < N; i++) {
+		seg_lens[i] = make_tcp(segs[i], v6, 3333, SEQ + PAY * i, 0x10, PAY, false);
+		if (i == bad) {
+			if (c == FLIP_PAYLOAD)
+				segs[i][hdrs + 37] ^= 0x20;
+			else
+				segs[i][5] ^= 0x01;
+			memcpy(orig, segs[i], seg_lens[i]);
+		}
+		assert_true(offload_gro_add(&gro, segs[i], seg_lens[i]));
+	}
+	if (gro.groups != groups)
+		return "wrong number of groups";
+	for (k = 0; k < groups; k++) {
+		size_t len = flatten(&gro, k, &h, flat);
+		size_t want;
+
+		if (gro.group[k].first != first[k] || gro.group[k].count != count[k])
+			return "groups not [0, bad), [bad], (bad, 5) in order";
+		if (first[k] == bad) {
+			if (len != seg_lens[bad] || memcmp(flat, orig, len) != 0)
+				return "the bad segment was not written as it came";
+			if (memcmp(&h, &zero, sizeof(h)) != 0)
+				return "the bad segment's virtio header is not zero";
+			if (c == FLIP_PAYLOAD ? l4_ok(flat, ip_len, len, 6) : ipv4_hdr_ok(flat))
+				return "the bad segment's checksum was repaired";
+			continue;
+		}
+		/* A lone good segment comes out as it went in; a group as the one packet it stands
+		 * for, its TCP checksum field holding the pseudo-header sum (NEEDS_CSUM). */
+		want = make_tcp(super, v6, 3333, SEQ + PAY * first[k], 0x10, PAY * count[k],
+				count[k] > 1);
+		if (len != want || memcmp(flat, super, len) != 0)
+			return "a good group's bytes differ from the packet it stands for";
+		if (count[k] == 1 ? memcmp(&h, &zero, sizeof(h)) != 0
+				  : h.flags != VIRTIO_NET_HDR_F_NEEDS_CSUM || h.gso_size != PAY)
+			return "a good group's virtio header is wrong";
+	}
+	return NULL;
+}
+
+static void check_bad_segments(bool v6, enum corruption c, const char *what)
+{
+	const char *err;
+	unsigned bad;
+
+	for (bad = 0; bad < 5; bad++) {
+		err = check_bad_segment(v6, bad, c);
+		if (err)
+			fail_msg("%s, bad segment %u of 5: %s", what, bad, err);
+	}
+}
+
+static void test_gro_bad_tcp_csum_v4(void **state)
+{
+	(void)state;
+	check_bad_segments(false, FLIP_PAYLOAD, "IPv4, payload byte flipped");
+}
+
+static void test_gro_bad_tcp_csum_v6(void **state)
+{
+	(void)state;
+	check_bad_segments(true, FLIP_PAYLOAD, "IPv6, payload byte flipped");
+}
+
+static void test_gro_bad_ipv4_hdr_csum(void **state)
+{
+	(void)state;
+	check_bad_segments(false, FLIP_IPV4_ID, "IPv4 ID bit flipped");
+}
+
+static void test_gro_bad_csum_keeps_order(void **state)
+{
+	(void)state;
+	/* A1 A2 A3(bad) A3(good copy, a retransmission): the copy continues A1 A2 exactly, yet it
+	 * must not join them and so be written before the bad A3: the bad one closed the flow. */
+	offload_gro_reset(&gro);
+	add(0, false, 1, 0, 0x10, 100);
+	add(1, false, 1, 100, 0x10, 100);
+	seg_lens[2] = make_tcp(segs[2], false, 1, 200, 0x10, 100, false);
+	segs[2][20 + 32 + 99] ^= 0x80;
+	assert_true(offload_gro_add(&gro, segs[2], seg_lens[2]));
+	assert_int_equal(add(3, false, 1, 200, 0x10, 100), 3);
+	assert_int_equal(gro.group[0].count, 2);
+	assert_int_equal(gro.group[1].first, 2);
+	assert_int_equal(gro.group[1].count, 1);
+	assert_int_equal(gro.group[2].first, 3);
+}
+
+/* Every length and alignment through the word loops and the tails, on data whose sums carry out of
+ * 64 bits on every word (all ones) and on a pattern. */
+static void test_checksum_lengths(void **state)
+{
+	size_t off;
+	size_t len;
+	size_t i;
+	int pass;
+
+	(void)state;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < 512; i++)
+			super[i] = pass == 0 ? 0xff : (uint8_t)(i * 131 + 17);
+		for (off = 0; off < 8; off++) {
+			for (len = 0; len <= 300; len++) {
+				uint16_t want = (uint16_t)~ref_fold(ref_sum(super + off, len, 0));
+
+				if (offload_checksum(super + off, len) != want)
+					fail_msg("pass %d, offset %zu, length %zu: wrong checksum",
+						 pass, off, len);
+			}
+		}
+	}
+}
+
 static void test_malformed(void **state)
 {
 	struct offload_split s;
@@ -451,6 +599,11 @@ int main(void)
 		cmocka_unit_test(test_split_udp),     cmocka_unit_test(test_needs_csum),
 		cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_no_coalesce),
 		cmocka_unit_test(test_order),         cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_gro_bad_tcp_csum_v4),
+		cmocka_unit_test(test_gro_bad_tcp_csum_v6),
+		cmocka_unit_test(test_gro_bad_ipv4_hdr_csum),
+		cmocka_unit_test(test_gro_bad_csum_keeps_order),
+		cmocka_unit_test(test_checksum_lengths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
