@@ -67,6 +67,7 @@ struct datapath {
 	struct offload_gro gro; /* this batch's deliveries, when the TUN device takes GSO writes */
 	struct datapath_stats stats;
 	struct workers *workers; /* crypto threads for the batches' seal/open */
+	unsigned worker_count;   /* threads datapath_start_workers starts */
 };
 
 static void actions_reset(struct wgc_actions *out, struct wgc_action *list, size_t cap,
@@ -477,22 +478,30 @@ void datapath_on_udp(struct datapath *dp, int fd, uint64_t now)
 
 /* ---- setup ---- */
 
-/* Started last, so the threads inherit a fully built data path and the loop's signal mask. */
-static int start_workers(struct datapath *dp)
+/* WGC_WORKERS, or the default for this machine; read at setup (the sandbox hides /sys later). */
+static unsigned choose_workers(void)
 {
 	const char *env = getenv("WGC_WORKERS");
 	bool is_invalid;
 	unsigned count = workers_choose_count(env, sysconf(_SC_NPROCESSORS_ONLN), &is_invalid);
-	int ret;
 
 	if (is_invalid)
 		log_error("WGC_WORKERS=%s is not a number; using %u crypto workers", env, count);
-	ret = workers_create(count, &dp->workers);
+	return count;
+}
+
+int datapath_start_workers(struct datapath *dp)
+{
+	struct workers *w;
+	int ret = workers_create(dp->worker_count, &w);
+
 	if (ret < 0) {
-		log_error("starting %u crypto workers: %s", count, strerror(-ret));
+		log_error("starting %u crypto workers: %s", dp->worker_count, strerror(-ret));
 		return ret;
 	}
-	log_verbose("%u crypto worker thread(s)", count);
+	workers_destroy(dp->workers);
+	dp->workers = w;
+	log_verbose("%u crypto worker thread(s)", dp->worker_count);
 	return 0;
 }
 
@@ -509,9 +518,10 @@ int datapath_create(struct wgc_endpoint *ep, struct tun *tun, struct udp *udp,
 	dp->ep = ep;
 	dp->tun = tun;
 	dp->udp = udp;
+	dp->worker_count = choose_workers();
 	ret = pool_init(&dp->pool);
 	if (ret == 0)
-		ret = start_workers(dp);
+		ret = workers_create(0, &dp->workers); /* inline until datapath_start_workers */
 	if (ret < 0) {
 		datapath_destroy(dp);
 		return ret;

@@ -53,13 +53,18 @@ struct datapath_stats {
 };
 
 /*
- * Maps the packet pool and starts the crypto workers (WGC_WORKERS; see workers.h). ep, tun and
- * udp are borrowed until datapath_destroy; udp may be replaced in place by its owner between
- * calls (after datapath_tx_flush). Start it after the signals are blocked (loop_create), so the
- * workers inherit the mask. 0 or -errno (logged).
+ * Maps the packet pool and decides how many crypto workers to run (WGC_WORKERS; see workers.h),
+ * without starting them: until datapath_start_workers every batch runs inline. ep, tun and udp
+ * are borrowed until datapath_destroy; udp may be replaced in place by its owner between calls
+ * (after datapath_tx_flush). 0 or -errno (logged).
  */
 int datapath_create(struct wgc_endpoint *ep, struct tun *tun, struct udp *udp,
 		    struct datapath **out);
+/* Starts the worker threads. Separate from datapath_create because the sandbox must be entered
+ * while the process has one thread (capabilities and Landlock are per thread; started afterwards,
+ * the workers inherit every layer and the loop's signal mask). 0 or -errno (logged; the data path
+ * keeps working inline). */
+int datapath_start_workers(struct datapath *dp);
 /* Stops the workers and frees everything the data path owns (staged packets go with the pool).
  * No batch is running then, so no job is in flight: the owner may wipe the keys afterwards. NULL
  * is fine. */

@@ -18,6 +18,7 @@
 #include "daemon/loop.h"
 #include "daemon/peer_state.h"
 #include "daemon/pool.h"
+#include "daemon/sandbox.h"
 
 struct device {
 	struct loop *loop; /* borrowed */
@@ -171,6 +172,8 @@ static int init_endpoint(struct device *dev)
 			  strerror(errno));
 		return -ENOMEM;
 	}
+	/* The endpoint holds every key: locked in RAM as it is touched, never in a core dump. */
+	(void)sandbox_protect_memory(dev->ep_mem, dev->ep_mem_size); /* best effort; logged */
 	status = wgc_endpoint_init(dev->ep_mem, dev->ep_mem_size, &cfg,
 				   loop_clock_ns(CLOCK_BOOTTIME), &dev->ep);
 	if (status != WGC_OK) {
@@ -245,6 +248,11 @@ void device_destroy(struct device *dev)
 	udp_close(&dev->udp);
 	tun_close(&dev->tun);
 	free(dev);
+}
+
+int device_start_workers(struct device *dev)
+{
+	return datapath_start_workers(dev->dp);
 }
 
 /* ---- reads ---- */

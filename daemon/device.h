@@ -35,6 +35,8 @@ struct device_limits {
  * tun (its fds are -1 afterwards, whatever the result). 0 or -errno (logged). */
 int device_create(struct loop *loop, struct tun *tun, const struct device_limits *limits,
 		  struct device **out);
+/* Starts the crypto worker threads (see datapath_start_workers: after the sandbox). 0 or -errno. */
+int device_start_workers(struct device *dev);
 /* Stops the workers, wipes every key (wgc_endpoint_clear), closes the sockets and the TUN
  * device, leaves the loop and frees dev (NULL is fine). */
 void device_destroy(struct device *dev);

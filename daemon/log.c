@@ -17,7 +17,8 @@ static struct {
 	char ifname[32];
 	enum log_level level;
 	bool use_syslog;
-} state = { "", LOG_LEVEL_ERROR, false };
+	bool is_syslog_open;
+} state = { "", LOG_LEVEL_ERROR, false, false };
 
 enum log_level log_level_from_env(void)
 {
@@ -32,20 +33,29 @@ enum log_level log_level_from_env(void)
 	return LOG_LEVEL_ERROR;
 }
 
+void log_open_syslog(void)
+{
+	if (state.is_syslog_open)
+		return;
+	openlog("wgc", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	state.is_syslog_open = true;
+}
+
 void log_init(const char *ifname, enum log_level level, bool use_syslog)
 {
 	snprintf(state.ifname, sizeof(state.ifname), "%s", ifname);
 	state.level = level;
-	if (use_syslog && !state.use_syslog)
-		openlog("wgc", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	if (use_syslog)
+		log_open_syslog();
 	state.use_syslog = use_syslog;
 }
 
 void log_close(void)
 {
-	if (state.use_syslog)
+	if (state.is_syslog_open)
 		closelog();
 	state.use_syslog = false;
+	state.is_syslog_open = false;
 }
 
 bool log_is_verbose(void)

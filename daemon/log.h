@@ -22,6 +22,9 @@ enum log_level log_level_from_env(void);
 /* Sets the interface name shown in every line, the level and the sink (syslog when true). Call
  * again after daemonizing to switch to syslog. Configuration-time, single thread. */
 void log_init(const char *ifname, enum log_level level, bool use_syslog);
+/* Connects to syslog now (LOG_NDELAY) without switching to it, so the connection exists before
+ * the sandbox closes the file system. log_init(..., true) does it too if not done. */
+void log_open_syslog(void);
 /* Closes syslog if it was opened. */
 void log_close(void);
 bool log_is_verbose(void);

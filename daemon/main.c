@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/log.h"
 #include "daemon/device.h"
+#include "daemon/log.h"
 #include "daemon/loop.h"
+#include "daemon/sandbox.h"
 #include "daemon/tun.h"
 #include "daemon/uapi.h"
 
@@ -35,17 +37,23 @@ enum {
 static void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
-		"Usage: %s [-f/--foreground] INTERFACE-NAME\n"
+		"Usage: %s [-f/--foreground] [--user NAME] [--no-sandbox] INTERFACE-NAME\n"
 		"       %s --version | --help\n"
 		"\n"
 		"Creates the WireGuard interface INTERFACE-NAME, served by this process and\n"
 		"configured with wg(8) through /var/run/wireguard/INTERFACE-NAME.sock.\n"
-		"Environment: LOG_LEVEL=verbose|error|silent, WG_PROCESS_FOREGROUND=1.\n",
+		"Once set up it keeps only CAP_NET_ADMIN and CAP_NET_BIND_SERVICE and runs under a\n"
+		"seccomp allow-list and Landlock; --user NAME also runs it as that user, and\n"
+		"--no-sandbox leaves all of that off (for debugging).\n"
+		"Environment: LOG_LEVEL=verbose|error|silent, WG_PROCESS_FOREGROUND=1, WGC_USER=NAME,\n"
+		"WGC_WORKERS=N, WGC_NO_OFFLOAD=1.\n",
 		prog, prog);
 }
 
 struct options {
 	bool is_foreground;
+	bool is_sandbox_disabled;
+	const char *user; /* NULL: stay root */
 	const char *ifname;
 };
 
@@ -56,6 +64,10 @@ static int parse_args(int argc, char **argv, struct options *opts)
 	int i;
 
 	opts->is_foreground = fg && strcmp(fg, "1") == 0;
+	opts->is_sandbox_disabled = false;
+	opts->user = getenv("WGC_USER");
+	if (opts->user && opts->user[0] == '\0')
+		opts->user = NULL;
 	opts->ifname = NULL;
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0) {
@@ -69,6 +81,15 @@ static int parse_args(int argc, char **argv, struct options *opts)
 		}
 		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--foreground") == 0) {
 			opts->is_foreground = true;
+		} else if (strcmp(argv[i], "--no-sandbox") == 0) {
+			opts->is_sandbox_disabled = true;
+		} else if (strcmp(argv[i], "--user") == 0) {
+			if (i + 1 == argc || argv[i + 1][0] == '\0') {
+				fprintf(stderr, "%s: --user needs a user name\n", argv[0]);
+				usage(stderr, argv[0]);
+				return EXIT_USAGE;
+			}
+			opts->user = argv[++i];
 		} else if (argv[i][0] == '-' || opts->ifname) {
 			usage(stderr, argv[0]);
 			return EXIT_USAGE;
@@ -115,22 +136,41 @@ static int daemonize(void)
 	return fds[1];
 }
 
+/* What detaching needs from the file system, taken before the sandbox closes it: /dev/null for
+ * the standard descriptors, the working directory, and the syslog connection. -1 on failure. */
+static int prepare_detach(void)
+{
+	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int err;
+
+	if (null_fd < 0) {
+		err = errno;
+		log_error("opening /dev/null: %s", strerror(err));
+	}
+	if (chdir("/") < 0) {
+		err = errno;
+		log_error("changing to /: %s", strerror(err));
+	}
+	log_open_syslog();
+	return null_fd;
+}
+
 /* Tells the waiting parent how setup went and, on success, lets go of the terminal. */
-static void detach(int notify_fd, const char *ifname, enum log_level level, bool is_ready)
+static void detach(int notify_fd, int null_fd, const char *ifname, enum log_level level,
+		   bool is_ready)
 {
 	char verdict = is_ready ? 0 : 1;
-	int null_fd;
+	int err;
 
 	if (notify_fd < 0)
 		return;
-	if (write(notify_fd, &verdict, 1) != 1)
-		log_error("telling the parent we are ready: %s", strerror(errno));
+	if (write(notify_fd, &verdict, 1) != 1) {
+		err = errno;
+		log_error("telling the parent we are ready: %s", strerror(err));
+	}
 	close(notify_fd);
 	if (!is_ready)
 		return;
-	if (chdir("/") < 0)
-		log_error("changing to /: %s", strerror(errno));
-	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null_fd >= 0) {
 		dup2(null_fd, STDIN_FILENO);
 		dup2(null_fd, STDOUT_FILENO);
@@ -139,6 +179,32 @@ static void detach(int notify_fd, const char *ifname, enum log_level level, bool
 			close(null_fd);
 	}
 	log_init(ifname, level, true);
+}
+
+static int enter_sandbox(const struct options *opts)
+{
+	const struct sandbox_options sandbox = {
+		.is_disabled = opts->is_sandbox_disabled,
+		.user = opts->user,
+		.socket_dir = UAPI_SOCKET_DIR,
+		.ifname = opts->ifname,
+		.uses_syslog = !opts->is_foreground,
+	};
+	struct sandbox_options with_lock = sandbox;
+	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	int err;
+
+	/* Memory locked later (UAPI buffers, which carry keys) counts against RLIMIT_MEMLOCK once
+	 * CAP_IPC_LOCK is gone, and the locked endpoint block alone exceeds any default: lift the
+	 * limit while we may. Where we may not (no CAP_SYS_RESOURCE, as in many containers and on
+	 * this project's CI), keep CAP_IPC_LOCK instead: a key in swappable memory is worse than a
+	 * third capability that only lets the process pin its own pages. */
+	if (!opts->is_sandbox_disabled && setrlimit(RLIMIT_MEMLOCK, &unlimited) < 0) {
+		err = errno;
+		log_verbose("cannot lift RLIMIT_MEMLOCK (%s): keeping CAP_IPC_LOCK", strerror(err));
+		with_lock.keeps_ipc_lock = true;
+	}
+	return sandbox_enter(&with_lock, NULL); /* logs what it applied */
 }
 
 int main(int argc, char **argv)
@@ -152,11 +218,15 @@ int main(int argc, char **argv)
 	struct uapi_server *uapi = NULL;
 	enum log_level level = log_level_from_env();
 	int notify_fd = -1;
+	int null_fd = -1;
 	int ret = parse_args(argc, argv, &opts);
 
 	if (ret >= 0)
 		return ret;
 	log_init(opts.ifname, level, false);
+	/* Before any secret exists: no core file, no ptrace by the unprivileged. */
+	if (sandbox_protect_process() < 0)
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	if (!opts.is_foreground) {
 		notify_fd = daemonize();
@@ -175,13 +245,22 @@ int main(int argc, char **argv)
 	ret = uapi_server_open(opts.ifname, loop, dev, &uapi);
 	if (ret < 0)
 		goto out;
+	if (notify_fd >= 0)
+		null_fd = prepare_detach();
+	/* Still one thread here (the sandbox needs it); the workers inherit every layer. */
+	ret = enter_sandbox(&opts);
+	if (ret < 0)
+		goto out;
+	(void)device_start_workers(dev); /* on failure the data path runs inline; logged */
 	log_verbose("device started (wgc v%s)", WGC_VERSION);
-	detach(notify_fd, opts.ifname, level, true);
-	notify_fd = -1;
+	detach(notify_fd, null_fd, opts.ifname, level, true);
+	notify_fd = null_fd = -1;
 	ret = loop_run(loop);
 	log_verbose("device closing");
 out:
-	detach(notify_fd, opts.ifname, level, false);
+	detach(notify_fd, null_fd, opts.ifname, level, false);
+	if (null_fd >= 0)
+		close(null_fd);
 	uapi_server_close(uapi);
 	device_destroy(dev);
 	loop_destroy(loop);

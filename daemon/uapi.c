@@ -25,7 +25,7 @@
 #include "daemon/log.h"
 #include "daemon/loop.h"
 
-#define UAPI_DIR "/var/run/wireguard"
+
 
 enum {
 	MAX_CLIENTS = 128,
@@ -136,15 +136,15 @@ int uapi_server_open(const char *ifname, struct loop *loop, struct device *dev,
 	s->dev = dev;
 	s->listen_fd = s->timer_fd = s->inotify_fd = -1;
 	s->listen_src.fd = s->timer_src.fd = s->inotify_src.fd = -1;
-	if ((size_t)snprintf(s->path, sizeof(s->path), UAPI_DIR "/%s.sock", ifname) >=
+	if ((size_t)snprintf(s->path, sizeof(s->path), UAPI_SOCKET_DIR "/%s.sock", ifname) >=
 	    sizeof(s->path)) {
 		log_error("UAPI socket path for '%s' is too long", ifname);
 		ret = -ENAMETOOLONG;
 		goto fail;
 	}
-	if (mkdir(UAPI_DIR, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(UAPI_SOCKET_DIR, 0755) < 0 && errno != EEXIST) {
 		ret = -errno;
-		log_error("creating %s: %s", UAPI_DIR, strerror(-ret));
+		log_error("creating %s: %s", UAPI_SOCKET_DIR, strerror(-ret));
 		goto fail;
 	}
 	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

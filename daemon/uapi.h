@@ -25,6 +25,9 @@ struct uapi_server;
 
 /* ---- server ---- */
 
+/* Where the sockets live, as wireguard-go and the wg tool expect. */
+#define UAPI_SOCKET_DIR "/var/run/wireguard"
+
 /* Creates /var/run/wireguard (0755) and the listening socket IFNAME.sock (0600), and registers it
  * with loop; requests are answered against dev. A stale socket file is replaced; a live one
  * (another daemon answers on it) is -EADDRINUSE. When the socket file is removed by someone else

@@ -345,8 +345,11 @@ int workers_create(unsigned count, struct workers **out)
 	pool->count = count;
 	atomic_store_explicit(&pool->state, TASK_CLOSED, memory_order_relaxed);
 	/* Workers inherit a mask that blocks every signal: signals belong to the event loop's
-	 * signalfd, and a handler must never run on a crypto thread. */
+	 * signalfd, and a handler must never run on a crypto thread. All but SIGSYS: a seccomp
+	 * violation on a worker must reach the sandbox's handler, which reports it (a blocked
+	 * SIGSYS would kill the process without a word). */
 	sigfillset(&all);
+	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (i = 0; i < count; i++) {
 		pool->workers[i].pool = pool;

@@ -2,9 +2,9 @@
 # Installs the Debian packages the build, tests and demo need, only those that are missing.
 # Needs root (apt-get) when something is missing; prints what it does.
 set -euo pipefail
-pkgs=(build-essential clang libclang-rt-14-dev libsodium-dev libcmocka-dev pkg-config
-	python3 python3-cryptography iproute2 wireguard-tools wireguard-go iperf3 ethtool
-	iputils-ping procps)
+pkgs=(build-essential clang libclang-rt-14-dev libsodium-dev libcmocka-dev libseccomp-dev
+	pkg-config python3 python3-cryptography iproute2 wireguard-tools wireguard-go iperf3 ethtool
+	iputils-ping procps gdb)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
