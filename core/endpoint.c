@@ -562,20 +562,31 @@ static void give_up_handshake(struct wgc_endpoint *ep, struct wgc_peer *peer, ui
 			       now + ZERO_KEYS_AFTER);
 }
 
-static void zero_key_material(struct wgc_endpoint *ep, struct wgc_peer *peer,
-			      struct wgc_actions *out)
+bool wgc_endpoint_zero_key_material_if_due(struct wgc_endpoint *ep, struct wgc_peer *peer,
+					   uint64_t now)
 {
+	if (!wgc_timers_take_due(&peer->timers, TIMER_ZERO_KEY_MATERIAL, now))
+		return false;
 	wgc_keypairs_clear(&peer->keypairs, &ep->indexes);
 	wgc_index_remove(&ep->indexes, &peer->handshake_entry);
 	wgc_noise_handshake_clear(&peer->handshake);
-	wgc_actions_push(out, WGC_ACTION_PURGE, peer, NULL, 0, NULL);
+	return true;
 }
 
+/*
+ * Wipe first, then act: after a long sleep (CLOCK_BOOTTIME across a suspend) every timer is due at
+ * once, and the wipe must run before the timers that may start a handshake (retransmission, a
+ * keepalive without a session, a dead peer), or it would destroy the attempt they just made.
+ */
 static void fire_timers(struct wgc_endpoint *ep, struct wgc_peer *peer, uint64_t now,
 			struct wgc_actions *out)
 {
 	struct wgc_timers *t = &peer->timers;
 
+	/* The tick's wipe also drops what was staged for the attempt it ends (wireguard-go's
+	 * ZeroAndFlushAll); anything staged from here on waits for the attempts below. */
+	if (wgc_endpoint_zero_key_material_if_due(ep, peer, now))
+		wgc_actions_push(out, WGC_ACTION_PURGE, peer, NULL, 0, NULL);
 	if (wgc_timers_take_due(t, TIMER_RETRANSMIT_HANDSHAKE, now)) {
 		if (t->handshake_attempts > MAX_TIMER_HANDSHAKES) {
 			give_up_handshake(ep, peer, now, out);
@@ -593,8 +604,6 @@ static void fire_timers(struct wgc_endpoint *ep, struct wgc_peer *peer, uint64_t
 	}
 	if (wgc_timers_take_due(t, TIMER_NEW_HANDSHAKE, now))
 		wgc_endpoint_send_initiation(ep, peer, now, false, out);
-	if (wgc_timers_take_due(t, TIMER_ZERO_KEY_MATERIAL, now))
-		zero_key_material(ep, peer, out);
 	if (wgc_timers_take_due(t, TIMER_PERSISTENT_KEEPALIVE, now) && peer->persistent_keepalive_s)
 		wgc_endpoint_send_keepalive(ep, peer, now, out);
 }

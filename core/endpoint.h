@@ -116,6 +116,16 @@ bool wgc_endpoint_is_under_load(const struct wgc_endpoint *ep, uint64_t now);
 /* Behave as under load until now + UNDER_LOAD_AFTER (wgc_endpoint_report_load without the serial
  * check, for the built-in load signal). */
 void wgc_endpoint_mark_load(struct wgc_endpoint *ep, uint64_t now);
+/*
+ * Applies an overdue ZERO_KEY_MATERIAL (3 * REJECT_AFTER_TIME after the last session): retires
+ * every keypair and wipes the handshake state; true if it was due. Called by the tick and, before
+ * they create handshake or session state, by the send and receive paths (an initiation, a new
+ * session), so a wipe that became due before that state existed can never destroy it. When it is
+ * due every keypair is at least that old, so nothing usable goes. No PURGE: on those paths the
+ * handshake that follows takes over what is staged. One deadline comparison when not due.
+ */
+bool wgc_endpoint_zero_key_material_if_due(struct wgc_endpoint *ep, struct wgc_peer *peer,
+					   uint64_t now);
 
 /* ---- send.c ---- */
 

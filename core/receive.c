@@ -125,6 +125,10 @@ static void install_session(struct wgc_endpoint *ep, struct wgc_peer *peer,
 		wgc_index_replace(&ep->indexes, &peer->handshake_entry, &keypair->entry);
 	else
 		wgc_index_insert(&ep->indexes, &keypair->entry, keys->local_index);
+	/* Wipe first, then act: a wipe that fell due (a resume from suspend, before the caller's
+	 * tick) retires the old sessions now, not after this one; the handshake just completed
+	 * has already been wiped by its last Noise step. */
+	wgc_endpoint_zero_key_material_if_due(ep, peer, now);
 	wgc_keypairs_install(&peer->keypairs, keypair, &ep->indexes);
 	wgc_timers_on_session_derived(&ep->timers, &peer->timers, now);
 }

@@ -213,6 +213,9 @@ void wgc_endpoint_send_initiation(struct wgc_endpoint *ep, struct wgc_peer *peer
 	uint32_t index;
 	uint8_t *msg;
 
+	/* Wipe first, then act: a wipe that fell due (a resume from suspend, before the caller's
+	 * tick) must run before the attempt is made, not destroy it at the next tick. */
+	wgc_endpoint_zero_key_material_if_due(ep, peer, now);
 	if (!is_retry)
 		peer->timers.handshake_attempts = 0;
 	if (peer->has_sent_initiation && now - peer->last_sent_initiation_ns < REKEY_TIMEOUT)

@@ -16,7 +16,9 @@ enum wgc_timer {
 	TIMER_RETRANSMIT_HANDSHAKE, /* no response REKEY_TIMEOUT + jitter after an initiation */
 	TIMER_SEND_KEEPALIVE,       /* passive keepalive KEEPALIVE_TIMEOUT after data received */
 	TIMER_NEW_HANDSHAKE,        /* dead peer: data sent, nothing heard back */
-	TIMER_ZERO_KEY_MATERIAL,    /* 3 * REJECT_AFTER_TIME after the last session was derived */
+	TIMER_ZERO_KEY_MATERIAL,    /* 3 * REJECT_AFTER_TIME after the last session was derived;
+				     * fired first, and also applied when overdue by whatever is
+				     * about to create handshake or session state */
 	TIMER_PERSISTENT_KEEPALIVE, /* interval passed with no authenticated packet either way */
 	TIMER__COUNT
 };

@@ -430,7 +430,11 @@ WGC_API enum wgc_verdict wgc_receive(struct wgc_endpoint *ep, uint64_t now, uint
  * now. Not timers: rekeying after REKEY_AFTER_TIME or REKEY_AFTER_MESSAGES happens on the send and
  * receive paths (keepalives sent by the tick included); a session past REJECT_AFTER_TIME is
  * refused when next used; the cookie secret rotates lazily, redrawn when a handshake under load
- * needs it and it is older than COOKIE_SECRET_MAX_AGE (2 minutes). Serial per endpoint.
+ * needs it and it is older than COOKIE_SECRET_MAX_AGE (2 minutes). Timers due at once (a clock
+ * that counted a suspend) fire the wipe first, and a wipe that is overdue is also applied by the
+ * send and receive paths before they start a handshake or install a session: after a long sleep
+ * the caller may tick, send or receive first, and the first packet still needs one round trip.
+ * Serial per endpoint.
  */
 WGC_API uint64_t wgc_endpoint_tick(struct wgc_endpoint *ep, uint64_t now, struct wgc_actions *out);
 /* The deadline wgc_endpoint_tick would return, without firing anything. Serial per endpoint. */
