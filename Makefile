@@ -83,6 +83,7 @@ $(BUILD)/asan/daemon/%.o: daemon/%.c
 # listed in test_X_DAEMON (tests of daemon code over the real objects, nothing re-implemented).
 
 test_offload_DAEMON := offload
+test_icmp_DAEMON := icmp
 test_sandbox_DAEMON := sandbox log
 test_workers_DAEMON := workers
 test_loop_DAEMON := loop log

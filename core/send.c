@@ -99,13 +99,15 @@ static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, struct wg
 	message_len = DATA_HEADER_LEN + padded_len(plain_len, ep->mtu) + AEAD_TAG_LEN;
 	if (plain_len > ep->mtu || buf_size < message_len)
 		return drop(ep, job, WGC_DROP_TOO_BIG);
+	/* A peer we cannot reach drops at once (the caller answers with ICMP, as the kernel does)
+	 * rather than staging a packet that could only wait for the peer to contact us. */
+	if (peer->endpoint.family == WGC_AF_NONE)
+		return drop(ep, job, WGC_DROP_NO_ENDPOINT);
 	keypair = peer->keypairs.current;
 	if (!keypair_can_send(keypair, now)) {
 		wgc_endpoint_send_initiation(ep, peer, now, false, out);
 		return WGC_VERDICT_STAGE;
 	}
-	if (peer->endpoint.family == WGC_AF_NONE)
-		return drop(ep, job, WGC_DROP_NO_ENDPOINT);
 
 	job->keypair = keypair;
 	job->counter = keypair->send_counter++;

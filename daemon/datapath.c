@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/icmp.h"
 #include "daemon/log.h"
 #include "daemon/offload.h"
 #include "daemon/peer_state.h"
@@ -66,6 +67,7 @@ struct datapath {
 	struct pool_buf *bufs[UDP_BATCH_MAX];
 	struct offload_gro gro; /* this batch's deliveries, when the TUN device takes GSO writes */
 	struct datapath_stats stats;
+	struct icmp_limiter icmp_limit; /* ICMP errors written to the TUN device */
 	struct workers *workers; /* crypto threads for the batches' seal/open */
 	unsigned worker_count;   /* threads datapath_start_workers starts */
 };
@@ -168,6 +170,33 @@ static void stage(struct datapath *dp, struct wgc_peer *peer, struct pool_buf *b
 	}
 }
 
+/*
+ * A packet from the TUN device that no peer may carry (no allowed-IPs route, or the peer has no
+ * endpoint) is answered with ICMP host/address unreachable, as the kernel's WireGuard does, so
+ * ping says so at once and connect() fails with EHOSTUNREACH instead of timing out. Never about
+ * an ICMP error, a non-first fragment or a non-unicast address (icmp.c), and at most
+ * ICMP_DEFAULT_PER_S a second after a burst; from the unreachable address itself (an address of
+ * the interface would be dropped by the kernel as a martian source).
+ */
+static void answer_unreachable(struct datapath *dp, const uint8_t *pkt, size_t len)
+{
+	uint8_t out[ICMP_ERROR_MAX_LEN];
+	size_t out_len;
+
+	if (icmp_classify(pkt, len) != ICMP_BUILT)
+		return;
+	if (!icmp_limiter_allow(&dp->icmp_limit, dp->now_ns)) {
+		dp->stats.icmp_rate_limited++;
+		return;
+	}
+	if (icmp_build_unreachable(pkt, len, NULL, out, sizeof(out), &out_len) != ICMP_BUILT)
+		return;
+	if (tun_write(dp->tun, out, out_len) < 0)
+		dp->stats.tun_write_errors++;
+	else
+		dp->stats.icmp_sent++;
+}
+
 /* Runs the serial half of a send. True when the job is ready to seal; otherwise the buffer has
  * been staged or returned to the pool. */
 static bool prepare_send(struct datapath *dp, struct wgc_peer *peer, struct pool_buf *buf,
@@ -181,6 +210,8 @@ static bool prepare_send(struct datapath *dp, struct wgc_peer *peer, struct pool
 		stage(dp, job->peer, buf, len);
 		return false;
 	default:
+		if (job->drop == WGC_DROP_NO_ROUTE || job->drop == WGC_DROP_NO_ENDPOINT)
+			answer_unreachable(dp, buf->data + WGC_DATA_HEADROOM, len);
 		pool_put(&dp->pool, buf);
 		return false;
 	}
@@ -519,6 +550,7 @@ int datapath_create(struct wgc_endpoint *ep, struct tun *tun, struct udp *udp,
 	dp->tun = tun;
 	dp->udp = udp;
 	dp->worker_count = choose_workers();
+	icmp_limiter_init(&dp->icmp_limit, ICMP_DEFAULT_PER_S, ICMP_DEFAULT_BURST);
 	ret = pool_init(&dp->pool);
 	if (ret == 0)
 		ret = workers_create(0, &dp->workers); /* inline until datapath_start_workers */

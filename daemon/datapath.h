@@ -50,6 +50,8 @@ struct datapath_stats {
 	uint64_t crypto_parallel_batches; /* seal/open batches split with the crypto workers */
 	uint64_t crypto_inline_batches;   /* seal/open batches run on the event loop alone */
 	uint64_t crypto_worker_joins;     /* workers that took part in a split batch */
+	uint64_t icmp_sent;         /* ICMP unreachable errors written for unroutable packets */
+	uint64_t icmp_rate_limited; /* ... and those the rate limit held back */
 };
 
 /*

@@ -413,6 +413,8 @@ static bool format_counters(struct uapi_text *out, const struct device *dev)
 			{ "staged_dropped", st.staged_dropped },
 			{ "crypto_parallel_batches", st.crypto_parallel_batches },
 			{ "crypto_worker_joins", st.crypto_worker_joins },
+			{ "icmp_sent", st.icmp_sent },
+			{ "icmp_rate_limited", st.icmp_rate_limited },
 		};
 		size_t i;
 

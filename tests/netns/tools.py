@@ -13,7 +13,11 @@
   tools.py many-allowed-ips IFACE PUBHEX COUNT   give one peer COUNT allowed IPs in one request
   tools.py uapi-hog IFACE PID CLIENTS MIB    stream unterminated requests; print
                                  "<enomem> <emsgsize> <closed> <peak VmRSS KiB>"
+  tools.py connect-time ADDR PORT   TCP connect; print "<errno name or OK> <ms>"
+  tools.py udp-burst ADDR PORT COUNT    COUNT datagrams at once; print "<sent> <seconds>"
+  tools.py icmp-error ADDR       send one ICMP destination-unreachable message to ADDR
 """
+import errno
 import hashlib
 import os
 import socket
@@ -292,6 +296,49 @@ def cmd_uapi_hog(iface, pid, clients, mib):
     print(enomem, emsgsize, sum(closed), peak, flush=True)
 
 
+def cmd_connect_time(addr, port):
+    """TCP connect() to ADDR:PORT; prints "<errno name or OK> <milliseconds>"."""
+    s = socket.socket(tcp_family(addr), socket.SOCK_STREAM)
+    s.settimeout(5.0)
+    t0 = time.monotonic()
+    try:
+        s.connect((addr, int(port)))
+        result = "OK"
+    except socket.timeout:
+        result = "TIMEOUT"
+    except OSError as e:
+        result = errno.errorcode.get(e.errno, str(e.errno))
+    print(result, int((time.monotonic() - t0) * 1000), flush=True)
+
+
+def cmd_udp_burst(addr, port, count):
+    """COUNT small UDP datagrams as fast as possible; prints "<sent> <seconds>"."""
+    s = socket.socket(tcp_family(addr), socket.SOCK_DGRAM)
+    sent = 0
+    t0 = time.monotonic()
+    for _ in range(int(count)):
+        try:
+            s.sendto(b"x" * 32, (addr, int(port)))
+            sent += 1
+        except OSError:  # the ICMP errors come back as ECONNREFUSED/EHOSTUNREACH on this socket
+            pass
+    print(sent, "%.3f" % (time.monotonic() - t0), flush=True)
+
+
+def cmd_icmp_error(addr):
+    """Sends one ICMP destination-unreachable message (an error) to ADDR (IPv4, raw socket)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    quote = bytes([0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 9, 9, 9, 10, 9, 9, 8]) + bytes(8)
+    msg = bytearray([3, 1, 0, 0, 0, 0, 0, 0]) + quote
+    total = 0
+    for i in range(0, len(msg), 2):
+        total += msg[i] << 8 | msg[i + 1]
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    msg[2:4] = (~total & 0xFFFF).to_bytes(2, "big")
+    s.sendto(bytes(msg), (addr, 0))
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -299,7 +346,8 @@ def main():
     {"uapi": cmd_uapi, "sink": cmd_sink, "source": cmd_source, "bad-uapi": cmd_bad_uapi,
      "udp-sink": cmd_udp_sink, "udp-source": cmd_udp_source,
      "junk-initiations": cmd_junk_initiations, "many-allowed-ips": cmd_many_allowed_ips,
-     "uapi-hog": cmd_uapi_hog}[cmd](*args)
+     "uapi-hog": cmd_uapi_hog, "connect-time": cmd_connect_time, "udp-burst": cmd_udp_burst,
+     "icmp-error": cmd_icmp_error}[cmd](*args)
 
 
 if __name__ == "__main__":

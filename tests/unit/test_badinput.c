@@ -1219,8 +1219,9 @@ static void test_config_endpoint_address(void **state)
 	assert_memory_equal(&got, addr_of(1), sizeof(got));
 	assert_int_equal(wgc_peer_set_endpoint(peer, &none), WGC_OK);
 	assert_false(wgc_peer_get_endpoint(peer, &got));
-	/* Nowhere to send: the packet is staged, the initiation is counted as no_endpoint. */
-	assert_int_equal(send_packet(0, 1), WGC_VERDICT_STAGE);
+	/* Nowhere to send: the packet is dropped at once as no_endpoint (the caller answers with
+	 * ICMP, as the kernel does), and no initiation is attempted. */
+	assert_int_equal(send_packet(0, 1), WGC_VERDICT_DROP);
 	assert_int_equal(fx.out.count, 0);
 	assert_int_equal(h_drops(node(0), WGC_DROP_NO_ENDPOINT), 1);
 }

@@ -509,14 +509,19 @@ static void test_peer_without_endpoint_learns_it(void **state)
 
 	(void)state;
 	assert_int_equal(wgc_peer_set_endpoint(A->peer, &none), WGC_OK);
-	/* A cannot reach B, but keeps the packet while B's handshake may arrive. */
-	assert_int_equal(h_send(&net, 0, 1), WGC_VERDICT_STAGE);
+	/* A cannot reach B: the packet is dropped at once (the caller answers it with ICMP, as
+	 * the kernel does) and no initiation goes anywhere. */
+	assert_int_equal(h_send(&net, 0, 1), WGC_VERDICT_DROP);
 	assert_int_equal(h_drops(A, WGC_DROP_NO_ENDPOINT), 1);
 	assert_int_equal(A->sent_by_type[1], 0);
-	/* B initiates; A answers to B's source and, once confirmed, flushes its packet. */
+	/* B initiates; A answers to B's source, so it has learnt B's endpoint. */
 	h_send(&net, 1, 1);
 	h_run_for(&net, 1 * SEC);
 	assert_int_equal(A->delivered, 1);
+	assert_int_equal(B->delivered, 0);
+	/* ... and reaches B from now on. */
+	h_send(&net, 0, 1);
+	h_run_for(&net, 1 * SEC);
 	assert_int_equal(B->delivered, 1);
 }
 
