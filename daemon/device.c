@@ -111,7 +111,14 @@ static void on_monitor(void *ctx, uint32_t events)
 	if (ev.deleted) {
 		log_verbose("interface %s was deleted", dev->tun.name);
 		loop_stop(dev->loop, 0);
+		return;
 	}
+	if (ev.moved && dev->tun.link_nsid == TUN_NSID_UNKNOWN)
+		log_error("interface %s moved to a namespace we cannot follow: still serving it, "
+			  "but its MTU changes are not seen", dev->tun.name);
+	else if (ev.moved)
+		log_verbose("interface %s moved to network namespace id %d (now index %d); still "
+			    "serving it from here", dev->tun.name, dev->tun.link_nsid, dev->tun.ifindex);
 	if (ev.mtu_changed && ev.mtu > 0) {
 		log_verbose("MTU of %s is now %u", dev->tun.name, ev.mtu);
 		wgc_endpoint_set_mtu(dev->ep, ev.mtu);

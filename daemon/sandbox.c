@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/if_tun.h>
 #include <linux/landlock.h>
 #include <pwd.h>
 #include <sched.h>
@@ -553,6 +554,9 @@ static const struct allowed_call allowed_calls[] = {
 	ALLOW_IF(ioctl, 1, SCMP_CMP_EQ, SIOCGIFMTU, 0),
 	ALLOW_IF(ioctl, 1, SCMP_CMP_EQ, SIOCGIFINDEX, 0),
 	ALLOW_IF(ioctl, 1, SCMP_CMP_EQ, SIOCGIFNAME, 0),
+	/* tun.c: is the TUN device still there after its link left the namespace (TUNGETIFF on
+	 * the TUN fd); the netlink monitor reads with recvmsg for the nsid of each message */
+	ALLOW_IF(ioctl, 1, SCMP_CMP_EQ, TUNGETIFF, 0), ALLOW(recvmsg),
 	/* log.c through glibc's syslog: LOG_PID, and reconnecting to /dev/log; main.c's detach
 	 * after the sandbox: /dev/null (opened before) onto the standard descriptors */
 	ALLOW(getpid), ALLOW(connect), ALLOW(dup2), ALLOW(dup3),

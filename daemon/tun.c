@@ -71,6 +71,7 @@ static int open_monitor(struct tun *tun)
 {
 	struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+	int one = 1;
 
 	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		int ret = -errno;
@@ -80,6 +81,12 @@ static int open_monitor(struct tun *tun)
 			close(fd);
 		return ret;
 	}
+	/* Link events of namespaces our interface may move to (each gets an nsid here when it
+	 * does): without them, MTU changes and the deletion of a moved interface go unseen. Needs
+	 * CAP_NET_BROADCAST, which the opener (root, at setup) has; the kernel checks the
+	 * socket's opener, so it keeps working after the capabilities are dropped. */
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &one, sizeof(one)) < 0)
+		log_verbose("following the interface into other namespaces: %s", strerror(errno));
 	tun->monitor_fd = fd;
 	return 0;
 }
@@ -132,6 +139,7 @@ int tun_open(struct tun *tun, const char *name)
 	memset(tun, 0, sizeof(*tun));
 	tun->fd = -1;
 	tun->monitor_fd = -1;
+	tun->link_nsid = -1;
 	if (strlen(name) >= IF_NAMESIZE) {
 		log_error("interface name '%s' is longer than %d characters", name, IF_NAMESIZE - 1);
 		return -EINVAL;
@@ -235,25 +243,78 @@ int tun_writev(const struct tun *tun, const struct virtio_net_hdr *hdr, const st
 	return 0;
 }
 
-static void parse_link(const struct tun *tun, const struct nlmsghdr *nh, struct tun_events *events)
+/* Whether the TUN device behind our fd still exists: the fd answers TUNGETIFF until the
+ * device is deleted (EBADFD then), wherever the interface has moved. */
+static bool is_tun_alive(const struct tun *tun)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	return ioctl(tun->fd, TUNGETIFF, &ifr) == 0;
+}
+
+static bool attr_u32(const struct rtattr *rta, int32_t *out)
+{
+	if (RTA_PAYLOAD(rta) < sizeof(*out))
+		return false;
+	memcpy(out, RTA_DATA(rta), sizeof(*out));
+	return true;
+}
+
+/* One RTM_NEWLINK/RTM_DELLINK from namespace nsid (-1: ours). */
+static void parse_link(struct tun *tun, const struct nlmsghdr *nh, int nsid,
+		       struct tun_events *events)
 {
 	const struct ifinfomsg *ifi = NLMSG_DATA(nh);
 	const struct rtattr *rta;
+	int32_t new_nsid = TUN_NSID_UNKNOWN;
+	int32_t new_ifindex = 0;
 	int len;
 
-	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)) || ifi->ifi_index != tun->ifindex)
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)) || ifi->ifi_index != tun->ifindex ||
+	    nsid != tun->link_nsid)
 		return;
-	if (nh->nlmsg_type == RTM_DELLINK) {
+	len = (int)(nh->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi)));
+	for (rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+		if (rta->rta_type == IFLA_MTU && nh->nlmsg_type == RTM_NEWLINK &&
+		    RTA_PAYLOAD(rta) >= sizeof(uint32_t)) {
+			memcpy(&events->mtu, RTA_DATA(rta), sizeof(uint32_t));
+			events->mtu_changed = true;
+		} else if (rta->rta_type == IFLA_NEW_NETNSID) {
+			(void)attr_u32(rta, &new_nsid);
+		} else if (rta->rta_type == IFLA_NEW_IFINDEX) {
+			(void)attr_u32(rta, &new_ifindex);
+		}
+	}
+	if (nh->nlmsg_type != RTM_DELLINK)
+		return;
+	/* A link that leaves a namespace is deleted there too: ask the TUN fd itself. */
+	if (!is_tun_alive(tun)) {
 		events->deleted = true;
 		return;
 	}
-	len = (int)(nh->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi)));
-	for (rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
-		if (rta->rta_type == IFLA_MTU && RTA_PAYLOAD(rta) >= sizeof(uint32_t)) {
-			memcpy(&events->mtu, RTA_DATA(rta), sizeof(uint32_t));
-			events->mtu_changed = true;
+	events->moved = true;
+	/* The new nsid is in the sender's numbering, which is ours only while the sender is our
+	 * own namespace; a second move is followed only by what we can still hear. */
+	tun->link_nsid = nsid == -1 && new_nsid >= 0 ? new_nsid : TUN_NSID_UNKNOWN;
+	if (new_ifindex > 0)
+		tun->ifindex = new_ifindex;
+}
+
+/* The nsid a netlink message came from (NETLINK_LISTEN_ALL_NSID), -1 for our own namespace. */
+static int message_nsid(struct msghdr *m)
+{
+	struct cmsghdr *c;
+	int nsid;
+
+	for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level == SOL_NETLINK && c->cmsg_type == NETLINK_LISTEN_ALL_NSID &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(nsid))) {
+			memcpy(&nsid, CMSG_DATA(c), sizeof(nsid));
+			return nsid;
 		}
 	}
+	return -1;
 }
 
 int tun_monitor_read(struct tun *tun, struct tun_events *events)
@@ -264,21 +325,36 @@ int tun_monitor_read(struct tun *tun, struct tun_events *events)
 	ssize_t n;
 	size_t left;
 
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr m;
+	int nsid;
+
 	memset(events, 0, sizeof(*events));
 	for (;;) {
-		n = recv(tun->monitor_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		memset(&m, 0, sizeof(m));
+		m.msg_iov = &iov;
+		m.msg_iovlen = 1;
+		m.msg_control = control.buf;
+		m.msg_controllen = sizeof(control.buf);
+		n = recvmsg(tun->monitor_fd, &m, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return 0;
-		/* ENOBUFS: we missed events; the caller re-reads the MTU, deletion shows on the fd. */
+		/* ENOBUFS: we missed events; the caller re-reads the MTU (by name, so only while the
+		 * interface is ours), deletion shows on the fd. */
 		if (n < 0 && errno == ENOBUFS) {
-			events->mtu_changed = tun_get_mtu(tun, &events->mtu) == 0;
+			events->mtu_changed = tun->link_nsid == -1 && tun_get_mtu(tun, &events->mtu) == 0;
 			continue;
 		}
 		if (n < 0)
 			return -errno;
 		left = (size_t)n;
+		nsid = message_nsid(&m);
 		for (nh = (const struct nlmsghdr *)buf; NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left))
 			if (nh->nlmsg_type == RTM_NEWLINK || nh->nlmsg_type == RTM_DELLINK)
-				parse_link(tun, nh, events);
+				parse_link(tun, nh, nsid, events);
 	}
 }

@@ -2,7 +2,9 @@
 /*
  * The TUN side of the daemon: creating the layer-3 interface (IFF_TUN | IFF_NO_PI), reading and
  * writing one IP packet per call, its MTU, and a netlink monitor that reports MTU changes and the
- * interface's deletion. It knows nothing of WireGuard.
+ * interface's deletion, and follows the interface when it is moved to another network namespace
+ * (the daemon and its sockets stay where they are, as with wireguard-go and the kernel). It knows
+ * nothing of WireGuard.
  *
  * Offloads: unless WGC_NO_OFFLOAD=1, the device is opened with IFF_VNET_HDR and TUNSETOFFLOAD
  * (checksum, TSO4/TSO6, and USO4/USO6 when the kernel has them), so every read and write carries a
@@ -26,6 +28,11 @@ struct tun {
 	int ifindex;
 	char name[IF_NAMESIZE];
 	int monitor_fd;  /* NETLINK_ROUTE socket subscribed to link events, -1 when closed */
+	/* Where the interface is: -1 in our network namespace; else the nsid (as our namespace
+	 * numbers it) of the one it was moved to (ip link set ... netns), whose link events the
+	 * monitor also receives (NETLINK_LISTEN_ALL_NSID); TUN_NSID_UNKNOWN when it moved where we
+	 * cannot follow (MTU changes are then not seen). ifindex is its index there. */
+	int link_nsid;
 	bool has_vnet_hdr; /* reads and writes start with a struct virtio_net_hdr */
 	bool has_tso;      /* TUNSETOFFLOAD took TSO: reads may be TCP super-packets */
 	bool has_uso;      /* ... and USO: reads may be UDP super-packets */
@@ -46,13 +53,14 @@ ssize_t tun_read(const struct tun *tun, struct virtio_net_hdr *hdr, uint8_t *buf
 int tun_write(const struct tun *tun, const uint8_t *packet, size_t len);
 /* Writes one packet made of iovcnt (<= TUN_WRITEV_MAX) pieces behind hdr. Only for a device with
  * has_vnet_hdr. 0 or -errno. */
-enum { TUN_WRITEV_MAX = 64 };
+enum { TUN_WRITEV_MAX = 64, TUN_NSID_UNKNOWN = -2 };
 int tun_writev(const struct tun *tun, const struct virtio_net_hdr *hdr, const struct iovec *iov,
 	       unsigned iovcnt);
 
 /* What the link monitor saw since the last call. */
 struct tun_events {
-	bool deleted;
+	bool deleted;  /* the TUN device itself is gone (asked of the TUN fd, not only netlink) */
+	bool moved;    /* the interface left for another network namespace; the daemon goes on */
 	bool mtu_changed;
 	uint32_t mtu;
 };
