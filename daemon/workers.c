@@ -36,6 +36,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -144,6 +145,25 @@ static bool join_task(struct workers *pool)
 	return false;
 }
 
+enum { STACK_LOCK_BYTES = 64 << 10 };
+
+/*
+ * Seal and open keep cipher state derived from session keys on this thread's stack: the next
+ * STACK_LOCK_BYTES below here are locked in RAM and left out of core dumps, like the endpoint's
+ * memory. Best effort and silent (the event loop logs lock failures for the process).
+ */
+static void __attribute__((noinline)) protect_stack(void)
+{
+	volatile uint8_t probe[STACK_LOCK_BYTES];
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = ((uintptr_t)probe + page - 1) & ~(page - 1);
+	size_t len = ((uintptr_t)probe + sizeof(probe) - start) & ~(page - 1);
+
+	memset((void *)probe, 0, sizeof(probe)); /* maps the pages */
+	(void)mlock2((void *)start, len, MLOCK_ONFAULT);
+	(void)madvise((void *)start, len, MADV_DONTDUMP);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *self = arg;
@@ -151,6 +171,7 @@ static void *worker_main(void *arg)
 	uint32_t seen = 0;
 	uint32_t seq;
 
+	protect_stack();
 	for (;;) {
 		while ((seq = atomic_load_explicit(&self->seq, memory_order_acquire)) == seen)
 			futex_wait(&self->seq, seen);
