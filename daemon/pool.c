@@ -36,24 +36,3 @@ void pool_clear(struct pool *pool)
 		munmap(pool->bufs, sizeof(struct pool_buf) * POOL_BUFFERS);
 	memset(pool, 0, sizeof(*pool));
 }
-
-struct pool_buf *pool_get(struct pool *pool)
-{
-	struct pool_buf *buf = pool->free_list;
-
-	if (buf)
-		pool->free_list = buf->next;
-	else if (pool->high < POOL_BUFFERS)
-		buf = &pool->bufs[pool->high++];
-	else
-		return NULL;
-	pool->free_count--;
-	return buf;
-}
-
-void pool_put(struct pool *pool, struct pool_buf *buf)
-{
-	buf->next = pool->free_list;
-	pool->free_list = buf;
-	pool->free_count++;
-}

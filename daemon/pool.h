@@ -37,9 +37,28 @@ struct pool {
 int pool_init(struct pool *pool);
 /* Unmaps them. Every buffer must be back (or abandoned with the pool). */
 void pool_clear(struct pool *pool);
-/* A buffer, or NULL when the pool is empty. Its contents are undefined. */
-struct pool_buf *pool_get(struct pool *pool);
-void pool_put(struct pool *pool, struct pool_buf *buf);
+/* A buffer, or NULL when the pool is empty. Its contents are undefined. Inline: a few calls per
+ * packet. */
+static inline struct pool_buf *pool_get(struct pool *pool)
+{
+	struct pool_buf *buf = pool->free_list;
+
+	if (buf)
+		pool->free_list = buf->next;
+	else if (pool->high < POOL_BUFFERS)
+		buf = &pool->bufs[pool->high++];
+	else
+		return NULL;
+	pool->free_count--;
+	return buf;
+}
+
+static inline void pool_put(struct pool *pool, struct pool_buf *buf)
+{
+	buf->next = pool->free_list;
+	pool->free_list = buf;
+	pool->free_count++;
+}
 
 /* Zero-filled anonymous memory that costs nothing until touched; NULL on failure (errno set). */
 void *pool_map_zeroed(size_t size);
