@@ -113,6 +113,9 @@ if wait_socket "$IF_U"; then
 		C wg set "$IF_U" private-key "$TMP/c.key" listen-port 600 fwmark 0x77
 	check "--user: the new port and mark are in use" \
 		bash -c "ip netns exec $NS_C ss -uane | grep ':600 ' | grep -q fwmark:0x77"
+	# A process that is not dumpable has its /proc files owned by root, whatever its uid.
+	check "--user: not dumpable (its /proc/PID/status belongs to root, not nobody)" \
+		[ "$(stat -c %U "/proc/$PID_U/status")" = root ]
 	check "--user: gcore as the daemon's own user is refused (not dumpable)" \
 		bash -c "! runuser -u nobody -- gcore -o $TMP/ucore $PID_U >/dev/null 2>&1 && ! ls $TMP/ucore.* >/dev/null 2>&1"
 	check "--user: SIGTERM: exit status 0" stop_daemon "$IF_U"
