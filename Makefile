@@ -84,7 +84,7 @@ $(BUILD)/asan/daemon/%.o: daemon/%.c
 
 test_offload_DAEMON := offload
 test_icmp_DAEMON := icmp
-test_sandbox_DAEMON := sandbox log
+test_sandbox_DAEMON := sandbox syscall_filter log
 test_workers_DAEMON := workers
 test_loop_DAEMON := loop log
 

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/syscall_filter.h"
 #include "wgc.h"
 
 /* ---- protection from the first instruction on ---- */
@@ -74,7 +75,7 @@ struct sandbox_report {
 
 enum {
 	/* Exit status after a forbidden system call (as a shell shows death by SIGSYS: 128 + 31) */
-	SANDBOX_EXIT_VIOLATION = 159,
+	SANDBOX_EXIT_VIOLATION = SYSCALL_FILTER_EXIT_VIOLATION,
 };
 
 /*
