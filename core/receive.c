@@ -180,7 +180,7 @@ out:
 
 static enum wgc_drop_reason receive_initiation(struct wgc_endpoint *ep, const uint8_t *msg,
 					       const struct wgc_addr *src, uint64_t now,
-					       struct wgc_actions *out)
+					       struct wgc_actions *out, struct wgc_peer **roamed)
 {
 	struct wgc_noise_initiation init;
 	struct wgc_peer *peer;
@@ -200,6 +200,8 @@ static enum wgc_drop_reason receive_initiation(struct wgc_endpoint *ep, const ui
 	if (reason != WGC_DROP_NONE)
 		goto out;
 	reason = respond(ep, peer, &init, src, now, out);
+	if (reason == WGC_DROP_NONE)
+		*roamed = peer;
 out:
 	wgc_memzero(&init, sizeof(init));
 	return reason;
@@ -207,7 +209,7 @@ out:
 
 static enum wgc_drop_reason receive_response(struct wgc_endpoint *ep, const uint8_t *msg,
 					     const struct wgc_addr *src, uint64_t now,
-					     struct wgc_actions *out)
+					     struct wgc_actions *out, struct wgc_peer **roamed)
 {
 	struct wgc_session_keys keys;
 	struct wgc_index_entry *entry;
@@ -234,6 +236,7 @@ static enum wgc_drop_reason receive_response(struct wgc_endpoint *ep, const uint
 	}
 	install_session(ep, peer, keypair, &keys, now);
 	peer->endpoint = *src;
+	*roamed = peer;
 	peer->rx_bytes += RESP_LEN;
 	wgc_timers_on_authenticated_traversal(&ep->timers, &peer->timers, now,
 					      peer->persistent_keepalive_s);
@@ -298,6 +301,7 @@ static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *
 
 	/* Every field is set on every path; no memset on the per-packet path. */
 	job->keypair = NULL;
+	job->peer = NULL;
 	job->buf = buf;
 	job->len = len;
 	job->counter = 0;
@@ -315,12 +319,12 @@ static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *
 	case MESSAGE_HANDSHAKE_INITIATION:
 		if (len != INIT_LEN)
 			return drop(ep, job, WGC_DROP_BAD_LENGTH);
-		reason = receive_initiation(ep, buf, src, now, out);
+		reason = receive_initiation(ep, buf, src, now, out, &job->peer);
 		break;
 	case MESSAGE_HANDSHAKE_RESPONSE:
 		if (len != RESP_LEN)
 			return drop(ep, job, WGC_DROP_BAD_LENGTH);
-		reason = receive_response(ep, buf, src, now, out);
+		reason = receive_response(ep, buf, src, now, out, &job->peer);
 		break;
 	case MESSAGE_HANDSHAKE_COOKIE:
 		if (len != COOKIE_REPLY_LEN)
@@ -472,6 +476,7 @@ static enum wgc_verdict commit(struct wgc_endpoint *ep, uint64_t now, struct wgc
 	}
 	keep_key_fresh_receiving(ep, peer, now, out);
 	peer->endpoint = job->src;
+	job->peer = peer;
 	peer->rx_bytes += job->len;
 	wgc_timers_on_authenticated_traversal(&ep->timers, &peer->timers, now,
 					      peer->persistent_keepalive_s);

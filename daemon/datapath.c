@@ -99,21 +99,58 @@ void datapath_tx_flush(struct datapath *dp)
 {
 	struct pool_buf *buf;
 
+	unsigned i;
+
 	dp->stats.udp_send_errors += udp_tx_flush(dp->udp, &dp->tx);
 	while ((buf = dp->tx_owned)) {
 		dp->tx_owned = buf->next;
 		pool_put(&dp->pool, buf);
 	}
 	dp->control_used = 0;
+	/* Not too sticky: a source the kernel refused is forgotten for every peer that had it. */
+	for (i = 0; i < dp->tx.stale_count; i++) {
+		dp->stats.sources_forgotten++;
+		datapath_forget_source(dp, &dp->tx.stale[i]);
+	}
+	dp->tx.stale_count = 0;
+}
+
+/* The address replies to peer leave from (NULL: the kernel chooses). */
+static const struct udp_src *source_of(const struct wgc_peer *peer)
+{
+	const struct peer_state *s = peer_state_of(peer);
+
+	return s && s->src.family != WGC_AF_NONE ? &s->src : NULL;
+}
+
+/* Sticky source: the peer's authenticated datagram arrived at local, so replies leave from it. */
+static void learn_source(struct wgc_peer *peer, const struct udp_src *local)
+{
+	struct peer_state *s = peer_state_of(peer);
+
+	if (s)
+		s->src = *local;
+}
+
+void datapath_forget_source(struct datapath *dp, const struct udp_src *src)
+{
+	struct wgc_peer *peer = NULL;
+	struct peer_state *s;
+
+	while ((peer = wgc_peer_next(dp->ep, peer))) {
+		s = peer_state_of(peer);
+		if (s && (!src || udp_src_equal(&s->src, src)))
+			s->src.family = WGC_AF_NONE;
+	}
 }
 
 /* Queues a datagram; owner (may be NULL) goes back to the pool once it is sent. */
 static void tx_add(struct datapath *dp, const uint8_t *data, size_t len,
-		   const struct wgc_addr *addr, struct pool_buf *owner)
+		   const struct wgc_addr *addr, const struct udp_src *src, struct pool_buf *owner)
 {
-	if (!udp_tx_add(&dp->tx, data, len, addr)) {
+	if (!udp_tx_add(&dp->tx, data, len, addr, src)) {
 		datapath_tx_flush(dp);
-		if (!udp_tx_add(&dp->tx, data, len, addr)) {
+		if (!udp_tx_add(&dp->tx, data, len, addr, src)) {
 			dp->stats.udp_send_errors++;
 			if (owner)
 				pool_put(&dp->pool, owner);
@@ -128,12 +165,12 @@ static void tx_add(struct datapath *dp, const uint8_t *data, size_t len,
 
 /* Queues a message the core built in its scratch, which the caller reuses before the flush. */
 static void tx_add_control(struct datapath *dp, const uint8_t *data, size_t len,
-			   const struct wgc_addr *addr)
+			   const struct wgc_addr *addr, const struct udp_src *src)
 {
 	uint8_t *copy;
 
 	if (len > WGC_MAX_CONTROL_MESSAGE_LEN) {
-		tx_add(dp, data, len, addr, NULL);
+		tx_add(dp, data, len, addr, src, NULL);
 		datapath_tx_flush(dp);
 		return;
 	}
@@ -141,7 +178,7 @@ static void tx_add_control(struct datapath *dp, const uint8_t *data, size_t len,
 		datapath_tx_flush(dp);
 	copy = dp->control[dp->control_used++];
 	memcpy(copy, data, len);
-	tx_add(dp, copy, len, addr, NULL);
+	tx_add(dp, copy, len, addr, src, NULL);
 }
 
 /* ---- staging ---- */
@@ -235,7 +272,7 @@ static void flush_staged(struct datapath *dp, struct wgc_peer *peer)
 		small_reset(&actions);
 		if (prepare_send(dp, peer, buf, buf->len, &job, &actions.out)) {
 			wgc_send_seal(&job);
-			tx_add(dp, buf->data, job.message_len, &job.addr, buf);
+			tx_add(dp, buf->data, job.message_len, &job.addr, source_of(peer), buf);
 		}
 		run_actions(dp, &actions.out);
 	}
@@ -302,7 +339,7 @@ static void run_actions(struct datapath *dp, struct wgc_actions *out)
 		switch (a->kind) {
 		case WGC_ACTION_SEND:
 			trace_sent(a);
-			tx_add_control(dp, a->data, a->len, &a->addr);
+			tx_add_control(dp, a->data, a->len, &a->addr, source_of(a->peer));
 			break;
 		case WGC_ACTION_DELIVER:
 			deliver(dp, a->data, a->len);
@@ -360,7 +397,7 @@ static void send_prepared(struct datapath *dp, unsigned n)
 	workers_seal(dp->workers, dp->send_jobs, n);
 	for (i = 0; i < n; i++)
 		tx_add(dp, dp->bufs[i]->data, dp->send_jobs[i].message_len, &dp->send_jobs[i].addr,
-		       dp->bufs[i]);
+		       source_of(dp->send_jobs[i].peer), dp->bufs[i]);
 }
 
 /* One packet read from the TUN device (n packets already prepared): prepared as it is, or split
@@ -436,25 +473,37 @@ int datapath_on_tun(struct datapath *dp, uint64_t now)
 /* Runs n (<= UDP_BATCH_MAX) received datagrams through the receive path: prepare (serial), open
  * (pure), commit (serial, in arrival order), then the actions. */
 static void receive_batch(struct datapath *dp, uint8_t *const data[], const size_t lens[],
-			  const struct wgc_addr srcs[], unsigned n)
+			  const struct wgc_addr srcs[], const struct udp_src locals[], unsigned n)
 {
+	struct wgc_receive_job *job;
 	unsigned i;
 
 	batch_reset(&dp->batch);
 	for (i = 0; i < n; i++) {
 		uint8_t type = lens[i] ? data[i][0] : 0;
 
+		job = &dp->recv_jobs[i];
 		dp->is_crypto[i] = wgc_receive_prepare(dp->ep, dp->now_ns, data[i], lens[i],
-						       &srcs[i], &dp->recv_jobs[i],
-						       &dp->batch.out) == WGC_VERDICT_CRYPTO;
-		if (!dp->is_crypto[i])
-			trace_received(type, lens[i], &srcs[i], &dp->recv_jobs[i]);
+						       &srcs[i], job, &dp->batch.out) ==
+				   WGC_VERDICT_CRYPTO;
+		if (dp->is_crypto[i])
+			continue;
+		trace_received(type, lens[i], &srcs[i], job);
+		/* A handshake message that authenticated a peer: its answer (queued as an action,
+		 * sent below) leaves from the address this one came to. */
+		if (job->peer)
+			learn_source(job->peer, &locals[i]);
 	}
 	workers_open(dp->workers, dp->recv_jobs, dp->is_crypto, n);
-	for (i = 0; i < n; i++)
-		if (dp->is_crypto[i])
-			(void)wgc_receive_commit(dp->ep, dp->now_ns, &dp->recv_jobs[i],
-						 &dp->batch.out); /* drops are counted by the core */
+	for (i = 0; i < n; i++) {
+		if (!dp->is_crypto[i])
+			continue;
+		job = &dp->recv_jobs[i];
+		(void)wgc_receive_commit(dp->ep, dp->now_ns, job,
+					 &dp->batch.out); /* drops are counted by the core */
+		if (job->peer) /* the core moved the peer's endpoint to this datagram's source */
+			learn_source(job->peer, &locals[i]);
+	}
 	run_actions(dp, &dp->batch.out);
 }
 
@@ -464,10 +513,12 @@ void datapath_on_udp(struct datapath *dp, int fd, uint64_t now)
 	size_t lens[UDP_BATCH_MAX];
 	uint16_t segs[UDP_BATCH_MAX];
 	struct wgc_addr srcs[UDP_BATCH_MAX];
+	struct udp_src locals[UDP_BATCH_MAX];
 	/* Datagrams: a UDP GRO message holds several, back to back, each opened in place. */
 	uint8_t *dgram[UDP_BATCH_MAX];
 	size_t dgram_lens[UDP_BATCH_MAX];
 	struct wgc_addr dgram_srcs[UDP_BATCH_MAX];
+	struct udp_src dgram_locals[UDP_BATCH_MAX];
 	unsigned count = 0;
 	unsigned v = 0;
 	unsigned i;
@@ -484,7 +535,7 @@ void datapath_on_udp(struct datapath *dp, int fd, uint64_t now)
 			break;
 		data[count] = dp->bufs[count]->data;
 	}
-	n = udp_recv(fd, &dp->rx, data, POOL_BUF_DATA, count, lens, segs, srcs);
+	n = udp_recv(fd, &dp->rx, data, POOL_BUF_DATA, count, lens, segs, srcs, locals);
 	if (n < 0)
 		log_error("receiving UDP: %s", strerror(-n));
 	for (i = 0; i < (unsigned)(n > 0 ? n : 0); i++) {
@@ -494,15 +545,16 @@ void datapath_on_udp(struct datapath *dp, int fd, uint64_t now)
 			dgram[v] = data[i] + off;
 			dgram_lens[v] = len;
 			dgram_srcs[v] = srcs[i];
+			dgram_locals[v] = locals[i];
 			off += len;
 			if (++v == UDP_BATCH_MAX) {
-				receive_batch(dp, dgram, dgram_lens, dgram_srcs, v);
+				receive_batch(dp, dgram, dgram_lens, dgram_srcs, dgram_locals, v);
 				v = 0;
 			}
 		} while (off < lens[i]);
 	}
 	if (v > 0)
-		receive_batch(dp, dgram, dgram_lens, dgram_srcs, v);
+		receive_batch(dp, dgram, dgram_lens, dgram_srcs, dgram_locals, v);
 	for (i = 0; i < count; i++)
 		pool_put(&dp->pool, dp->bufs[i]);
 }

@@ -52,6 +52,7 @@ struct datapath_stats {
 	uint64_t crypto_worker_joins;     /* workers that took part in a split batch */
 	uint64_t icmp_sent;         /* ICMP unreachable errors written for unroutable packets */
 	uint64_t icmp_rate_limited; /* ... and those the rate limit held back */
+	uint64_t sources_forgotten; /* sticky sources the kernel refused (the address went away) */
 };
 
 /*
@@ -92,6 +93,11 @@ void datapath_run_actions(struct datapath *dp, uint64_t now, struct wgc_actions 
 void datapath_flush_staged(struct datapath *dp, struct wgc_peer *peer, uint64_t now);
 /* Drops and counts peer's staged packets (PURGE, or the peer is going). */
 void datapath_purge_staged(struct datapath *dp, struct wgc_peer *peer);
+
+/* Forgets src as the sticky source of every peer that has it (NULL: every peer's), so replies
+ * leave from the kernel's choice until the peer's next authenticated datagram says where it
+ * reaches us now. For addresses that went away and for routing changes. O(peers); rare. */
+void datapath_forget_source(struct datapath *dp, const struct udp_src *src);
 
 void datapath_get_stats(const struct datapath *dp, struct datapath_stats *out);
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 
@@ -100,6 +101,28 @@ static void on_udp6(void *ctx, uint32_t events)
 	datapath_on_udp(dev->dp, dev->udp.fd6, loop_now(dev->loop));
 }
 
+/* Not too sticky: an address that went away is no peer's source any more, and a routing change
+ * may make another source preferred, so every source is forgotten then; each is learnt again
+ * from the peer's next authenticated datagram. */
+static void forget_sources(struct device *dev, const struct tun_events *ev)
+{
+	struct udp_src src;
+	unsigned i;
+
+	if (ev->routes_changed || ev->has_lost_addrs) {
+		datapath_forget_source(dev->dp, NULL);
+		return;
+	}
+	for (i = 0; i < ev->deleted_addr_count; i++) {
+		memset(&src, 0, sizeof(src));
+		src.family = ev->deleted_addrs[i].family == AF_INET ? WGC_AF_INET : WGC_AF_INET6;
+		memcpy(src.ip, ev->deleted_addrs[i].ip, sizeof(src.ip));
+		if (src.family == WGC_AF_INET6 && src.ip[0] == 0xfe && (src.ip[1] & 0xc0) == 0x80)
+			src.ifindex = (uint32_t)ev->deleted_addrs[i].ifindex;
+		datapath_forget_source(dev->dp, &src);
+	}
+}
+
 static void on_monitor(void *ctx, uint32_t events)
 {
 	struct device *dev = ctx;
@@ -119,6 +142,7 @@ static void on_monitor(void *ctx, uint32_t events)
 	else if (ev.moved)
 		log_verbose("interface %s moved to network namespace id %d (now index %d); still "
 			    "serving it from here", dev->tun.name, dev->tun.link_nsid, dev->tun.ifindex);
+	forget_sources(dev, &ev);
 	if (ev.mtu_changed && ev.mtu > 0) {
 		log_verbose("MTU of %s is now %u", dev->tun.name, ev.mtu);
 		wgc_endpoint_set_mtu(dev->ep, ev.mtu);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the daemon keeps per peer beside the core's state, reached from a struct wgc_peer through
- * its user pointer: today the staging queue, the packets that met no session and wait for the
- * core's FLUSH (resend them) or PURGE (drop them). At most PEER_STAGED_MAX per peer, the oldest
+ * its user pointer: the staging queue, the packets that met no session and wait for the
+ * core's FLUSH (resend them) or PURGE (drop them), and the sticky source address. At most PEER_STAGED_MAX per peer, the oldest
  * dropped first, as wireguard-go's QueueStagedSize.
  *
  * Ownership: the device layer (device.c) is the only one that creates and frees states, together
@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "daemon/pool.h"
+#include "daemon/udp.h"
 #include "wgc.h"
 
 enum { PEER_STAGED_MAX = 128 };
@@ -25,6 +26,9 @@ struct peer_state {
 	struct pool_buf *staged_head; /* oldest first, linked through buf->next */
 	struct pool_buf *staged_tail;
 	uint32_t staged_count;
+	/* The local address the peer's last authenticated datagram arrived at: replies leave from
+	 * it (family WGC_AF_NONE: not known, or forgotten because it went away). */
+	struct udp_src src;
 	struct peer_state *next_free;
 };
 

@@ -69,7 +69,11 @@ int tun_get_mtu(const struct tun *tun, uint32_t *mtu)
 
 static int open_monitor(struct tun *tun)
 {
-	struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	/* Links (ours); addresses and routes of every interface (sticky sources, see udp.h). */
+	struct sockaddr_nl addr = { .nl_family = AF_NETLINK,
+				    .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR |
+						 RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
+						 RTMGRP_IPV6_ROUTE };
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
 	int one = 1;
 
@@ -301,6 +305,42 @@ static void parse_link(struct tun *tun, const struct nlmsghdr *nh, int nsid,
 		tun->ifindex = new_ifindex;
 }
 
+/* RTM_DELADDR in our namespace: an address that may have been a sticky source. */
+static void parse_deladdr(const struct nlmsghdr *nh, struct tun_events *events)
+{
+	const struct ifaddrmsg *ifa = NLMSG_DATA(nh);
+	const struct rtattr *rta;
+	size_t ip_len;
+	unsigned k;
+	int len;
+
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) ||
+	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
+		return;
+	if (events->deleted_addr_count == sizeof(events->deleted_addrs) /
+						 sizeof(events->deleted_addrs[0])) {
+		events->has_lost_addrs = true;
+		return;
+	}
+	k = events->deleted_addr_count;
+	ip_len = ifa->ifa_family == AF_INET ? 4 : 16;
+	len = (int)(nh->nlmsg_len - NLMSG_LENGTH(sizeof(*ifa)));
+	for (rta = IFA_RTA(ifa); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+		/* IFA_LOCAL is our side of a point-to-point address; IFA_ADDRESS otherwise. */
+		if ((rta->rta_type == IFA_LOCAL || rta->rta_type == IFA_ADDRESS) &&
+		    RTA_PAYLOAD(rta) >= ip_len) {
+			memset(events->deleted_addrs[k].ip, 0, sizeof(events->deleted_addrs[k].ip));
+			memcpy(events->deleted_addrs[k].ip, RTA_DATA(rta), ip_len);
+			events->deleted_addrs[k].family = ifa->ifa_family;
+			events->deleted_addrs[k].ifindex = (int)ifa->ifa_index;
+			if (rta->rta_type == IFA_LOCAL)
+				break;
+		}
+	}
+	if (events->deleted_addrs[k].family)
+		events->deleted_addr_count++;
+}
+
 /* The nsid a netlink message came from (NETLINK_LISTEN_ALL_NSID), -1 for our own namespace. */
 static int message_nsid(struct msghdr *m)
 {
@@ -356,5 +396,10 @@ int tun_monitor_read(struct tun *tun, struct tun_events *events)
 		for (nh = (const struct nlmsghdr *)buf; NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left))
 			if (nh->nlmsg_type == RTM_NEWLINK || nh->nlmsg_type == RTM_DELLINK)
 				parse_link(tun, nh, nsid, events);
+			else if (nh->nlmsg_type == RTM_DELADDR && nsid == -1)
+				parse_deladdr(nh, events);
+			else if ((nh->nlmsg_type == RTM_NEWROUTE ||
+				  nh->nlmsg_type == RTM_DELROUTE) && nsid == -1)
+				events->routes_changed = true;
 	}
 }

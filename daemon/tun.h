@@ -61,6 +61,16 @@ int tun_writev(const struct tun *tun, const struct virtio_net_hdr *hdr, const st
 struct tun_events {
 	bool deleted;  /* the TUN device itself is gone (asked of the TUN fd, not only netlink) */
 	bool moved;    /* the interface left for another network namespace; the daemon goes on */
+	/* In our namespace, on any interface: addresses removed (the first TUN_EVENT_ADDRS), and
+	 * whether a route changed. The UDP side uses them to forget sticky source addresses. */
+	struct {
+		int family; /* AF_INET or AF_INET6 */
+		uint8_t ip[16];
+		int ifindex;
+	} deleted_addrs[4];
+	unsigned deleted_addr_count;
+	bool has_lost_addrs; /* more were deleted than deleted_addrs holds */
+	bool routes_changed;
 	bool mtu_changed;
 	uint32_t mtu;
 };

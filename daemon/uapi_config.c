@@ -415,6 +415,7 @@ static bool format_counters(struct uapi_text *out, const struct device *dev)
 			{ "crypto_worker_joins", st.crypto_worker_joins },
 			{ "icmp_sent", st.icmp_sent },
 			{ "icmp_rate_limited", st.icmp_rate_limited },
+			{ "sources_forgotten", st.sources_forgotten },
 		};
 		size_t i;
 

@@ -107,6 +107,18 @@ static void set_gro(int fd)
 		(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 }
 
+/* Ask for each datagram's local address, to reply from it (best effort: without it replies
+ * leave from the kernel's choice, as before). */
+static void set_pktinfo(int fd4, int fd6)
+{
+	int one = 1;
+
+	if (fd4 >= 0 && setsockopt(fd4, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)
+		log_verbose("IP_PKTINFO: %s", strerror(errno));
+	if (fd6 >= 0 && setsockopt(fd6, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
+		log_verbose("IPV6_RECVPKTINFO: %s", strerror(errno));
+}
+
 static int open_pair(struct udp *udp, uint16_t port, uint32_t fwmark)
 {
 	uint16_t bound = port;
@@ -129,6 +141,7 @@ static int open_pair(struct udp *udp, uint16_t port, uint32_t fwmark)
 	udp->has_gso6 = has_gso(udp->fd6);
 	set_gro(udp->fd4);
 	set_gro(udp->fd6);
+	set_pktinfo(udp->fd4, udp->fd6);
 	udp->port = bound;
 	udp->fwmark = fwmark;
 	return 0;
@@ -189,24 +202,42 @@ int udp_set_fwmark(struct udp *udp, uint32_t fwmark)
 	return 0;
 }
 
-/* The UDP_GRO segment size of a received message, 0 when it is a single datagram. */
-static uint16_t gro_segment(struct msghdr *h)
+/* The UDP_GRO segment size of a received message (0 when it is a single datagram) and the local
+ * address it was sent to (family WGC_AF_NONE when the kernel did not say). */
+static uint16_t parse_control(struct msghdr *h, struct udp_src *local)
 {
+	struct in6_pktinfo pi6;
+	struct in_pktinfo pi4;
 	struct cmsghdr *c;
+	uint16_t segment = 0;
 	int seg;
 
+	local->family = WGC_AF_NONE;
 	for (c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
 		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(seg))) {
 			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
-			return seg > 0 && seg <= UINT16_MAX ? (uint16_t)seg : 0;
+			segment = seg > 0 && seg <= UINT16_MAX ? (uint16_t)seg : 0;
+		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(pi4))) {
+			memcpy(&pi4, CMSG_DATA(c), sizeof(pi4));
+			local->family = WGC_AF_INET;
+			memcpy(local->ip, &pi4.ipi_addr, 4);
+			local->ifindex = 0;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(pi6))) {
+			memcpy(&pi6, CMSG_DATA(c), sizeof(pi6));
+			local->family = WGC_AF_INET6;
+			memcpy(local->ip, &pi6.ipi6_addr, 16);
+			/* The interface matters only where the address alone is ambiguous. */
+			local->ifindex = IN6_IS_ADDR_LINKLOCAL(&pi6.ipi6_addr) ? pi6.ipi6_ifindex : 0;
 		}
 	}
-	return 0;
+	return segment;
 }
 
 int udp_recv(int fd, struct udp_rx *rx, uint8_t *const bufs[], size_t buf_size, unsigned count,
-	     size_t lens[], uint16_t segs[], struct wgc_addr srcs[])
+	     size_t lens[], uint16_t segs[], struct wgc_addr srcs[], struct udp_src locals[])
 {
 	int n;
 	int i;
@@ -227,14 +258,15 @@ int udp_recv(int fd, struct udp_rx *rx, uint8_t *const bufs[], size_t buf_size, 
 		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	for (i = 0; i < n; i++) {
 		lens[i] = rx->msgs[i].msg_hdr.msg_flags & MSG_TRUNC ? 0 : rx->msgs[i].msg_len;
-		segs[i] = gro_segment(&rx->msgs[i].msg_hdr);
+		segs[i] = parse_control(&rx->msgs[i].msg_hdr, &locals[i]);
 		if (!addr_from_sockaddr((struct sockaddr *)&rx->addrs[i], &srcs[i]))
 			lens[i] = 0;
 	}
 	return n;
 }
 
-bool udp_tx_add(struct udp_tx *tx, const uint8_t *data, size_t len, const struct wgc_addr *dst)
+bool udp_tx_add(struct udp_tx *tx, const uint8_t *data, size_t len, const struct wgc_addr *dst,
+		const struct udp_src *src)
 {
 	struct udp_tx_queue *q = dst->family == WGC_AF_INET ? &tx->q4 : &tx->q6;
 	socklen_t alen;
@@ -244,6 +276,10 @@ bool udp_tx_add(struct udp_tx *tx, const uint8_t *data, size_t len, const struct
 	alen = addr_to_sockaddr(dst, &q->addrs[q->count]);
 	if (alen == 0)
 		return false;
+	if (src && src->family == dst->family)
+		q->srcs[q->count] = *src;
+	else
+		q->srcs[q->count].family = WGC_AF_NONE;
 	q->iov[q->count].iov_base = (void *)(uintptr_t)data;
 	q->iov[q->count].iov_len = len;
 	q->addr_lens[q->count] = alen;
@@ -265,7 +301,36 @@ static bool joins_run(const struct udp_tx_queue *q, unsigned first, unsigned i, 
 	return i - first < GSO_SEGMENTS_MAX && q->iov[i - 1].iov_len == seg &&
 	       q->iov[i].iov_len <= seg && run_bytes + q->iov[i].iov_len <= GSO_BYTES_MAX &&
 	       q->addr_lens[i] == q->addr_lens[first] &&
-	       memcmp(&q->addrs[i], &q->addrs[first], q->addr_lens[i]) == 0;
+	       memcmp(&q->addrs[i], &q->addrs[first], q->addr_lens[i]) == 0 &&
+	       udp_src_equal(&q->srcs[i], &q->srcs[first]);
+}
+
+/* Appends the source's pktinfo cmsg at c; returns the bytes used (0 without a source). */
+static size_t put_pktinfo(struct cmsghdr *c, const struct udp_src *src)
+{
+	struct in6_pktinfo pi6;
+	struct in_pktinfo pi4;
+
+	if (src->family == WGC_AF_INET) {
+		memset(&pi4, 0, sizeof(pi4));
+		memcpy(&pi4.ipi_spec_dst, src->ip, 4);
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi4));
+		memcpy(CMSG_DATA(c), &pi4, sizeof(pi4));
+		return CMSG_SPACE(sizeof(pi4));
+	}
+	if (src->family == WGC_AF_INET6) {
+		memset(&pi6, 0, sizeof(pi6));
+		memcpy(&pi6.ipi6_addr, src->ip, 16);
+		pi6.ipi6_ifindex = src->ifindex;
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi6));
+		memcpy(CMSG_DATA(c), &pi6, sizeof(pi6));
+		return CMSG_SPACE(sizeof(pi6));
+	}
+	return 0;
 }
 
 /* Builds the messages for datagrams [from, count): with gso, runs to one address become one
@@ -279,6 +344,7 @@ static unsigned build_msgs(struct udp_tx_queue *q, unsigned from, bool gso)
 		struct msghdr *h = &q->msgs[m].msg_hdr;
 		unsigned first = i;
 		size_t run_bytes = q->iov[i].iov_len;
+		size_t used;
 
 		for (i++; gso && i < q->count && joins_run(q, first, i, run_bytes); i++)
 			run_bytes += q->iov[i].iov_len;
@@ -287,16 +353,21 @@ static unsigned build_msgs(struct udp_tx_queue *q, unsigned from, bool gso)
 		h->msg_namelen = q->addr_lens[first];
 		h->msg_iov = &q->iov[first];
 		h->msg_iovlen = i - first;
+		memset(q->control[m].buf, 0, sizeof(q->control[m].buf));
+		used = put_pktinfo(&q->control[m].align, &q->srcs[first]);
 		if (i - first > 1) {
-			struct cmsghdr *c = &q->control[m].align;
+			struct cmsghdr *c = (struct cmsghdr *)(void *)(q->control[m].buf + used);
 			uint16_t seg = (uint16_t)q->iov[first].iov_len;
 
-			h->msg_control = q->control[m].buf;
-			h->msg_controllen = sizeof(q->control[m].buf);
 			c->cmsg_level = SOL_UDP;
 			c->cmsg_type = UDP_SEGMENT;
 			c->cmsg_len = CMSG_LEN(sizeof(seg));
 			memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+			used += CMSG_SPACE(sizeof(seg));
+		}
+		if (used) {
+			h->msg_control = q->control[m].buf;
+			h->msg_controllen = used;
 		}
 		m++;
 	}
@@ -306,7 +377,27 @@ static unsigned build_msgs(struct udp_tx_queue *q, unsigned from, bool gso)
 /* Sends a queue; a datagram the kernel refuses (no route, filtered) is skipped, not retried. A
  * refused GSO message is sent again datagram by datagram, and turns GSO off for the socket if no
  * GSO send has worked on it yet (a kernel or device without UDP GSO says EIO or EINVAL). */
-static unsigned flush_queue(int fd, struct udp_tx_queue *q, bool *has_gso, bool *is_proven)
+/* The kernel refused message m's source: remember it, send every queued datagram that had it
+ * from the kernel's choice instead. */
+static void drop_source(struct udp_tx *tx, struct udp_tx_queue *q, unsigned first)
+{
+	struct udp_src bad = q->srcs[first];
+	unsigned i;
+
+	if (tx->stale_count < UDP_STALE_MAX)
+		tx->stale[tx->stale_count++] = bad;
+	for (i = first; i < q->count; i++)
+		if (udp_src_equal(&q->srcs[i], &bad))
+			q->srcs[i].family = WGC_AF_NONE;
+}
+
+static bool is_source_error(int err)
+{
+	return err == EINVAL || err == EADDRNOTAVAIL || err == ENETUNREACH;
+}
+
+static unsigned flush_queue(int fd, struct udp_tx *tx, struct udp_tx_queue *q, bool *has_gso,
+			    bool *is_proven)
 {
 	unsigned failed = 0;
 	unsigned done = 0; /* datagrams handled */
@@ -335,6 +426,13 @@ static unsigned flush_queue(int fd, struct udp_tx_queue *q, bool *has_gso, bool 
 			}
 			continue;
 		}
+		/* A source that is gone: the same datagrams again at once, from another one. */
+		if (n < 0 && is_source_error(errno) && q->srcs[done].family != WGC_AF_NONE) {
+			drop_source(tx, q, done);
+			count = build_msgs(q, done, *has_gso);
+			m = 0;
+			continue;
+		}
 		if (q->msgs[m].msg_hdr.msg_iovlen > 1) {
 			unsigned run = (unsigned)q->msgs[m].msg_hdr.msg_iovlen;
 
@@ -359,6 +457,7 @@ static unsigned flush_queue(int fd, struct udp_tx_queue *q, bool *has_gso, bool 
 
 unsigned udp_tx_flush(struct udp *udp, struct udp_tx *tx)
 {
-	return flush_queue(udp->fd4, &tx->q4, &udp->has_gso4, &udp->is_gso4_proven) +
-	       flush_queue(udp->fd6, &tx->q6, &udp->has_gso6, &udp->is_gso6_proven);
+	tx->stale_count = 0;
+	return flush_queue(udp->fd4, tx, &tx->q4, &udp->has_gso4, &udp->is_gso4_proven) +
+	       flush_queue(udp->fd6, tx, &tx->q6, &udp->has_gso6, &udp->is_gso6_proven);
 }

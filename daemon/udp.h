@@ -4,6 +4,9 @@
  * either of which may be missing on a host without that family; fwmark via SO_MARK; batched
  * receive and send with recvmmsg/sendmmsg; conversion between sockaddr and struct wgc_addr.
  *
+ * Sources: receives say which local address each datagram was sent to (IP_PKTINFO,
+ * IPV6_RECVPKTINFO) and sends may name the address to leave from (struct udp_src).
+ *
  * Offloads: unless WGC_NO_OFFLOAD=1, a socket whose kernel accepts UDP_SEGMENT sends each run of
  * queued datagrams to one address (equal sizes but for a shorter last) as one GSO message (a
  * UDP_SEGMENT cmsg and one iovec per datagram); when the kernel refuses such a send before any
@@ -16,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "wgc.h"
@@ -33,6 +38,24 @@ struct udp {
 	bool is_gso6_proven;
 };
 
+/*
+ * A local address to send from (IP_PKTINFO / IPV6_PKTINFO): the address a peer's last
+ * authenticated datagram arrived at, so replies leave from where the peer reaches us on a
+ * multi-homed host ("sticky" source, as the kernel's WireGuard). family WGC_AF_NONE: the
+ * kernel chooses. ifindex: the interface for an IPv6 link-local address, else 0.
+ */
+struct udp_src {
+	uint8_t family;
+	uint8_t ip[16];
+	uint32_t ifindex;
+};
+
+static inline bool udp_src_equal(const struct udp_src *a, const struct udp_src *b)
+{
+	return a->family == b->family && a->ifindex == b->ifindex &&
+	       memcmp(a->ip, b->ip, a->family == WGC_AF_INET ? 4 : 16) == 0;
+}
+
 /* An unopened pair (both fds -1). */
 void udp_init(struct udp *udp);
 /* Binds both families to port (0 = random, the same for both) with fwmark. Succeeds when at least
@@ -48,18 +71,19 @@ struct udp_rx {
 	struct iovec iov[UDP_BATCH_MAX];
 	struct sockaddr_storage addrs[UDP_BATCH_MAX];
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
 		struct cmsghdr align;
 	} control[UDP_BATCH_MAX];
 };
 
 /* Receives up to count (<= UDP_BATCH_MAX) messages from fd without blocking, message i into
  * bufs[i] (buf_size bytes each; 64 KiB holds any GRO message). Fills lens[i] (0 for a truncated
- * message), srcs[i] and segs[i]: 0 for one datagram, else the UDP GRO segment size (the message is
+ * message), srcs[i], locals[i] (the local address it was sent to; family WGC_AF_NONE if the kernel
+ * did not say) and segs[i]: 0 for one datagram, else the UDP GRO segment size (the message is
  * datagrams of segs[i] bytes back to back, the last one possibly shorter). Returns how many messages
  * arrived (0 if none) or -errno. */
 int udp_recv(int fd, struct udp_rx *rx, uint8_t *const bufs[], size_t buf_size, unsigned count,
-	     size_t lens[], uint16_t segs[], struct wgc_addr srcs[]);
+	     size_t lens[], uint16_t segs[], struct wgc_addr srcs[], struct udp_src locals[]);
 
 /* Datagrams waiting to be sent, one queue per family. The data pointers are borrowed until
  * udp_tx_flush returns. */
@@ -68,26 +92,37 @@ struct udp_tx_queue {
 	struct iovec iov[UDP_BATCH_MAX];
 	struct sockaddr_storage addrs[UDP_BATCH_MAX];
 	socklen_t addr_lens[UDP_BATCH_MAX];
+	struct udp_src srcs[UDP_BATCH_MAX];
 	/* Built at flush: one message per datagram, or per GSO run of datagrams. */
 	struct mmsghdr msgs[UDP_BATCH_MAX];
 	union {
-		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		char buf[CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
 		struct cmsghdr align;
 	} control[UDP_BATCH_MAX];
 };
 
+enum { UDP_STALE_MAX = 4 };
+
 struct udp_tx {
 	struct udp_tx_queue q4;
 	struct udp_tx_queue q6;
+	/* Sources the kernel refused at the last flush (the address is gone or unroutable): the
+	 * datagrams went out again from the kernel's choice; the caller forgets these. */
+	struct udp_src stale[UDP_STALE_MAX];
+	unsigned stale_count;
 };
 
-/* Queues one datagram. Returns false when dst's family queue is full (flush, then add again) or the
- * family is invalid. */
-bool udp_tx_add(struct udp_tx *tx, const uint8_t *data, size_t len, const struct wgc_addr *dst);
+/* Queues one datagram, to leave from src (NULL or family WGC_AF_NONE: the kernel chooses; a
+ * source of the other family is ignored). Returns false when dst's family queue is full (flush,
+ * then add again) or the family is invalid. */
+bool udp_tx_add(struct udp_tx *tx, const uint8_t *data, size_t len, const struct wgc_addr *dst,
+		const struct udp_src *src);
 bool udp_tx_is_full(const struct udp_tx *tx);
 /* Sends everything queued (blocking while the socket buffer is full, which is the back-pressure
- * towards the TUN reader) and empties both queues. Returns how many datagrams could not be sent.
- * May turn GSO off in udp (see above). */
+ * towards the TUN reader) and empties both queues. A datagram whose source the kernel refuses
+ * (EINVAL, EADDRNOTAVAIL, ENETUNREACH: the address went away) is sent again at once without one,
+ * and the source is listed in tx->stale (reset at each flush). Returns how many datagrams could
+ * not be sent. May turn GSO off in udp (see above). */
 unsigned udp_tx_flush(struct udp *udp, struct udp_tx *tx);
 
 #endif

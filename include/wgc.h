@@ -375,6 +375,11 @@ struct wgc_receive_job {
 	uint64_t counter;
 	struct wgc_addr src;
 	bool is_authentic;     /* set by wgc_receive_open */
+	/* The peer whose endpoint this datagram just set (roaming): an authenticated handshake
+	 * message (after prepare) or data message (after commit), else NULL. Borrowed, valid until
+	 * the next configuration call; for the caller's per-peer bookkeeping, e.g. remembering the
+	 * local address the datagram arrived at, to reply from it. */
+	struct wgc_peer *peer;
 	enum wgc_drop_reason drop;
 	uint8_t state;         /* private to libwgc: prepared, opened, committed or abandoned */
 };
