@@ -34,7 +34,7 @@ TEST_BIN_SAN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/asan/tests/%)
 .PHONY: all lib check unit unit-asan freestanding no-malloc fuzz fuzz-build bench demo clean deps \
 	example daemon netns
 
-all: lib example daemon
+all: lib example daemon tools
 
 lib: $(BUILD)/libwgc.a $(BUILD)/libwgc.so
 
@@ -87,6 +87,7 @@ test_icmp_DAEMON := icmp
 test_sandbox_DAEMON := sandbox syscall_filter log
 test_workers_DAEMON := workers
 test_loop_DAEMON := loop log
+test_hsqueue_DAEMON := hsqueue log
 
 $(BUILD)/tests/lib_%.o: tests/unit/lib_%.c
 	@mkdir -p $(dir $@)
@@ -156,6 +157,15 @@ daemon: $(BUILD)/wgc
 $(BUILD)/wgc: $(DAEMON_OBJ) $(BUILD)/libwgc.a
 	$(CC) -o $@ $(DAEMON_OBJ) $(BUILD)/libwgc.a $(LIBS) -lseccomp -lpthread
 
+# ---- tools: programs the benchmarks and netns tests drive (not installed) ----
+
+.PHONY: tools
+tools: $(BUILD)/tools/wgc-flood
+
+$(BUILD)/tools/wgc-flood: tools/flood.c $(BUILD)/libwgc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) -o $@ $< $(BUILD)/libwgc.a $(LIBS)
+
 # The UAPI parser's fuzz target links only what the parser uses: itself, the address helpers and
 # the log (run by make fuzz with the others).
 FUZZ_UAPI_SRC := daemon/uapi_parse.c daemon/addr.c daemon/log.c
@@ -165,7 +175,7 @@ $(BUILD)/fuzz/fuzz_uapi: tests/fuzz/fuzz_uapi.c $(FUZZ_UAPI_SRC)
 	$(CLANG) $(FUZZ_FLAGS) -D_GNU_SOURCE -o $@ $< $(FUZZ_UAPI_SRC) $(LIBS)
 
 # End-to-end tests in network namespaces (root): wgc<->wgc and wgc<->wireguard-go.
-netns: $(BUILD)/wgc
+netns: $(BUILD)/wgc $(BUILD)/tools/wgc-flood
 	@tests/netns/run.sh
 
 # ---- fuzzing (clang libFuzzer) ----
@@ -232,6 +242,14 @@ bench: $(BENCH_BIN)
 .PHONY: bench-tunnel
 bench-tunnel: all
 	@bench/tunnel.sh
+
+# ---- bench-flood: goodput and handshakes under a handshake flood, wgc vs wireguard-go ----
+# bench/flood.sh reads RUNS, DURATION, RATES, MODES, WGGO ... (see its header). Results:
+# bench/results/latest-flood.md.
+
+.PHONY: bench-flood
+bench-flood: all
+	@bench/flood.sh
 
 # ---- demo ----
 

@@ -86,7 +86,9 @@ enum wgc_mac_state wgc_cookie_validate(const struct wgc_cookie_checker *checker,
 	if (!wgc_ct_equal(computed, msg + mac1_off, MAC_LEN))
 		goto out;
 	state = MAC_STATE_VALID_MAC1;
-	if (!check_mac2 || !checker->has_secret)
+	/* An all-zero mac2 is what a sender without a cookie sends (a real one is zero with
+	 * probability 2^-128): no need to hash to refuse it. mac2 is public, so this branch is. */
+	if (!check_mac2 || !checker->has_secret || wgc_ct_is_zero(msg + mac2_off, MAC_LEN))
 		goto out;
 	compute_cookie(cookie, checker->secret, src);
 	compute_mac(computed, cookie, sizeof(cookie), msg, mac2_off);

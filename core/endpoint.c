@@ -126,6 +126,14 @@ enum wgc_status wgc_endpoint_init(void *mem, size_t mem_size, const struct wgc_c
 	ep->mtu = cfg->mtu ? cfg->mtu : WGC_DEFAULT_MTU;
 	ep->load_threshold_per_s = cfg->load_threshold_per_s ? cfg->load_threshold_per_s :
 							       WGC_DEFAULT_LOAD_THRESHOLD;
+	ep->cookie_cost_ns = WGC_NSEC_PER_SEC / (cfg->cookie_replies_per_s ?
+						 cfg->cookie_replies_per_s :
+						 WGC_DEFAULT_COOKIE_REPLIES_PER_S);
+	ep->cookie_tokens_max_ns = WGC_NSEC_PER_SEC / 10 < ep->cookie_cost_ns ?
+					   ep->cookie_cost_ns :
+					   WGC_NSEC_PER_SEC / 10;
+	ep->cookie_tokens_ns = ep->cookie_tokens_max_ns;
+	ep->cookie_last_ns = now;
 	wgc_peer_table_init(&ep->peers, (struct wgc_peer **)(void *)(base + l.peer_buckets_off),
 			    l.peer_buckets, (struct wgc_peer *)(void *)(base + l.peers_off),
 			    cfg->limits.max_peers);
@@ -248,6 +256,22 @@ void wgc_endpoint_mark_load(struct wgc_endpoint *ep, uint64_t now)
 {
 	ep->has_load = true;
 	ep->under_load_until_ns = now + UNDER_LOAD_AFTER;
+}
+
+bool wgc_endpoint_take_cookie_token(struct wgc_endpoint *ep, uint64_t now)
+{
+	uint64_t elapsed = now - ep->cookie_last_ns;
+
+	/* Refill by the time elapsed, capped; compared first so the sum cannot overflow. */
+	if (elapsed >= ep->cookie_tokens_max_ns - ep->cookie_tokens_ns)
+		ep->cookie_tokens_ns = ep->cookie_tokens_max_ns;
+	else
+		ep->cookie_tokens_ns += elapsed;
+	ep->cookie_last_ns = now;
+	if (ep->cookie_tokens_ns < ep->cookie_cost_ns)
+		return false;
+	ep->cookie_tokens_ns -= ep->cookie_cost_ns;
+	return true;
 }
 
 void wgc_endpoint_report_load(struct wgc_endpoint *ep, uint64_t now)
@@ -692,6 +716,8 @@ const char *wgc_drop_reason_str(enum wgc_drop_reason reason)
 		[WGC_DROP_PEER_GONE] = "peer_gone",
 		[WGC_DROP_RANDOM_FAILED] = "random_failed",
 		[WGC_DROP_BAD_ADDRESS] = "bad_address",
+		[WGC_DROP_COOKIE_LIMITED] = "cookie_limited",
+		[WGC_DROP_QUEUE_FULL] = "queue_full",
 	};
 
 	if ((unsigned)reason >= WGC_DROP__COUNT || !names[reason])

@@ -82,31 +82,41 @@ static bool refresh_cookie_secret(struct wgc_endpoint *ep, uint64_t now)
 }
 
 /* The DoS gate every handshake message passes (whitepaper 5.3): mac1 always; under load a valid
- * mac2 (else a cookie reply) and the per-source token bucket. */
+ * mac2 and the per-source token bucket, else a cookie reply within the cookie budget. Under a
+ * flood this runs for every message, so it hashes as little as it can: mac1 once, mac2 only under
+ * load and only when the sender filled it in. */
 static enum wgc_drop_reason admit_handshake(struct wgc_endpoint *ep, const uint8_t *msg,
 					    size_t len, const struct wgc_addr *src, uint64_t now,
 					    struct wgc_actions *out)
 {
 	enum wgc_mac_state state;
-	bool under_load;
+	bool was_under_load;
 
 	if (!ep->local.has_private_key)
 		return WGC_DROP_NO_IDENTITY;
-	if (wgc_cookie_validate(&ep->cookie_checker, msg, len, src, false) ==
-	    MAC_STATE_INVALID_MAC1)
+	was_under_load = wgc_endpoint_is_under_load(ep, now);
+	if (was_under_load && !refresh_cookie_secret(ep, now))
+		return WGC_DROP_RANDOM_FAILED;
+	state = wgc_cookie_validate(&ep->cookie_checker, msg, len, src, was_under_load);
+	if (state == MAC_STATE_INVALID_MAC1)
 		return WGC_DROP_BAD_MAC1;
 	note_handshake_load(ep, now);
-	under_load = wgc_endpoint_is_under_load(ep, now);
-	if (!under_load)
+	if (!wgc_endpoint_is_under_load(ep, now))
 		return WGC_DROP_NONE;
-	if (!refresh_cookie_secret(ep, now))
-		return WGC_DROP_RANDOM_FAILED;
-	state = wgc_cookie_validate(&ep->cookie_checker, msg, len, src, true);
-	if (state != MAC_STATE_VALID_MAC1_AND_MAC2)
-		return send_cookie_reply(ep, msg, len, src, out);
-	if (!wgc_ratelimiter_allow(&ep->ratelimiter, src, now))
-		return WGC_DROP_RATE_LIMITED;
-	return WGC_DROP_NONE;
+	if (!was_under_load) { /* this very message tipped the balance: mac2 was not looked at */
+		if (!refresh_cookie_secret(ep, now))
+			return WGC_DROP_RANDOM_FAILED;
+		state = wgc_cookie_validate(&ep->cookie_checker, msg, len, src, true);
+	}
+	if (state == MAC_STATE_VALID_MAC1_AND_MAC2)
+		return wgc_ratelimiter_allow(&ep->ratelimiter, src, now) ? WGC_DROP_NONE :
+									    WGC_DROP_RATE_LIMITED;
+	/* A cookie reply is budgeted like a handshake: per source (the same bucket, so a source
+	 * gets at most 20 answers a second of either kind) and in all. */
+	if (!wgc_ratelimiter_allow(&ep->ratelimiter, src, now) ||
+	    !wgc_endpoint_take_cookie_token(ep, now))
+		return WGC_DROP_COOKIE_LIMITED;
+	return send_cookie_reply(ep, msg, len, src, out);
 }
 
 /* Makes a keypair from fresh session keys, files it under its index and in the peer's slots. */

@@ -76,7 +76,7 @@ enum wgc_drop_reason {
 	WGC_DROP_BAD_LENGTH,         /* handshake/cookie message of the wrong length */
 	WGC_DROP_BAD_MAC1,           /* mac1 does not verify: never answered */
 	WGC_DROP_COOKIE_SENT,        /* under load without valid mac2: answered with a cookie reply */
-	WGC_DROP_RATE_LIMITED,       /* handshake over the per-source token bucket */
+	WGC_DROP_RATE_LIMITED,       /* handshake with valid mac2 over its source's token bucket */
 	WGC_DROP_NO_IDENTITY,        /* handshake while we have no private key */
 	WGC_DROP_UNKNOWN_PEER,       /* initiation from a static key that is not a configured peer */
 	WGC_DROP_HANDSHAKE_INVALID,  /* handshake decryption or DH failed */
@@ -98,6 +98,12 @@ enum wgc_drop_reason {
 	WGC_DROP_PEER_GONE,          /* in-flight packet of a removed peer or retired keypair */
 	WGC_DROP_RANDOM_FAILED,      /* the random callback failed, so no reply could be made */
 	WGC_DROP_BAD_ADDRESS,        /* caller passed a source address of no known family */
+	WGC_DROP_COOKIE_LIMITED,     /* under load without valid mac2, over the cookie-reply budget
+				      * (its source's token bucket, or the endpoint's per second):
+				      * dropped unanswered, so a flood cannot use us as a reflector */
+	WGC_DROP_QUEUE_FULL,         /* handshake message the caller dropped, before any crypto,
+				      * because its handshake queue was full (counted by the caller
+				      * with wgc_endpoint_count_drop) */
 	WGC_DROP__COUNT
 };
 
@@ -188,10 +194,17 @@ struct wgc_config {
 	 * better signal (queue depth) call wgc_endpoint_report_load as well. */
 	uint32_t load_threshold_per_s;
 	uint32_t mtu; /* tunnel MTU for padding, bytes; 0 = WGC_DEFAULT_MTU */
+	/* Cookie replies (made under load for handshakes without a valid mac2) cost a random draw, a
+	 * hash, an AEAD and a datagram each. They are budgeted twice: per source, from the same token
+	 * bucket as handshakes under load (RATELIMIT_PACKETS_PER_SECOND 20/s, burst 5; IPv6 by /64),
+	 * and in all, at most this many per second (burst: a tenth of it). 0 = default
+	 * (WGC_DEFAULT_COOKIE_REPLIES_PER_S). Over budget: dropped unanswered (COOKIE_LIMITED). */
+	uint32_t cookie_replies_per_s;
 };
 
 enum {
 	WGC_DEFAULT_LOAD_THRESHOLD = 1024, /* handshake messages per second */
+	WGC_DEFAULT_COOKIE_REPLIES_PER_S = 4096,
 	/* Tunnel MTU when none is given: 1500 minus the largest overhead (IPv6 40, UDP 8, data
 	 * header 16, tag 16), as wg-quick and wireguard-go use. */
 	WGC_DEFAULT_MTU = 1420,

@@ -24,6 +24,7 @@
 
 #include "core/cookie.h"
 #include "core/messages.h"
+#include "core/ratelimiter.h"
 #include "crypto/crypto.h"
 #include "harness.h"
 
@@ -760,6 +761,9 @@ static void test_tamper_cookie_and_mac2_under_load(void **state)
 
 			memcpy(t, init2, INIT_LEN);
 			t[i] ^= masks[k];
+			/* One per 50 ms: within the source's budget for cookie replies. */
+			fx.net.now += SEC / RATELIMIT_PACKETS_PER_SECOND;
+			wgc_endpoint_report_load(node(1)->ep, fx.net.now);
 			snap(1, &before);
 			if (receive(1, t, INIT_LEN, addr_of(0), &got) != WGC_VERDICT_DROP ||
 			    got != WGC_DROP_COOKIE_SENT)

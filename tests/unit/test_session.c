@@ -349,7 +349,12 @@ static void test_flood_does_not_lock_out_legitimate_peer(void **state)
 		h_inject(&net, 1, initiation, sizeof(initiation), &attacker, &reason);
 		net.now += 100 * 1000; /* 10,000 per second */
 	}
-	assert_true(h_drops(B, WGC_DROP_COOKIE_SENT) > 1000);
+	/* Answers to the one source stay within its bucket (a burst of 5, then 20 a second over
+	 * these 0.3 s); the rest die unanswered. */
+	assert_true(h_drops(B, WGC_DROP_COOKIE_SENT) >= 5);
+	assert_true(h_drops(B, WGC_DROP_COOKIE_SENT) <= 5 + 7);
+	/* (The first 1024 came before the load switch.) */
+	assert_true(h_drops(B, WGC_DROP_COOKIE_LIMITED) > 3000 - 1025 - 12);
 	/* Replays processed before the load switch are refused as replays, never answered twice. */
 	assert_true(B->sent_by_type[2] <= 1);
 	/* Keep the flood going while A retries: A gets a cookie and then a handshake. */
@@ -359,6 +364,39 @@ static void test_flood_does_not_lock_out_legitimate_peer(void **state)
 	}
 	assert_int_equal(B->delivered, 1);
 	assert_true(h_stats(A).has_session);
+}
+
+/* A flood from many sources (one message each, so no source's bucket runs dry) is answered at
+ * most at the endpoint's cookie-reply budget: 4096/s plus a tenth of a second saved up. */
+static void test_cookie_replies_budgeted_in_all(void **state)
+{
+	struct wgc_addr from = { .family = WGC_AF_INET, .port = 666 };
+	uint8_t initiation[148];
+	uint64_t sent;
+	uint64_t limited;
+	int i;
+
+	(void)state;
+	net.is_down[1] = true;
+	h_send(&net, 0, 1);
+	memcpy(initiation, net.inflight[0].data, sizeof(initiation));
+	net.inflight_count = 0;
+	wgc_endpoint_report_load(B->ep, net.now);
+	for (i = 0; i < 12000; i++) {
+		from.ip[0] = 10;
+		from.ip[1] = (uint8_t)(i >> 16);
+		from.ip[2] = (uint8_t)(i >> 8);
+		from.ip[3] = (uint8_t)i;
+		h_inject(&net, 1, initiation, sizeof(initiation), &from, NULL);
+		net.now += 50 * 1000; /* 20,000 per second for 0.6 s */
+	}
+	sent = h_drops(B, WGC_DROP_COOKIE_SENT);
+	limited = h_drops(B, WGC_DROP_COOKIE_LIMITED);
+	assert_int_equal(sent + limited, 12000);
+	assert_true(sent <= WGC_DEFAULT_COOKIE_REPLIES_PER_S * 6 / 10 +
+			     WGC_DEFAULT_COOKIE_REPLIES_PER_S / 10 + 1);
+	assert_true(sent >= WGC_DEFAULT_COOKIE_REPLIES_PER_S / 2);
+	assert_int_equal(B->sent_by_type[3], sent);
 }
 
 static void test_roaming(void **state)
@@ -541,6 +579,7 @@ int main(void)
 		T(test_passive_keepalive_and_dead_peer),
 		T(test_persistent_keepalive),
 		T(test_cookie_under_load),
+		T(test_cookie_replies_budgeted_in_all),
 		T(test_flood_does_not_lock_out_legitimate_peer),
 		T(test_roaming),
 		T(test_replay_and_reorder_end_to_end),
