@@ -52,6 +52,23 @@ void wgc_cookie_checker_set_public_key(struct wgc_cookie_checker *checker,
 {
 	hash_label(checker->mac1_key, LABEL_MAC1, public_key);
 	hash_label(checker->cookie_key, LABEL_COOKIE, public_key);
+	wgc_blake2s_init_key_absorbed(&checker->mac1_state, MAC_LEN, checker->mac1_key,
+				      sizeof(checker->mac1_key));
+}
+
+bool wgc_cookie_mac1_is_valid(const struct wgc_cookie_checker *checker, const uint8_t *msg,
+			      size_t len)
+{
+	size_t mac1_off = len - 2 * MAC_LEN;
+	struct wgc_blake2s state = checker->mac1_state;
+	uint8_t computed[MAC_LEN];
+	bool ok;
+
+	wgc_blake2s_update(&state, msg, mac1_off);
+	wgc_blake2s_final(&state, computed); /* wipes state */
+	ok = wgc_ct_equal(computed, msg + mac1_off, MAC_LEN);
+	wgc_memzero(computed, sizeof(computed));
+	return ok;
 }
 
 bool wgc_cookie_checker_needs_secret(const struct wgc_cookie_checker *checker, uint64_t now)
@@ -76,14 +93,12 @@ enum wgc_mac_state wgc_cookie_validate(const struct wgc_cookie_checker *checker,
 				       const uint8_t *msg, size_t len, const struct wgc_addr *src,
 				       bool check_mac2)
 {
-	size_t mac1_off = len - 2 * MAC_LEN;
 	size_t mac2_off = len - MAC_LEN;
 	uint8_t computed[MAC_LEN];
 	uint8_t cookie[COOKIE_LEN];
 	enum wgc_mac_state state = MAC_STATE_INVALID_MAC1;
 
-	compute_mac(computed, checker->mac1_key, sizeof(checker->mac1_key), msg, mac1_off);
-	if (!wgc_ct_equal(computed, msg + mac1_off, MAC_LEN))
+	if (!wgc_cookie_mac1_is_valid(checker, msg, len))
 		goto out;
 	state = MAC_STATE_VALID_MAC1;
 	/* An all-zero mac2 is what a sender without a cookie sends (a real one is zero with

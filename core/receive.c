@@ -353,6 +353,44 @@ static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *
 	return WGC_VERDICT_DONE;
 }
 
+static enum wgc_drop_reason precheck(struct wgc_endpoint *ep, const uint8_t *buf, size_t len)
+{
+	size_t want;
+
+	if (len < 4)
+		return WGC_DROP_NONE; /* prepare's to refuse, as for every other type */
+	switch (wgc_load_le32(buf)) {
+	case MESSAGE_HANDSHAKE_INITIATION:
+		want = INIT_LEN;
+		break;
+	case MESSAGE_HANDSHAKE_RESPONSE:
+		want = RESP_LEN;
+		break;
+	case MESSAGE_HANDSHAKE_COOKIE: /* no mac1; opened only for a handshake of ours */
+		return len == COOKIE_REPLY_LEN ? WGC_DROP_NONE : WGC_DROP_BAD_LENGTH;
+	default:
+		return WGC_DROP_NONE;
+	}
+	if (len != want)
+		return WGC_DROP_BAD_LENGTH;
+	if (!ep->local.has_private_key)
+		return WGC_DROP_NO_IDENTITY;
+	return wgc_cookie_mac1_is_valid(&ep->cookie_checker, buf, len) ? WGC_DROP_NONE :
+									 WGC_DROP_BAD_MAC1;
+}
+
+bool wgc_receive_precheck(struct wgc_endpoint *ep, const uint8_t *buf, size_t len)
+{
+	enum wgc_drop_reason reason;
+
+	wgc_endpoint_serial_enter(ep);
+	reason = precheck(ep, buf, len);
+	if (reason != WGC_DROP_NONE)
+		wgc_endpoint_count(ep, reason);
+	wgc_endpoint_serial_exit(ep);
+	return reason == WGC_DROP_NONE;
+}
+
 enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
 				     size_t len, const struct wgc_addr *src,
 				     struct wgc_receive_job *job, struct wgc_actions *out)

@@ -46,6 +46,11 @@ void wgc_blake2s_init(struct wgc_blake2s *state, size_t out_len);
 /* Starts a keyed hash (MAC); key_len 1..32, out_len 1..32. */
 void wgc_blake2s_init_key(struct wgc_blake2s *state, size_t out_len, const uint8_t *key,
 			  size_t key_len);
+/* Like wgc_blake2s_init_key, but compresses the key block at once: a state to copy and reuse for
+ * many messages under one long-lived key (mac1), one compression cheaper per message. Every
+ * message hashed from it must be at least one byte long. Holds key material: wipe copies. */
+void wgc_blake2s_init_key_absorbed(struct wgc_blake2s *state, size_t out_len, const uint8_t *key,
+				   size_t key_len);
 void wgc_blake2s_update(struct wgc_blake2s *state, const uint8_t *in, size_t in_len);
 /* Writes state->out_len bytes to out and wipes the state. */
 void wgc_blake2s_final(struct wgc_blake2s *state, uint8_t *out);

@@ -492,8 +492,11 @@ static void receive_batch(struct datapath *dp, uint8_t *const data[], const size
 
 		job = &dp->recv_jobs[i];
 		if (hsq_wants(data[i], lens[i])) {
-			/* Data first: handshakes wait for the end of the round. */
+			/* Data first: handshakes wait for the end of the round. A bad mac1 never
+			 * takes a slot (the core counts it). */
 			dp->is_crypto[i] = false;
+			if (!wgc_receive_precheck(dp->ep, data[i], lens[i]))
+				continue;
 			if (!hsq_push(&dp->hsq, data[i], lens[i], &srcs[i], &locals[i])) {
 				dp->stats.handshakes_dropped++;
 				wgc_endpoint_count_drop(dp->ep, WGC_DROP_QUEUE_FULL);
