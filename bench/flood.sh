@@ -209,7 +209,7 @@ run_impl() {
 			wait $fpid 2>/dev/null
 			out=$(cat "$TMP/flood.out")
 			record $step goodput $gp
-			record $step share $(awk -v g=$gp -v b=$base 'BEGIN {printf "%.3f", b > 0 ? g / b : 0}')
+			record $step share $(awk -v g=$gp -v b=$base 'BEGIN {printf "%.3f", (b > 0 ? g / b : 0)}')
 			record $step handshake $hs
 			record $step rate $(echo "$out" | awk '{print $6}')
 			record $step cookies $(echo "$out" | awk '{print $8}')
