@@ -24,8 +24,7 @@
 #include "daemon/sandbox.h"
 #include "daemon/tun.h"
 #include "daemon/uapi.h"
-
-#define WGC_VERSION "0.1.0"
+#include "wgc.h"
 
 enum {
 	/* Generous: the endpoint's memory is mapped lazily, so unused capacity costs no RSS. */
@@ -72,7 +71,7 @@ static int parse_args(int argc, char **argv, struct options *opts)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0) {
 			printf("wgc v%s\n\nUserspace WireGuard daemon for Linux, built on libwgc.\n",
-			       WGC_VERSION);
+			       wgc_version());
 			return 0;
 		}
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -268,7 +267,7 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		goto out;
 	(void)device_start_workers(dev); /* on failure the data path runs inline; logged */
-	log_verbose("device started (wgc v%s)", WGC_VERSION);
+	log_verbose("device started (wgc v%s)", wgc_version());
 	detach(notify_fd, null_fd, opts.ifname, level, true);
 	notify_fd = null_fd = -1;
 	ret = loop_run(loop);
