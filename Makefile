@@ -238,7 +238,7 @@ check: deps
 	$(MAKE) freestanding
 	$(MAKE) no-malloc
 	$(MAKE) daemon-deps
-	$(MAKE) check-abi check-install
+	$(MAKE) check-abi check-install check-man
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) netns
@@ -287,7 +287,7 @@ MANDIR ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 INSTALL ?= install
 # Relative to PREFIX, for check-install: what install adds beyond program, library and header.
-INSTALL_EXTRA :=
+INSTALL_EXTRA := share/man/man8/wgc.8 share/man/man3/libwgc.3
 
 .PHONY: install uninstall check-install
 install: lib daemon
@@ -302,17 +302,26 @@ install: lib daemon
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' abi/wgc.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/wgc.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/wgc.pc
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man3
+	$(INSTALL) -m 0644 man/wgc.8 $(DESTDIR)$(MANDIR)/man8/wgc.8
+	$(INSTALL) -m 0644 man/libwgc.3 $(DESTDIR)$(MANDIR)/man3/libwgc.3
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/wgc $(DESTDIR)$(LIBDIR)/$(LIB_REALNAME) \
 		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libwgc.so $(DESTDIR)$(LIBDIR)/libwgc.a \
-		$(DESTDIR)$(INCLUDEDIR)/wgc.h $(DESTDIR)$(PKGCONFIGDIR)/wgc.pc
+		$(DESTDIR)$(INCLUDEDIR)/wgc.h $(DESTDIR)$(PKGCONFIGDIR)/wgc.pc \
+		$(DESTDIR)$(MANDIR)/man8/wgc.8 $(DESTDIR)$(MANDIR)/man3/libwgc.3
 
 # Installs into a temporary DESTDIR and builds examples/two_endpoints.c against it with nothing
 # but pkg-config (shared and static), runs both, checks the ABI of the installed library, then
 # uninstalls and checks nothing is left.
 check-install: lib daemon
 	@scripts/check-install.sh
+
+# The manual pages lint clean and match the program (`wgc --help`, the environment it reads).
+.PHONY: check-man
+check-man: $(BUILD)/wgc
+	@scripts/check-man.sh $(BUILD)/wgc
 
 # Files beyond the library and program that install puts under PREFIX (for check-install).
 .PHONY: install-list-extra

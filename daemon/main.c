@@ -37,7 +37,7 @@ static void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
 		"Usage: %s [-f/--foreground] [--user NAME] [--no-sandbox] INTERFACE-NAME\n"
-		"       %s --version | --help\n"
+		"       %s --version | -h/--help\n"
 		"\n"
 		"Creates the WireGuard interface INTERFACE-NAME, served by this process and\n"
 		"configured with wg(8) through /var/run/wireguard/INTERFACE-NAME.sock.\n"
