@@ -238,7 +238,7 @@ check: deps
 	$(MAKE) freestanding
 	$(MAKE) no-malloc
 	$(MAKE) daemon-deps
-	$(MAKE) check-abi check-install check-man
+	$(MAKE) check-abi check-install check-man check-systemd
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) netns
@@ -287,10 +287,11 @@ MANDIR ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 INSTALL ?= install
 # Relative to PREFIX, for check-install: what install adds beyond program, library and header.
-INSTALL_EXTRA := share/man/man8/wgc.8 share/man/man3/libwgc.3
+INSTALL_EXTRA := share/man/man8/wgc.8 share/man/man3/libwgc.3 lib/systemd/system/wgc@.service \
+	lib/systemd/system/wg-quick@.service.d/wgc.conf
 
-.PHONY: install uninstall check-install
-install: lib daemon
+.PHONY: install uninstall check-install install-systemd
+install: lib daemon install-systemd
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
 		$(DESTDIR)$(PKGCONFIGDIR)
 	$(INSTALL) -m 0755 $(BUILD)/wgc $(DESTDIR)$(SBINDIR)/wgc
@@ -306,11 +307,23 @@ install: lib daemon
 	$(INSTALL) -m 0644 man/wgc.8 $(DESTDIR)$(MANDIR)/man8/wgc.8
 	$(INSTALL) -m 0644 man/libwgc.3 $(DESTDIR)$(MANDIR)/man3/libwgc.3
 
+# The units name the installed wgc (SBINDIR).
+install-systemd:
+	$(INSTALL) -d $(DESTDIR)$(SYSTEMDUNITDIR)/wg-quick@.service.d
+	sed 's|@SBINDIR@|$(SBINDIR)|' systemd/wgc@.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/wgc@.service
+	sed 's|@SBINDIR@|$(SBINDIR)|' systemd/wg-quick@.service.d/wgc.conf.in \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/wg-quick@.service.d/wgc.conf
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/wgc@.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/wg-quick@.service.d/wgc.conf
+
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/wgc $(DESTDIR)$(LIBDIR)/$(LIB_REALNAME) \
 		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libwgc.so $(DESTDIR)$(LIBDIR)/libwgc.a \
 		$(DESTDIR)$(INCLUDEDIR)/wgc.h $(DESTDIR)$(PKGCONFIGDIR)/wgc.pc \
-		$(DESTDIR)$(MANDIR)/man8/wgc.8 $(DESTDIR)$(MANDIR)/man3/libwgc.3
+		$(DESTDIR)$(MANDIR)/man8/wgc.8 $(DESTDIR)$(MANDIR)/man3/libwgc.3 \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/wgc@.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/wg-quick@.service.d/wgc.conf
+	-rmdir $(DESTDIR)$(SYSTEMDUNITDIR)/wg-quick@.service.d 2>/dev/null
 
 # Installs into a temporary DESTDIR and builds examples/two_endpoints.c against it with nothing
 # but pkg-config (shared and static), runs both, checks the ABI of the installed library, then
@@ -322,6 +335,11 @@ check-install: lib daemon
 .PHONY: check-man
 check-man: $(BUILD)/wgc
 	@scripts/check-man.sh $(BUILD)/wgc
+
+# The systemd units verify and keep their sandboxing (readiness: tests/netns/notify.sh).
+.PHONY: check-systemd
+check-systemd: $(BUILD)/wgc
+	@scripts/check-systemd.sh
 
 # Files beyond the library and program that install puts under PREFIX (for check-install).
 .PHONY: install-list-extra
