@@ -242,6 +242,7 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) netns
+	$(MAKE) check-deb
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-10}
 	@scripts/summary.sh
 
@@ -335,6 +336,12 @@ check-install: lib daemon
 .PHONY: check-man
 check-man: $(BUILD)/wgc
 	@scripts/check-man.sh $(BUILD)/wgc
+
+# The Debian packages: build from a copy of the tree, lintian, apt-get install ./*.deb, the demo
+# against /usr/sbin/wgc, purge (root; about a minute).
+.PHONY: check-deb
+check-deb:
+	@scripts/check-deb.sh
 
 # The systemd units verify and keep their sandboxing (readiness: tests/netns/notify.sh).
 .PHONY: check-systemd

@@ -16,6 +16,14 @@ fi
 lib=$1
 name=${2:-abi}
 mkdir -p build/results
+# debian/libwgc0.symbols lists the same symbols (dpkg-gensymbols holds the package to it).
+symbols=$(sed -n 's/^ \(wgc_[a-z0-9_]*\)@\([A-Z0-9_.]*\) .*/\1@@\2/p' debian/libwgc0.symbols | LC_ALL=C sort)
+if [ -f debian/libwgc0.symbols ] && [ "$symbols" != "$(cat abi/libwgc.sym)" ]; then
+	echo "abi: debian/libwgc0.symbols does not list the symbols of abi/libwgc.sym:"
+	diff -u abi/libwgc.sym <(echo "$symbols")
+	echo "0 1" >"build/results/$name.txt"
+	exit 1
+fi
 if diff -u abi/libwgc.sym <(list "$lib"); then
 	echo "abi: $lib exports the $(wc -l <abi/libwgc.sym) symbols of abi/libwgc.sym"
 	echo "1 0" >"build/results/$name.txt"
