@@ -238,7 +238,7 @@ check: deps
 	$(MAKE) freestanding
 	$(MAKE) no-malloc
 	$(MAKE) daemon-deps
-	$(MAKE) check-abi check-install check-man check-systemd
+	$(MAKE) check-abi check-install check-man check-systemd check-python
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) netns
@@ -342,6 +342,12 @@ check-man: $(BUILD)/wgc
 .PHONY: check-deb
 check-deb:
 	@scripts/check-deb.sh
+
+# The Python bindings (bindings/python, ctypes over libwgc.so.0): pytest, including one Python
+# endpoint against a real wgc in a network namespace (root).
+.PHONY: check-python
+check-python: lib $(BUILD)/wgc
+	@scripts/check-python.sh
 
 # The systemd units verify and keep their sandboxing (readiness: tests/netns/notify.sh).
 .PHONY: check-systemd
