@@ -238,7 +238,7 @@ check: deps
 	$(MAKE) freestanding
 	$(MAKE) no-malloc
 	$(MAKE) daemon-deps
-	$(MAKE) check-abi check-install check-man check-systemd check-python
+	$(MAKE) check-abi check-install check-man check-systemd check-python check-chart
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) netns
@@ -266,6 +266,17 @@ bench: $(BENCH_BIN)
 .PHONY: bench-tunnel
 bench-tunnel: all
 	@bench/tunnel.sh
+	@$(MAKE) --no-print-directory bench-chart
+
+# The README's bar chart, from the latest report (bench/chart.py, gnuplot).
+BENCH_RESULTS ?= $${RESULTS_DIR:-bench/results}
+.PHONY: bench-chart check-chart
+bench-chart:
+	@python3 bench/chart.py $(BENCH_RESULTS)/latest.md $(BENCH_RESULTS)/latest.png
+
+# The chart script still reads the committed reports (into a temporary file).
+check-chart:
+	@scripts/check-chart.sh
 
 # ---- demo ----
 
