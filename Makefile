@@ -119,6 +119,7 @@ test_icmp_DAEMON := icmp
 test_sandbox_DAEMON := sandbox syscall_filter log
 test_workers_DAEMON := workers
 test_loop_DAEMON := loop log
+test_notify_DAEMON := notify log
 
 $(BUILD)/tests/lib_%.o: tests/unit/lib_%.c
 	@mkdir -p $(dir $@)
