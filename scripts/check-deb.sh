@@ -114,6 +114,14 @@ check "the example builds with pkg-config against the packages" \
 check "the example runs on the packaged libwgc.so.0" \
 	sh -c "ldd '$T/example' | grep -q 'libwgc.so.0 => .*/lib/$multiarch/libwgc.so.0' &&
 		'$T/example' | grep -q 'bob: delivered .*hello bob'"
+# The Python bindings, copied out of the tree so that only the system's library can be found.
+cp -r bindings/python "$T/python"
+check "the Python bindings load the packaged libwgc.so.0" \
+	sh -c "cd '$T/python' && env -u WGC_LIBRARY PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -c \
+		'import wgc, wgc._lib as l; print(wgc.version(), l._find())' | tee '$T/py.out' &&
+		grep -qx '$version libwgc.so.0' '$T/py.out' &&
+		PYTHONPATH='$T/python' PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 examples/loopback.py |
+		grep -q 'hello bob'"
 echo "+ WGC=/usr/sbin/wgc scripts/demo.sh (log in build/deb-demo.log)" >&2
 WGC=/usr/sbin/wgc scripts/demo.sh >"$ROOT/build/deb-demo.log" 2>&1
 rc=$?
