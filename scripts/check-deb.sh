@@ -20,7 +20,7 @@ check() {
 	if "$@"; then pass "$name"; else fail "$name"; fi
 }
 run() { echo "+ $*" >&2; "$@"; }
-PKGS=(wgc libwgc0 libwgc-dev)
+PKGS=(wgc libwgc0 libwgc-dev python3-wgc)
 T=$(mktemp -d /tmp/wgc-deb.XXXXXX)
 installed=false
 cleanup() {
@@ -59,7 +59,7 @@ check "debian/changelog is at version $version" \
 # ---- build ----
 src=$T/wgc-$version
 mkdir "$src"
-git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$src"
+git ls-files -co --exclude-standard | grep -v '__pycache__/' | tar -cf - -T - | tar -xf - -C "$src"
 start=$(date +%s)
 echo "+ dpkg-buildpackage -us -uc -b (in $src, log in build/deb-build.log)" >&2
 (cd "$src" && DEB_BUILD_OPTIONS=parallel=2 dpkg-buildpackage -us -uc -b) >"$ROOT/build/deb-build.log" 2>&1
@@ -67,7 +67,11 @@ rc=$?
 check "dpkg-buildpackage -us -uc -b ($(($(date +%s) - start)) s)" test $rc -eq 0
 [ $rc -eq 0 ] || { tail -30 "$ROOT/build/deb-build.log"; record; exit; }
 debs=()
-for p in "${PKGS[@]}"; do debs+=("$T/${p}_${version}_$(dpkg --print-architecture).deb"); done
+for p in "${PKGS[@]}"; do
+	arch=$(dpkg --print-architecture)
+	[ "$p" = python3-wgc ] && arch=all
+	debs+=("$T/${p}_${version}_$arch.deb")
+done
 for d in "${debs[@]}"; do check "built $(basename "$d")" test -f "$d"; done
 check "lintian: no error" run lintian --fail-on error --tag-display-limit 0 "$T"/wgc_*.changes
 
@@ -91,6 +95,10 @@ check "libwgc0 depends on libsodium (shlibs)" \
 	sh -c "dpkg-deb -f '${debs[1]}' Depends | grep -q libsodium23"
 check "libwgc-dev depends on libwgc0 (= $version)" \
 	sh -c "dpkg-deb -f '${debs[2]}' Depends | grep -qF 'libwgc0 (= $version)'"
+check "python3-wgc ships the module wgc" has "${debs[3]}" \
+	usr/lib/python3/dist-packages/wgc/__init__.py
+check "python3-wgc depends on libwgc0 and python3" \
+	sh -c "dpkg-deb -f '${debs[3]}' Depends | grep -q 'libwgc0 (>= $version).*python3'"
 check "libwgc0 has a symbols file" sh -c "dpkg-deb -I '${debs[1]}' symbols | grep -q '^ wgc_send@WGC_0'"
 
 # ---- install and use ----
@@ -114,13 +122,15 @@ check "the example builds with pkg-config against the packages" \
 check "the example runs on the packaged libwgc.so.0" \
 	sh -c "ldd '$T/example' | grep -q 'libwgc.so.0 => .*/lib/$multiarch/libwgc.so.0' &&
 		'$T/example' | grep -q 'bob: delivered .*hello bob'"
-# The Python bindings, copied out of the tree so that only the system's library can be found.
-cp -r bindings/python "$T/python"
-check "the Python bindings load the packaged libwgc.so.0" \
-	sh -c "cd '$T/python' && env -u WGC_LIBRARY PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -c \
-		'import wgc, wgc._lib as l; print(wgc.version(), l._find())' | tee '$T/py.out' &&
-		grep -qx '$version libwgc.so.0' '$T/py.out' &&
-		PYTHONPATH='$T/python' PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 examples/loopback.py |
+# python3-wgc, imported from outside the tree, finds the packaged libwgc.so.0.
+mkdir "$T/py"
+cp bindings/python/examples/loopback.py "$T/py/"
+check "python3-wgc imports and loads the packaged libwgc.so.0" \
+	sh -c "cd '$T/py' && env -u WGC_LIBRARY -u PYTHONPATH PYTHONDONTWRITEBYTECODE=1 \
+		/usr/bin/python3 -c 'import wgc, wgc._lib as l; print(wgc.__file__, wgc.version(),
+		l._find())' | tee py.out &&
+		grep -qx '/usr/lib/python3/dist-packages/wgc/__init__.py $version libwgc.so.0' py.out &&
+		env -u PYTHONPATH PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 loopback.py |
 		grep -q 'hello bob'"
 echo "+ WGC=/usr/sbin/wgc scripts/demo.sh (log in build/deb-demo.log)" >&2
 WGC=/usr/sbin/wgc scripts/demo.sh >"$ROOT/build/deb-demo.log" 2>&1
