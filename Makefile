@@ -72,8 +72,8 @@ $(BUILD)/asan/libwgc.a: $(LIB_OBJ_SAN)
 # libwgc.so.MAJOR.MINOR.PATCH is the file, libwgc.so.MAJOR its soname (and the link the loader
 # follows), libwgc.so the link -lwgc finds. abi/libwgc.map exports only wgc_* under one version
 # node; abi/libwgc.sym is the committed list that check-abi compares the built library with.
-# LDFLAGS (empty here; hardening flags from dpkg-buildflags in debian/rules) goes on every link.
-
+# LDFLAGS (empty here; hardening flags from dpkg-buildflags in debian/rules) goes on the links
+# of libwgc.so and wgc.
 
 $(BUILD)/$(LIB_REALNAME): $(LIB_OBJ) abi/libwgc.map
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=abi/libwgc.map -Wl,--no-undefined \

@@ -4,7 +4,8 @@
  * datagrams of "KEY=VALUE" lines sent to the AF_UNIX socket named by $NOTIFY_SOCKET (a path, or
  * an abstract name written with a leading '@'). The socket is connected during setup, while the
  * file system is still reachable; later messages are one send() each, a call the seccomp
- * allow-list already has, so they work from inside the sandbox.
+ * allow-list already has, so they work from inside the sandbox. All four calls are for main's
+ * thread (configuration-time); none keeps state beyond the descriptor it returns.
  */
 #ifndef WGC_DAEMON_NOTIFY_H
 #define WGC_DAEMON_NOTIFY_H
