@@ -108,7 +108,7 @@ check "READY=1 arrives" wait_until 5 grep -q 'READY=1' "$NOTES"
 check "the key memory is locked" sh -c "! grep -q 'cannot lock' '$TMP/$IF_C.log'"
 check "the daemon keeps only the capabilities it needs ($want_eff)" \
 	test "$(awk '/^CapEff/ { print $2 }' "/proc/${DAEMON_PID[$IF_C]}/status")" = $want_eff
-wg genkey >"$TMP/e.key"
+(umask 077 && wg genkey >"$TMP/e.key")
 check "wg configures it" C wg set "$IF_C" private-key "$TMP/e.key" listen-port 51820
 check "the daemon exits 0 on SIGTERM" stop_daemon "$IF_C"
 wait "$LISTENER_PID" 2>/dev/null
