@@ -12,7 +12,8 @@ LIB_WARN := $(WARN) -Wconversion
 OPT ?= -O2
 # -MMD -MP: every object records the headers it read (build/**/*.d, included below), so a header
 # change rebuilds exactly what uses it.
-CFLAGS_COMMON := -std=c11 -g $(OPT) -D_DEFAULT_SOURCE -Iinclude -I. -fPIC -MMD -MP
+# EXTRA_CFLAGS: the packager's flags (debian/rules passes dpkg-buildflags' CPPFLAGS and CFLAGS).
+CFLAGS_COMMON := -std=c11 -g $(OPT) -D_DEFAULT_SOURCE -Iinclude -I. -fPIC -MMD -MP $(EXTRA_CFLAGS)
 LIB_CFLAGS := $(CFLAGS_COMMON) $(LIB_WARN) -fvisibility=hidden
 APP_CFLAGS := $(CFLAGS_COMMON) $(WARN)
 # WGC_DEBUG compiles in WGC_ASSERT (base/assert.h): on in the sanitizer and fuzz builds, off in
@@ -21,6 +22,14 @@ DEBUG_FLAGS := -DWGC_DEBUG
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
 	$(DEBUG_FLAGS)
 LIBS := -lsodium
+
+# The version lives in include/wgc.h alone; the shared library's names come from it (see
+# "version, soname and exported symbols" below).
+version_part = $(shell sed -n 's/^.define WGC_VERSION_$(1) *\([0-9][0-9]*\)$$/\1/p' include/wgc.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+SONAME := libwgc.so.$(VERSION_MAJOR)
+LIB_REALNAME := libwgc.so.$(VERSION)
 
 LIB_SRC := $(wildcard crypto/*.c) $(wildcard core/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -36,7 +45,7 @@ TEST_BIN_SAN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/asan/tests/%)
 
 all: lib example daemon tools
 
-lib: $(BUILD)/libwgc.a $(BUILD)/libwgc.so
+lib: $(BUILD)/libwgc.a $(BUILD)/libwgc.so $(BUILD)/$(SONAME)
 
 deps:
 	@scripts/install-deps.sh
@@ -59,8 +68,31 @@ $(BUILD)/asan/libwgc.a: $(LIB_OBJ_SAN)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libwgc.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libwgc.so.0 -o $@ $^ $(LIBS)
+# ---- version, soname and exported symbols (one source: include/wgc.h, abi/) ----
+# libwgc.so.MAJOR.MINOR.PATCH is the file, libwgc.so.MAJOR its soname (and the link the loader
+# follows), libwgc.so the link -lwgc finds. abi/libwgc.map exports only wgc_* under one version
+# node; abi/libwgc.sym is the committed list that check-abi compares the built library with.
+# LDFLAGS (empty here; hardening flags from dpkg-buildflags in debian/rules) goes on the links
+# of libwgc.so and wgc.
+
+$(BUILD)/$(LIB_REALNAME): $(LIB_OBJ) abi/libwgc.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=abi/libwgc.map -Wl,--no-undefined \
+		$(LDFLAGS) -o $@ $(LIB_OBJ) $(LIBS)
+
+$(BUILD)/$(SONAME) $(BUILD)/libwgc.so: $(BUILD)/$(LIB_REALNAME)
+	ln -sf $(LIB_REALNAME) $@
+
+.PHONY: version check-abi abi-update
+version:
+	@echo $(VERSION)
+
+# The exported symbols (name@@node) must equal abi/libwgc.sym: an accidental ABI change fails.
+check-abi: $(BUILD)/$(LIB_REALNAME)
+	@scripts/check-abi.sh $(BUILD)/$(LIB_REALNAME)
+
+# After a deliberate ABI change: regenerate the list (and commit it with the change).
+abi-update: $(BUILD)/$(LIB_REALNAME)
+	@scripts/check-abi.sh --list $(BUILD)/$(LIB_REALNAME) >abi/libwgc.sym
 
 # ---- daemon objects (plain and ASan+UBSan builds; recvmmsg, accept4, pipe2 are GNU) ----
 
@@ -88,6 +120,7 @@ test_sandbox_DAEMON := sandbox syscall_filter log
 test_workers_DAEMON := workers
 test_loop_DAEMON := loop log
 test_hsqueue_DAEMON := hsqueue log
+test_notify_DAEMON := notify log
 
 $(BUILD)/tests/lib_%.o: tests/unit/lib_%.c
 	@mkdir -p $(dir $@)
@@ -155,7 +188,7 @@ $(BUILD)/example-two-endpoints: examples/two_endpoints.c $(BUILD)/libwgc.a
 daemon: $(BUILD)/wgc
 
 $(BUILD)/wgc: $(DAEMON_OBJ) $(BUILD)/libwgc.a
-	$(CC) -o $@ $(DAEMON_OBJ) $(BUILD)/libwgc.a $(LIBS) -lseccomp -lpthread
+	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(BUILD)/libwgc.a $(LIBS) -lseccomp -lpthread
 
 # ---- tools: programs the benchmarks and netns tests drive (not installed) ----
 
@@ -216,9 +249,11 @@ check: deps
 	$(MAKE) freestanding
 	$(MAKE) no-malloc
 	$(MAKE) daemon-deps
+	$(MAKE) check-abi check-install check-man check-systemd check-python check-chart
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) netns
+	$(MAKE) check-deb
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-10}
 	@scripts/summary.sh
 
@@ -242,6 +277,17 @@ bench: $(BENCH_BIN)
 .PHONY: bench-tunnel
 bench-tunnel: all
 	@bench/tunnel.sh
+	@$(MAKE) --no-print-directory bench-chart
+
+# The README's bar chart, from the latest report (bench/chart.py, gnuplot).
+BENCH_RESULTS ?= $${RESULTS_DIR:-bench/results}
+.PHONY: bench-chart check-chart
+bench-chart:
+	@python3 bench/chart.py $(BENCH_RESULTS)/latest.md $(BENCH_RESULTS)/latest.png
+
+# The chart script still reads the committed reports (into a temporary file).
+check-chart:
+	@scripts/check-chart.sh
 
 # ---- bench-flood: goodput and handshakes under a handshake flood, wgc vs wireguard-go ----
 # bench/flood.sh reads RUNS, DURATION, RATES, MODES, WGGO ... (see its header). Results:
@@ -258,3 +304,87 @@ demo: deps $(BUILD)/wgc
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- install / uninstall (PREFIX, DESTDIR; the directories below may each be overridden) ----
+# What goes where is listed once, in README.md "Install". debian/rules passes LIBDIR (multiarch)
+# and SYSTEMDUNITDIR. Nothing is stripped here (dh_strip does that for the packages).
+
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+# Relative to PREFIX, for check-install: what install adds beyond program, library and header.
+INSTALL_EXTRA := share/man/man8/wgc.8 share/man/man3/libwgc.3 lib/systemd/system/wgc@.service \
+	lib/systemd/system/wg-quick@.service.d/wgc.conf
+
+.PHONY: install uninstall check-install install-systemd
+install: lib daemon install-systemd
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR)
+	$(INSTALL) -m 0755 $(BUILD)/wgc $(DESTDIR)$(SBINDIR)/wgc
+	$(INSTALL) -m 0644 $(BUILD)/$(LIB_REALNAME) $(DESTDIR)$(LIBDIR)/$(LIB_REALNAME)
+	ln -sf $(LIB_REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(LIB_REALNAME) $(DESTDIR)$(LIBDIR)/libwgc.so
+	$(INSTALL) -m 0644 $(BUILD)/libwgc.a $(DESTDIR)$(LIBDIR)/libwgc.a
+	$(INSTALL) -m 0644 include/wgc.h $(DESTDIR)$(INCLUDEDIR)/wgc.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' abi/wgc.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/wgc.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/wgc.pc
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man3
+	$(INSTALL) -m 0644 man/wgc.8 $(DESTDIR)$(MANDIR)/man8/wgc.8
+	$(INSTALL) -m 0644 man/libwgc.3 $(DESTDIR)$(MANDIR)/man3/libwgc.3
+
+# The units name the installed wgc (SBINDIR).
+install-systemd:
+	$(INSTALL) -d $(DESTDIR)$(SYSTEMDUNITDIR)/wg-quick@.service.d
+	sed 's|@SBINDIR@|$(SBINDIR)|' systemd/wgc@.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/wgc@.service
+	sed 's|@SBINDIR@|$(SBINDIR)|' systemd/wg-quick@.service.d/wgc.conf.in \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/wg-quick@.service.d/wgc.conf
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/wgc@.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/wg-quick@.service.d/wgc.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/wgc $(DESTDIR)$(LIBDIR)/$(LIB_REALNAME) \
+		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libwgc.so $(DESTDIR)$(LIBDIR)/libwgc.a \
+		$(DESTDIR)$(INCLUDEDIR)/wgc.h $(DESTDIR)$(PKGCONFIGDIR)/wgc.pc \
+		$(DESTDIR)$(MANDIR)/man8/wgc.8 $(DESTDIR)$(MANDIR)/man3/libwgc.3 \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/wgc@.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/wg-quick@.service.d/wgc.conf
+	-rmdir $(DESTDIR)$(SYSTEMDUNITDIR)/wg-quick@.service.d 2>/dev/null
+
+# Installs into a temporary DESTDIR and builds examples/two_endpoints.c against it with nothing
+# but pkg-config (shared and static), runs both, checks the ABI of the installed library, then
+# uninstalls and checks nothing is left.
+check-install: lib daemon
+	@scripts/check-install.sh
+
+# The manual pages lint clean and match the program (`wgc --help`, the environment it reads).
+.PHONY: check-man
+check-man: $(BUILD)/wgc
+	@scripts/check-man.sh $(BUILD)/wgc
+
+# The Debian packages: build from a copy of the tree, lintian, apt-get install ./*.deb, the demo
+# against /usr/sbin/wgc, purge (root; about a minute).
+.PHONY: check-deb
+check-deb:
+	@scripts/check-deb.sh
+
+# The Python bindings (bindings/python, ctypes over libwgc.so.0): pytest, including one Python
+# endpoint against a real wgc in a network namespace (root).
+.PHONY: check-python
+check-python: lib $(BUILD)/wgc
+	@scripts/check-python.sh
+
+# The systemd units verify and keep their sandboxing (readiness: tests/netns/notify.sh).
+.PHONY: check-systemd
+check-systemd: $(BUILD)/wgc
+	@scripts/check-systemd.sh
+
+# Files beyond the library and program that install puts under PREFIX (for check-install).
+.PHONY: install-list-extra
+install-list-extra:
+	@echo $(INSTALL_EXTRA)

@@ -671,6 +671,11 @@ uint64_t wgc_endpoint_next_deadline(const struct wgc_endpoint *ep)
 
 /* ---- text ---- */
 
+const char *wgc_version(void)
+{
+	return WGC_VERSION_STRING;
+}
+
 const char *wgc_status_str(enum wgc_status status)
 {
 	switch (status) {

@@ -39,6 +39,29 @@ extern "C" {
 #define WGC_MUST_CHECK
 #endif
 
+/* ---- version ----
+ *
+ * The one place the version is written: the Makefile reads these three lines for the shared
+ * library's file name (libwgc.so.MAJOR.MINOR.PATCH), its soname (libwgc.so.MAJOR), wgc.pc and the
+ * Debian changelog check; `wgc --version` prints wgc_version(). MAJOR changes with every
+ * incompatible ABI change (abi/libwgc.sym lists the ABI), MINOR when functions are added. */
+#define WGC_VERSION_MAJOR 0
+#define WGC_VERSION_MINOR 1
+#define WGC_VERSION_PATCH 0
+
+#define WGC_VERSION_STRINGIFY_(x) #x
+#define WGC_VERSION_STRINGIFY(x) WGC_VERSION_STRINGIFY_(x)
+/* "MAJOR.MINOR.PATCH" of the header compiled against. */
+#define WGC_VERSION_STRING                                                                        \
+	WGC_VERSION_STRINGIFY(WGC_VERSION_MAJOR)                                                  \
+	"." WGC_VERSION_STRINGIFY(WGC_VERSION_MINOR) "." WGC_VERSION_STRINGIFY(WGC_VERSION_PATCH)
+/* One integer for #if comparisons: 0x00MMmmpp. */
+#define WGC_VERSION_NUMBER                                                                        \
+	((WGC_VERSION_MAJOR << 16) | (WGC_VERSION_MINOR << 8) | WGC_VERSION_PATCH)
+
+/* "MAJOR.MINOR.PATCH" of the library linked at run time (static storage). Any thread. */
+WGC_API const char *wgc_version(void);
+
 /* ---- sizes ---- */
 
 enum {

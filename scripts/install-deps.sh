@@ -5,6 +5,9 @@ set -euo pipefail
 pkgs=(build-essential clang libclang-rt-14-dev libsodium-dev libcmocka-dev libseccomp-dev
 	pkg-config python3 python3-cryptography iproute2 wireguard-tools wireguard-go iperf3 ethtool
 	iputils-ping procps gdb)
+# Shipping (issue 13): man page lint, Debian package build and lint, the Python bindings' tests,
+# the benchmark chart.
+pkgs+=(mandoc man-db systemd dpkg-dev debhelper lintian dh-python python3-pytest gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
