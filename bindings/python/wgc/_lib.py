@@ -38,7 +38,7 @@ ACTION_SEND, ACTION_DELIVER, ACTION_FLUSH, ACTION_PURGE = range(4)
 # enum wgc_verdict
 VERDICT_DONE, VERDICT_CRYPTO, VERDICT_STAGE, VERDICT_DROP = range(4)
 # enum wgc_drop_reason: WGC_DROP__COUNT
-DROP_COUNT = 27
+DROP_COUNT = 29
 DROP_PEER_GONE = 24
 
 
@@ -77,7 +77,7 @@ class Limits(ctypes.Structure):
 class Config(ctypes.Structure):
     _fields_ = [("limits", Limits), ("random", RANDOM_FN), ("wall_clock", WALL_CLOCK_FN),
                 ("ctx", ctypes.c_void_p), ("load_threshold_per_s", ctypes.c_uint32),
-                ("mtu", ctypes.c_uint32)]
+                ("mtu", ctypes.c_uint32), ("cookie_replies_per_s", ctypes.c_uint32)]
 
 
 class PeerStats(ctypes.Structure):
