@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "base/assert.h"
 #include "base/ip.h"
 #include "crypto/crypto.h"
 
@@ -64,6 +65,7 @@ bool wgc_cookie_mac1_is_valid(const struct wgc_cookie_checker *checker, const ui
 	uint8_t computed[MAC_LEN];
 	bool ok;
 
+	WGC_ASSERT(len > 2 * MAC_LEN);
 	wgc_blake2s_update(&state, msg, mac1_off);
 	wgc_blake2s_final(&state, computed); /* wipes state */
 	ok = wgc_ct_equal(computed, msg + mac1_off, MAC_LEN);

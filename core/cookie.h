@@ -57,7 +57,8 @@ bool wgc_cookie_checker_needs_secret(const struct wgc_cookie_checker *checker, u
 void wgc_cookie_checker_set_secret(struct wgc_cookie_checker *checker,
 				   const uint8_t secret[NOISE_SYMMETRIC_KEY_LEN], uint64_t now);
 void wgc_cookie_checker_clear(struct wgc_cookie_checker *checker);
-/* True when mac1 (at len - 32) of a handshake message of len bytes is right. Constant time. */
+/* True when mac1 (at len - 32) of a handshake message of len bytes (> 32) is right. Constant
+ * time. */
 bool wgc_cookie_mac1_is_valid(const struct wgc_cookie_checker *checker, const uint8_t *msg,
 			      size_t len);
 /* Checks the macs of a handshake message of len bytes (macs are its last 32 bytes) from src. mac2 is

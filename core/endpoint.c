@@ -32,6 +32,7 @@ struct layout {
 	size_t keypairs_off;
 	size_t allowedips_off;
 	size_t ratelimit_off;
+	size_t cookie_ratelimit_off;
 	size_t heap_off;
 	size_t total;
 };
@@ -91,6 +92,8 @@ static bool compute_layout(const struct wgc_limits *limits, struct layout *l)
 	       layout_add(&l->total, &l->allowedips_off, 1, routes_size) &&
 	       layout_add(&l->total, &l->ratelimit_off, l->ratelimit_entries,
 			  sizeof(struct wgc_ratelimit_entry)) &&
+	       layout_add(&l->total, &l->cookie_ratelimit_off, l->ratelimit_entries,
+			  sizeof(struct wgc_ratelimit_entry)) &&
 	       layout_add(&l->total, &l->heap_off, limits->max_peers, sizeof(struct wgc_timers *));
 }
 
@@ -129,6 +132,8 @@ enum wgc_status wgc_endpoint_init(void *mem, size_t mem_size, const struct wgc_c
 	ep->cookie_cost_ns = WGC_NSEC_PER_SEC / (cfg->cookie_replies_per_s ?
 						 cfg->cookie_replies_per_s :
 						 WGC_DEFAULT_COOKIE_REPLIES_PER_S);
+	if (ep->cookie_cost_ns == 0) /* more than 10^9 a second asked: one a nanosecond */
+		ep->cookie_cost_ns = 1;
 	ep->cookie_tokens_max_ns = WGC_NSEC_PER_SEC / 10 < ep->cookie_cost_ns ?
 					   ep->cookie_cost_ns :
 					   WGC_NSEC_PER_SEC / 10;
@@ -145,7 +150,10 @@ enum wgc_status wgc_endpoint_init(void *mem, size_t mem_size, const struct wgc_c
 	wgc_trie_init(&ep->allowedips, base + l.allowedips_off, cfg->limits.max_allowed_ips);
 	wgc_ratelimiter_init(&ep->ratelimiter,
 			     (struct wgc_ratelimit_entry *)(void *)(base + l.ratelimit_off),
-			     l.ratelimit_entries, secret);
+			     l.ratelimit_entries, RATELIMIT_HANDSHAKES, secret);
+	wgc_ratelimiter_init(&ep->cookie_ratelimiter,
+			     (struct wgc_ratelimit_entry *)(void *)(base + l.cookie_ratelimit_off),
+			     l.ratelimit_entries, RATELIMIT_COOKIE_REPLIES, secret);
 	wgc_timer_heap_init(&ep->timers, (struct wgc_timers **)(void *)(base + l.heap_off),
 			    cfg->limits.max_peers);
 	wgc_cookie_checker_set_secret(&ep->cookie_checker, secret + RATELIMIT_SECRET_LEN, now);
@@ -169,6 +177,7 @@ void wgc_endpoint_clear(struct wgc_endpoint *ep)
 	wgc_noise_local_set_private_key(&ep->local, NULL);
 	wgc_cookie_checker_clear(&ep->cookie_checker);
 	wgc_memzero(ep->ratelimiter.secret, sizeof(ep->ratelimiter.secret));
+	wgc_memzero(ep->cookie_ratelimiter.secret, sizeof(ep->cookie_ratelimiter.secret));
 	wgc_endpoint_serial_exit(ep);
 }
 

@@ -49,7 +49,8 @@ struct wgc_endpoint {
 	struct wgc_index_table indexes;
 	struct wgc_keypair_pool keypairs;
 	struct wgc_allowedips allowedips;
-	struct wgc_ratelimiter ratelimiter;
+	struct wgc_ratelimiter ratelimiter;        /* mac2-valid handshakes under load */
+	struct wgc_ratelimiter cookie_ratelimiter; /* cookie replies, per address and port */
 	struct wgc_timer_heap timers;
 	wgc_random_fn random;
 	wgc_wall_clock_fn wall_clock;

@@ -111,9 +111,10 @@ static enum wgc_drop_reason admit_handshake(struct wgc_endpoint *ep, const uint8
 	if (state == MAC_STATE_VALID_MAC1_AND_MAC2)
 		return wgc_ratelimiter_allow(&ep->ratelimiter, src, now) ? WGC_DROP_NONE :
 									    WGC_DROP_RATE_LIMITED;
-	/* A cookie reply is budgeted like a handshake: per source (the same bucket, so a source
-	 * gets at most 20 answers a second of either kind) and in all. */
-	if (!wgc_ratelimiter_allow(&ep->ratelimiter, src, now) ||
+	/* A cookie reply is budgeted per source address and port (a bucket of its own: charging the
+	 * handshake bucket, as a first version did, let a spoofer using a peer's address spend the
+	 * budget of the peer's mac2-valid retries) and in all. */
+	if (!wgc_ratelimiter_allow(&ep->cookie_ratelimiter, src, now) ||
 	    !wgc_endpoint_take_cookie_token(ep, now))
 		return WGC_DROP_COOKIE_LIMITED;
 	return send_cookie_reply(ep, msg, len, src, out);

@@ -35,10 +35,9 @@ enum {
 	CONTROL_SLOTS = 2 * UDP_BATCH_MAX,
 	TICK_ROUNDS_MAX = 4096,
 	/* Handshake work per event-loop round: messages are taken from the queue until it is empty
-	 * or this much time has gone (checked every HS_CHECK_EVERY messages), so the data of the
-	 * next round waits at most about this long for handshakes. */
+	 * or this much time has gone (checked after each one: a message costs up to three X25519),
+	 * so the data of the next round waits at most about this long for handshakes. */
 	HS_ROUND_NS = 100 * 1000,
-	HS_CHECK_EVERY = 4,
 };
 
 /* An action list with its own storage. */
@@ -263,6 +262,8 @@ static bool prepare_send(struct datapath *dp, struct wgc_peer *peer, struct pool
 }
 
 static void run_actions(struct datapath *dp, struct wgc_actions *out);
+static void run_actions_from(struct datapath *dp, struct wgc_actions *out,
+			     const struct udp_src *local);
 
 static void flush_staged(struct datapath *dp, struct wgc_peer *peer)
 {
@@ -337,7 +338,10 @@ static void deliver(struct datapath *dp, uint8_t *data, size_t len)
 	}
 }
 
-static void run_actions(struct datapath *dp, struct wgc_actions *out)
+/* Carries out the core's actions; a SEND without a peer (a cookie reply) leaves from local, or
+ * from the kernel's choice when local is NULL. */
+static void run_actions_from(struct datapath *dp, struct wgc_actions *out,
+			     const struct udp_src *local)
 {
 	size_t i;
 
@@ -347,7 +351,8 @@ static void run_actions(struct datapath *dp, struct wgc_actions *out)
 		switch (a->kind) {
 		case WGC_ACTION_SEND:
 			trace_sent(a);
-			tx_add_control(dp, a->data, a->len, &a->addr, source_of(a->peer));
+			tx_add_control(dp, a->data, a->len, &a->addr,
+				       a->peer ? source_of(a->peer) : local);
 			break;
 		case WGC_ACTION_DELIVER:
 			deliver(dp, a->data, a->len);
@@ -365,6 +370,11 @@ static void run_actions(struct datapath *dp, struct wgc_actions *out)
 		gro_flush(dp);
 	out->count = 0;
 	out->scratch_used = 0;
+}
+
+static void run_actions(struct datapath *dp, struct wgc_actions *out)
+{
+	run_actions_from(dp, out, NULL);
 }
 
 struct wgc_actions *datapath_actions(struct datapath *dp)
@@ -542,29 +552,28 @@ bool datapath_handshakes(struct datapath *dp, uint64_t now)
 	struct wgc_receive_job job;
 	struct hsq_slot *slot;
 	uint64_t deadline;
-	unsigned k;
 
 	if (hsq_count(&dp->hsq) == 0)
 		return false;
 	dp->now_ns = now;
 	deadline = monotonic_ns() + HS_ROUND_NS;
 	do {
-		/* A message makes at most a reply and a FLUSH: a few fit the action list. */
-		batch_reset(&dp->batch);
-		for (k = 0; k < HS_CHECK_EVERY && (slot = hsq_peek(&dp->hsq)); k++) {
-			uint8_t type = slot->msg[0];
+		uint8_t type;
 
-			/* Handshake-class messages are handled whole by prepare; CRYPTO would be a
-			 * data message, which never gets here: give it up rather than leak it. */
-			if (wgc_receive_prepare(dp->ep, now, slot->msg, slot->len, &slot->src, &job,
-						&dp->batch.out) == WGC_VERDICT_CRYPTO)
-				wgc_receive_abandon(&job);
-			trace_received(type, slot->len, &slot->src, &job);
-			if (job.peer)
-				learn_source(job.peer, &slot->local);
-			hsq_pop(&dp->hsq);
-		}
-		run_actions(dp, &dp->batch.out);
+		slot = hsq_peek(&dp->hsq);
+		type = slot->msg[0];
+		batch_reset(&dp->batch);
+		/* Handshake messages are handled whole by prepare; CRYPTO would be a data message,
+		 * which never gets here: give it up rather than leak it. */
+		if (wgc_receive_prepare(dp->ep, now, slot->msg, slot->len, &slot->src, &job,
+					&dp->batch.out) == WGC_VERDICT_CRYPTO)
+			wgc_receive_abandon(&job);
+		trace_received(type, slot->len, &slot->src, &job);
+		if (job.peer)
+			learn_source(job.peer, &slot->local);
+		/* A cookie reply has no peer: it leaves from the address the message came to. */
+		run_actions_from(dp, &dp->batch.out, &slot->local);
+		hsq_pop(&dp->hsq);
 	} while (hsq_count(&dp->hsq) > 0 && monotonic_ns() < deadline);
 	return hsq_count(&dp->hsq) > 0;
 }

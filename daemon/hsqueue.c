@@ -13,10 +13,12 @@ int hsq_init(struct hsq *q)
 	void *mem = mmap(NULL, HSQ_CAP * sizeof(struct hsq_slot), PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
+	int err = errno;
+
 	memset(q, 0, sizeof(*q));
 	if (mem == MAP_FAILED) {
-		log_error("mapping the handshake queue: %s", strerror(ENOMEM));
-		return -ENOMEM;
+		log_error("mapping the handshake queue: %s", strerror(err));
+		return -err;
 	}
 	q->slots = mem;
 	return 0;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The handshake queue: received handshake messages (initiations, responses, cookie replies) wait
+ * The handshake queue: received handshake messages (initiations and responses) wait
  * here, copied out of the receive buffers, so that the data messages of the same batch go first
  * and the Noise work (up to four X25519 each) runs afterwards within a time budget per event-loop
  * round. A fixed ring mapped at start (pages touched only as far as the queue ever filled): when
@@ -39,11 +39,14 @@ struct hsq {
 	uint32_t high;          /* most slots ever in use at once */
 };
 
-/* True for a datagram that belongs in the queue: a handshake-class type that fits a slot (the
- * core drops anything else of those types at once, for its length). */
+/* True for a datagram that belongs in the queue: an initiation or a response (type word 1 or 2,
+ * reserved bytes zero) that fits a slot. Anything else of those types the core drops at once for
+ * its type or length, and cookie replies are cheap (an index lookup, one AEAD for a handshake of
+ * ours), so neither takes a slot or counts as load. */
 static inline bool hsq_wants(const uint8_t *data, size_t len)
 {
-	return len >= 4 && len <= HSQ_MSG_MAX && data[0] >= 1 && data[0] <= 3;
+	return len >= 4 && len <= HSQ_MSG_MAX && (data[0] == 1 || data[0] == 2) && data[1] == 0 &&
+	       data[2] == 0 && data[3] == 0;
 }
 
 /* Maps the ring; 0 or -ENOMEM (logged). */

@@ -186,9 +186,9 @@ int loop_run(struct loop *loop)
 		loop->end_fn(loop->end_ctx, 0);
 	while (!loop->is_stopping) {
 		n = epoll_wait(loop->epoll_fd, loop->events, EPOLL_EVENTS, loop->is_busy ? 0 : -1);
+		if (n < 0 && errno == EINTR) /* (a stop/continue wakes it without a handler) */
+			continue;                /* busy stays set: the work is still there */
 		loop->is_busy = false;
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0) {
 			err = errno;
 			log_error("waiting for events: %s", strerror(err));

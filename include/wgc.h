@@ -99,7 +99,7 @@ enum wgc_drop_reason {
 	WGC_DROP_BAD_LENGTH,         /* handshake/cookie message of the wrong length */
 	WGC_DROP_BAD_MAC1,           /* mac1 does not verify: never answered */
 	WGC_DROP_COOKIE_SENT,        /* under load without valid mac2: answered with a cookie reply */
-	WGC_DROP_RATE_LIMITED,       /* handshake with valid mac2 over its source's token bucket */
+	WGC_DROP_RATE_LIMITED,       /* handshake with valid mac2 over its address's token bucket */
 	WGC_DROP_NO_IDENTITY,        /* handshake while we have no private key */
 	WGC_DROP_UNKNOWN_PEER,       /* initiation from a static key that is not a configured peer */
 	WGC_DROP_HANDSHAKE_INVALID,  /* handshake decryption or DH failed */
@@ -122,7 +122,7 @@ enum wgc_drop_reason {
 	WGC_DROP_RANDOM_FAILED,      /* the random callback failed, so no reply could be made */
 	WGC_DROP_BAD_ADDRESS,        /* caller passed a source address of no known family */
 	WGC_DROP_COOKIE_LIMITED,     /* under load without valid mac2, over the cookie-reply budget
-				      * (its source's token bucket, or the endpoint's per second):
+				      * (its address and port's bucket, or the endpoint's):
 				      * dropped unanswered, so a flood cannot use us as a reflector */
 	WGC_DROP_QUEUE_FULL,         /* handshake message the caller dropped, before any crypto,
 				      * because its handshake queue was full (counted by the caller
@@ -218,16 +218,18 @@ struct wgc_config {
 	uint32_t load_threshold_per_s;
 	uint32_t mtu; /* tunnel MTU for padding, bytes; 0 = WGC_DEFAULT_MTU */
 	/* Cookie replies (made under load for handshakes without a valid mac2) cost a random draw, a
-	 * hash, an AEAD and a datagram each. They are budgeted twice: per source, from the same token
-	 * bucket as handshakes under load (RATELIMIT_PACKETS_PER_SECOND 20/s, burst 5; IPv6 by /64),
-	 * and in all, at most this many per second (burst: a tenth of it). 0 = default
-	 * (WGC_DEFAULT_COOKIE_REPLIES_PER_S). Over budget: dropped unanswered (COOKIE_LIMITED). */
+	 * hash, an AEAD and a datagram each. They are budgeted twice: per source address and port
+	 * (20/s, burst 5, IPv6 by /64, a table of max_ratelimit_entries that evicts the longest idle
+	 * source when full) and in all, at most this many per second (burst: a tenth of it). Over
+	 * budget: dropped unanswered (COOKIE_LIMITED). The endpoint-wide figure bounds the chance of
+	 * a peer without a cookie under a flood from more sources than that: about budget / flood
+	 * rate per attempt. 0 = default (WGC_DEFAULT_COOKIE_REPLIES_PER_S). */
 	uint32_t cookie_replies_per_s;
 };
 
 enum {
 	WGC_DEFAULT_LOAD_THRESHOLD = 1024, /* handshake messages per second */
-	WGC_DEFAULT_COOKIE_REPLIES_PER_S = 4096,
+	WGC_DEFAULT_COOKIE_REPLIES_PER_S = 16384, /* about 3% of a core here */
 	/* Tunnel MTU when none is given: 1500 minus the largest overhead (IPv6 40, UDP 8, data
 	 * header 16, tag 16), as wg-quick and wireguard-go use. */
 	WGC_DEFAULT_MTU = 1420,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's handshake queue (daemon/hsqueue.c): which datagrams it takes (handshake-class
- * types that fit a slot), order kept (FIFO), a full queue refuses without changing anything,
+ * The daemon's handshake queue (daemon/hsqueue.c): which datagrams it takes (initiations and
+ * responses with clean type words that fit a slot), order kept (FIFO), a full queue refuses without changing anything,
  * copies are exact (message, source, local address), the ring wraps, and the high-water mark.
  */
 #define _GNU_SOURCE /* daemon/udp.h: struct mmsghdr */
@@ -22,11 +22,19 @@ static void test_wants_only_handshake_messages_that_fit(void **state)
 	(void)state;
 	for (int type = 0; type < 8; type++) {
 		m[0] = (uint8_t)type;
-		assert_int_equal(hsq_wants(m, 148), type >= 1 && type <= 3);
-		assert_int_equal(hsq_wants(m, 92), type >= 1 && type <= 3);
-		assert_int_equal(hsq_wants(m, 64), type >= 1 && type <= 3);
+		assert_int_equal(hsq_wants(m, 148), type == 1 || type == 2);
+		assert_int_equal(hsq_wants(m, 92), type == 1 || type == 2);
 		assert_false(hsq_wants(m, HSQ_MSG_MAX + 1)); /* the core drops it for its length */
 		assert_false(hsq_wants(m, 3));
+	}
+	/* Cookie replies are handled at once; a non-zero reserved byte is junk (BAD_TYPE). */
+	m[0] = 3;
+	assert_false(hsq_wants(m, 64));
+	for (int i = 1; i < 4; i++) {
+		m[0] = 1;
+		m[i] = 1;
+		assert_false(hsq_wants(m, 148));
+		m[i] = 0;
 	}
 }
 
