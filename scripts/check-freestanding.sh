@@ -6,14 +6,14 @@ set -u
 cc=${1:-cc}
 status=0
 allowed='^(stdint|stddef|stdbool|string|limits)\.h$'
-for f in base/*.h core/*.[ch] crypto/*.[ch]; do
+for f in base/*.h core/*.[ch] crypto/*.[ch] crypto/portable/*.[ch]; do
 	for h in $(sed -n 's/^#include <\([^>]*\)>.*/\1/p' "$f"); do
 		if ! [[ $h =~ $allowed ]] && ! { [[ $f == crypto/* ]] && [ "$h" = sodium.h ]; }; then
 			echo "freestanding: $f includes <$h>"; status=1
 		fi
 	done
 done
-for f in core/*.c crypto/*.c; do
+for f in core/*.c crypto/*.c crypto/portable/*.c; do
 	if ! $cc -std=c11 -ffreestanding -fsyntax-only -Iinclude -I. "$f"; then
 		echo "freestanding: $f does not compile with -ffreestanding"; status=1
 	fi
