@@ -274,6 +274,72 @@ check-slow: $(BUILD)/tests/test_portable
 
 # ---- end portable crypto ----
 
+# ---- embedded: libwgc for a Cortex-M4 and the firmware under qemu (issue 11 part 2) ----
+#
+# make embedded cross-compiles core/ and the portable backend with gcc-arm-none-eabi and
+# picolibc (no libsodium, no allocator: the no-malloc and freestanding checks run on these
+# objects too), prints their sizes, links examples/embedded/ into a firmware image for the MPS2
+# AN386 board and runs it under qemu-system-arm with semihosting; the firmware's exit status is
+# the result. EMB_REPLAY_BITS is the replay window of this build (docs/EMBEDDING.md).
+.PHONY: embedded embedded-build embedded-size embedded-run
+
+ARM_CC := arm-none-eabi-gcc
+ARM_SIZE := arm-none-eabi-size
+EMB_BUILD := $(BUILD)/embedded
+EMB_REPLAY_BITS ?= 1024
+EMB_ARCH := --specs=picolibc.specs -mcpu=cortex-m4 -mthumb
+EMB_CFLAGS := $(EMB_ARCH) -Os -g -std=c11 -Iinclude -I. -ffunction-sections -fdata-sections \
+	-DWGC_REPLAY_BITS=$(EMB_REPLAY_BITS) -MMD -MP
+EMB_CRYPTO_SRC := crypto/blake2s.c crypto/common.c $(wildcard crypto/portable/*.c) crypto/portable.c
+EMB_CORE_SRC := $(wildcard core/*.c)
+EMB_CRYPTO_OBJ := $(EMB_CRYPTO_SRC:%.c=$(EMB_BUILD)/%.o)
+EMB_CORE_OBJ := $(EMB_CORE_SRC:%.c=$(EMB_BUILD)/%.o)
+EMB_FW_SRC := $(wildcard examples/embedded/*.c)
+EMB_FW_OBJ := $(EMB_FW_SRC:%.c=$(EMB_BUILD)/%.o)
+# MPS2 AN386: 4 MiB of code memory at 0, 4 MiB of data memory at 0x20000000; a 16 KiB stack.
+EMB_LDFLAGS := $(EMB_ARCH) --oslib=semihost --crt0=semihost -Wl,--gc-sections \
+	-Wl,--defsym=__flash=0x0 -Wl,--defsym=__flash_size=0x400000 \
+	-Wl,--defsym=__ram=0x20000000 -Wl,--defsym=__ram_size=0x400000 \
+	-Wl,--defsym=__stack_size=0x4000 -Wl,-Map=$(EMB_BUILD)/firmware.map
+QEMU_ARM := qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
+	-semihosting-config enable=on,target=native -icount shift=0
+
+$(EMB_BUILD)/crypto/%.o $(EMB_BUILD)/core/%.o: EMB_WARN := $(LIB_WARN)
+$(EMB_BUILD)/examples/%.o: EMB_WARN := $(WARN)
+$(EMB_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(ARM_CC) $(EMB_CFLAGS) $(EMB_WARN) -c $< -o $@
+
+$(EMB_BUILD)/libwgc.a: $(EMB_CRYPTO_OBJ) $(EMB_CORE_OBJ)
+	@rm -f $@
+	arm-none-eabi-ar rcs $@ $^
+
+$(EMB_BUILD)/firmware.elf: $(EMB_FW_OBJ) $(EMB_BUILD)/libwgc.a
+	$(ARM_CC) $(EMB_LDFLAGS) -o $@ $(EMB_FW_OBJ) $(EMB_BUILD)/libwgc.a
+
+embedded-build: $(EMB_BUILD)/firmware.elf
+	@RESULT=freestanding-embedded SKIP=crypto/sodium.c scripts/check-freestanding.sh "$(ARM_CC) $(EMB_ARCH)"
+	@NM=arm-none-eabi-nm RESULT=no-malloc-embedded scripts/check-no-malloc.sh \
+		$(EMB_CRYPTO_OBJ) $(EMB_CORE_OBJ)
+
+# Sizes of libwgc's objects for this target (every function, before the firmware's
+# --gc-sections), and of what the firmware keeps of it.
+embedded-size: embedded-build
+	@scripts/embedded-size.sh $(ARM_SIZE) $(EMB_BUILD)
+
+embedded-run: embedded-build
+	@mkdir -p build/results; \
+	if timeout 300 $(QEMU_ARM) -kernel $(EMB_BUILD)/firmware.elf; then \
+		echo "1 0" > build/results/embedded.txt; \
+	else \
+		echo "embedded: the firmware FAILED under qemu"; echo "0 1" > build/results/embedded.txt; \
+		exit 1; \
+	fi
+
+embedded: embedded-size embedded-run
+
+# ---- end embedded ----
+
 # ---- check: everything that must pass ----
 
 check: deps
@@ -287,6 +353,7 @@ check: deps
 	$(MAKE) unit-portable
 	$(MAKE) crypto-diff
 	$(MAKE) ct
+	$(MAKE) embedded
 	$(MAKE) netns
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-10}
 	@scripts/summary.sh
