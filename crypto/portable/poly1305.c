@@ -87,6 +87,8 @@ void wgc_poly1305_update(struct wgc_poly1305 *st, const uint8_t *in, size_t in_l
 {
 	size_t take;
 
+	if (in_len == 0)
+		return; /* and in may be NULL */
 	if (st->buf_len > 0) {
 		take = WGC_POLY1305_BLOCK_LEN - st->buf_len;
 		if (take > in_len)

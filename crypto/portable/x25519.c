@@ -370,11 +370,40 @@ static void fe_tobytes(uint8_t s[WGC_X25519_LEN], const struct fe *f)
 	wgc_portable_wipe(h, sizeof(h));
 }
 
+/* The ladder's state and temporaries, together so that one wipe clears them all. */
+struct ladder {
+	struct fe x1, x2, z2, x3, z3;
+	struct fe a, aa, b, bb, e, c, d, da, cb;
+};
+
+/* One step of RFC 7748 5's ladder, line for line (after the conditional swap). */
+static void ladder_step(struct ladder *l)
+{
+	fe_add(&l->a, &l->x2, &l->z2);    /* A = x_2 + z_2 */
+	fe_sq(&l->aa, &l->a);             /* AA = A^2 */
+	fe_sub(&l->b, &l->x2, &l->z2);    /* B = x_2 - z_2 */
+	fe_sq(&l->bb, &l->b);             /* BB = B^2 */
+	fe_sub(&l->e, &l->aa, &l->bb);    /* E = AA - BB */
+	fe_add(&l->c, &l->x3, &l->z3);    /* C = x_3 + z_3 */
+	fe_sub(&l->d, &l->x3, &l->z3);    /* D = x_3 - z_3 */
+	fe_mul(&l->da, &l->d, &l->a);     /* DA = D * A */
+	fe_mul(&l->cb, &l->c, &l->b);     /* CB = C * B */
+	fe_add(&l->x3, &l->da, &l->cb);
+	fe_sq(&l->x3, &l->x3);            /* x_3 = (DA + CB)^2 */
+	fe_sub(&l->z3, &l->da, &l->cb);
+	fe_sq(&l->z3, &l->z3);
+	fe_mul(&l->z3, &l->z3, &l->x1);   /* z_3 = x_1 * (DA - CB)^2 */
+	fe_mul(&l->x2, &l->aa, &l->bb);   /* x_2 = AA * BB */
+	fe_mul_a24(&l->z2, &l->e);
+	fe_add(&l->z2, &l->z2, &l->aa);
+	fe_mul(&l->z2, &l->z2, &l->e);    /* z_2 = E * (AA + a24 * E) */
+}
+
 void wgc_x25519_scalarmult(uint8_t out[WGC_X25519_LEN], const uint8_t scalar[WGC_X25519_LEN],
 			   const uint8_t u[WGC_X25519_LEN])
 {
 	uint8_t k[WGC_X25519_LEN];
-	struct fe x1, x2, z2, x3, z3, a, aa, b, bb, e, c, d, da, cb;
+	struct ladder l;
 	uint32_t swap = 0;
 	uint32_t bit;
 	int pos;
@@ -385,60 +414,29 @@ void wgc_x25519_scalarmult(uint8_t out[WGC_X25519_LEN], const uint8_t scalar[WGC
 	k[31] &= 127;
 	k[31] |= 64;
 
-	fe_frombytes(&x1, u);
-	fe_one(&x2);
-	fe_zero(&z2);
-	x3 = x1;
-	fe_one(&z3);
-
-	/* RFC 7748 5's ladder, line for line. */
+	fe_frombytes(&l.x1, u);
+	fe_one(&l.x2);
+	fe_zero(&l.z2);
+	l.x3 = l.x1;
+	fe_one(&l.z3);
 	for (pos = 254; pos >= 0; pos--) {
 		bit = (uint32_t)(k[pos / 8] >> (pos & 7)) & 1u;
 		swap ^= bit;
-		fe_cswap(&x2, &x3, swap);
-		fe_cswap(&z2, &z3, swap);
+		fe_cswap(&l.x2, &l.x3, swap);
+		fe_cswap(&l.z2, &l.z3, swap);
 		swap = bit;
-
-		fe_add(&a, &x2, &z2);   /* A = x_2 + z_2 */
-		fe_sq(&aa, &a);         /* AA = A^2 */
-		fe_sub(&b, &x2, &z2);   /* B = x_2 - z_2 */
-		fe_sq(&bb, &b);         /* BB = B^2 */
-		fe_sub(&e, &aa, &bb);   /* E = AA - BB */
-		fe_add(&c, &x3, &z3);   /* C = x_3 + z_3 */
-		fe_sub(&d, &x3, &z3);   /* D = x_3 - z_3 */
-		fe_mul(&da, &d, &a);    /* DA = D * A */
-		fe_mul(&cb, &c, &b);    /* CB = C * B */
-		fe_add(&x3, &da, &cb);
-		fe_sq(&x3, &x3);        /* x_3 = (DA + CB)^2 */
-		fe_sub(&z3, &da, &cb);
-		fe_sq(&z3, &z3);
-		fe_mul(&z3, &z3, &x1);  /* z_3 = x_1 * (DA - CB)^2 */
-		fe_mul(&x2, &aa, &bb);  /* x_2 = AA * BB */
-		fe_mul_a24(&z2, &e);
-		fe_add(&z2, &z2, &aa);
-		fe_mul(&z2, &z2, &e);   /* z_2 = E * (AA + a24 * E) */
+		ladder_step(&l);
 	}
-	fe_cswap(&x2, &x3, swap);
-	fe_cswap(&z2, &z3, swap);
+	fe_cswap(&l.x2, &l.x3, swap);
+	fe_cswap(&l.z2, &l.z3, swap);
 
-	fe_invert(&z2, &z2);
-	fe_mul(&x2, &x2, &z2);
-	fe_tobytes(out, &x2);
+	/* x_2 * z_2^(p - 2) */
+	fe_invert(&l.z2, &l.z2);
+	fe_mul(&l.x2, &l.x2, &l.z2);
+	fe_tobytes(out, &l.x2);
 
 	wgc_portable_wipe(k, sizeof(k));
-	wgc_portable_wipe(&x2, sizeof(x2));
-	wgc_portable_wipe(&z2, sizeof(z2));
-	wgc_portable_wipe(&x3, sizeof(x3));
-	wgc_portable_wipe(&z3, sizeof(z3));
-	wgc_portable_wipe(&a, sizeof(a));
-	wgc_portable_wipe(&aa, sizeof(aa));
-	wgc_portable_wipe(&b, sizeof(b));
-	wgc_portable_wipe(&bb, sizeof(bb));
-	wgc_portable_wipe(&e, sizeof(e));
-	wgc_portable_wipe(&c, sizeof(c));
-	wgc_portable_wipe(&d, sizeof(d));
-	wgc_portable_wipe(&da, sizeof(da));
-	wgc_portable_wipe(&cb, sizeof(cb));
+	wgc_portable_wipe(&l, sizeof(l));
 }
 
 void wgc_x25519_scalarmult_base(uint8_t out[WGC_X25519_LEN], const uint8_t scalar[WGC_X25519_LEN])
