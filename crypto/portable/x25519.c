@@ -39,36 +39,60 @@ static inline uint32_t limb_mask(int i)
 	return (i & 1) ? MASK25 : MASK26;
 }
 
-/* One carry pass over 64-bit columns; the carry out of limb 9 is worth 2^255 = 19. Leaves limb 0
- * within 26 bits and limb 1 at most a small carry above 25. */
+/*
+ * One carry pass over the columns of a product (each < 2^61), unrolled so that every shift is by
+ * a constant: limb i keeps its low 26 or 25 bits and passes the rest up; the carry out of limb 9
+ * is worth 2^255 = 19 and goes back into limb 0, whose own carry goes once more into limb 1. Leaves
+ * limb 0 within 26 bits and limb 1 at most 2^15 above 25 bits: reduced.
+ */
+#define CARRY64(i, bits)                                               \
+	do {                                                           \
+		out->v[i] = (uint32_t)h[i] & ((1u << (bits)) - 1u);    \
+		h[(i) + 1] += h[i] >> (bits);                          \
+	} while (0)
+
 static void carry64(struct fe *out, uint64_t h[LIMBS])
 {
-	uint64_t c;
-	int i;
+	uint64_t t;
 
-	for (i = 0; i < LIMBS - 1; i++) {
-		c = h[i] >> limb_bits(i);
-		h[i] &= limb_mask(i);
-		h[i + 1] += c;
-	}
-	c = h[9] >> 25;
-	h[9] &= MASK25;
-	h[0] += c * 19;
-	c = h[0] >> 26;
-	h[0] &= MASK26;
-	h[1] += c;
-	for (i = 0; i < LIMBS; i++)
-		out->v[i] = (uint32_t)h[i];
+	CARRY64(0, 26);
+	CARRY64(1, 25);
+	CARRY64(2, 26);
+	CARRY64(3, 25);
+	CARRY64(4, 26);
+	CARRY64(5, 25);
+	CARRY64(6, 26);
+	CARRY64(7, 25);
+	CARRY64(8, 26);
+	out->v[9] = (uint32_t)h[9] & MASK25;
+	t = (uint64_t)out->v[0] + (h[9] >> 25) * 19;
+	out->v[0] = (uint32_t)t & MASK26;
+	out->v[1] += (uint32_t)(t >> 26);
 }
 
-static void fe_carry32(struct fe *out, const uint32_t h32[LIMBS])
-{
-	uint64_t h[LIMBS];
-	int i;
+/* The same for the sums and differences of reduced elements (each limb < 2^28), in 32 bits. */
+#define CARRY32(i, bits)                                               \
+	do {                                                           \
+		h[(i) + 1] += h[i] >> (bits);                          \
+		h[i] &= (1u << (bits)) - 1u;                           \
+	} while (0)
 
-	for (i = 0; i < LIMBS; i++)
-		h[i] = h32[i];
-	carry64(out, h);
+static void fe_carry32(struct fe *out, uint32_t h[LIMBS])
+{
+	CARRY32(0, 26);
+	CARRY32(1, 25);
+	CARRY32(2, 26);
+	CARRY32(3, 25);
+	CARRY32(4, 26);
+	CARRY32(5, 25);
+	CARRY32(6, 26);
+	CARRY32(7, 25);
+	CARRY32(8, 26);
+	h[0] += (h[9] >> 25) * 19;
+	h[9] &= MASK25;
+	h[1] += h[0] >> 26;
+	h[0] &= MASK26;
+	memcpy(out->v, h, sizeof(out->v));
 }
 
 static void fe_zero(struct fe *h)
