@@ -23,19 +23,6 @@ static inline uint32_t rotl32(uint32_t v, unsigned int n)
 	return (v << n) | (v >> (32 - n));
 }
 
-/* RFC 8439 2.1: the quarter round on words a, b, c, d of x. */
-#define QUARTER_ROUND(x, a, b, c, d)                   \
-	do {                                           \
-		x[a] += x[b];                          \
-		x[d] = rotl32(x[d] ^ x[a], 16);        \
-		x[c] += x[d];                          \
-		x[b] = rotl32(x[b] ^ x[c], 12);        \
-		x[a] += x[b];                          \
-		x[d] = rotl32(x[d] ^ x[a], 8);         \
-		x[c] += x[d];                          \
-		x[b] = rotl32(x[b] ^ x[c], 7);         \
-	} while (0)
-
 /* Words 0-11: "expand 32-byte k" and the key (RFC 8439 2.3). */
 static void load_key(uint32_t state[STATE_WORDS], const uint8_t key[WGC_CHACHA20_KEY_LEN])
 {
@@ -49,21 +36,54 @@ static void load_key(uint32_t state[STATE_WORDS], const uint8_t key[WGC_CHACHA20
 		state[4 + i] = wgc_load_le32(key + 4 * i);
 }
 
-/* The 20 rounds: 10 x (four column rounds, four diagonal rounds), in place. */
+/* RFC 8439 2.1: the quarter round on four words held in locals. */
+#define QR(a, b, c, d)                        \
+	do {                                  \
+		a += b;                       \
+		d = rotl32(d ^ a, 16);        \
+		c += d;                       \
+		b = rotl32(b ^ c, 12);        \
+		a += b;                       \
+		d = rotl32(d ^ a, 8);         \
+		c += d;                       \
+		b = rotl32(b ^ c, 7);         \
+	} while (0)
+
+/* The 20 rounds: 10 x (four column rounds, four diagonal rounds), in place. The words are
+ * copied to locals so the compiler can keep what it can in registers. */
 static void rounds(uint32_t x[STATE_WORDS])
 {
+	uint32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5], x6 = x[6];
+	uint32_t x7 = x[7], x8 = x[8], x9 = x[9], x10 = x[10], x11 = x[11], x12 = x[12];
+	uint32_t x13 = x[13], x14 = x[14], x15 = x[15];
 	int i;
 
 	for (i = 0; i < DOUBLE_ROUNDS; i++) {
-		QUARTER_ROUND(x, 0, 4, 8, 12);
-		QUARTER_ROUND(x, 1, 5, 9, 13);
-		QUARTER_ROUND(x, 2, 6, 10, 14);
-		QUARTER_ROUND(x, 3, 7, 11, 15);
-		QUARTER_ROUND(x, 0, 5, 10, 15);
-		QUARTER_ROUND(x, 1, 6, 11, 12);
-		QUARTER_ROUND(x, 2, 7, 8, 13);
-		QUARTER_ROUND(x, 3, 4, 9, 14);
+		QR(x0, x4, x8, x12);
+		QR(x1, x5, x9, x13);
+		QR(x2, x6, x10, x14);
+		QR(x3, x7, x11, x15);
+		QR(x0, x5, x10, x15);
+		QR(x1, x6, x11, x12);
+		QR(x2, x7, x8, x13);
+		QR(x3, x4, x9, x14);
 	}
+	x[0] = x0;
+	x[1] = x1;
+	x[2] = x2;
+	x[3] = x3;
+	x[4] = x4;
+	x[5] = x5;
+	x[6] = x6;
+	x[7] = x7;
+	x[8] = x8;
+	x[9] = x9;
+	x[10] = x10;
+	x[11] = x11;
+	x[12] = x12;
+	x[13] = x13;
+	x[14] = x14;
+	x[15] = x15;
 }
 
 /* One block of key stream from a prepared state (RFC 8439 2.3: rounds, then add the input). */
