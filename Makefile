@@ -226,8 +226,9 @@ fuzz: fuzz-build
 #   and -Os; any report fails it, and a deliberately leaky run must be caught.
 # unit-portable: the whole unit suite again on CRYPTO=portable in its own build directory, plus
 #   the proof that that libwgc references no libsodium symbol.
+# unit-small-window: the replay window's tests with WGC_REPLAY_BITS 512 and 1024.
 # check-slow: the X25519 iterated test to 1,000,000 (minutes).
-.PHONY: crypto-diff ct unit-portable no-sodium check-slow
+.PHONY: crypto-diff ct unit-portable no-sodium check-slow unit-small-window
 
 CT_SRC := crypto/blake2s.c crypto/common.c $(wildcard crypto/portable/*.c) crypto/portable.c
 CT_BIN := $(BUILD)/tests/ct-O2 $(BUILD)/tests/ct-Os
@@ -269,6 +270,18 @@ no-sodium: $(LIB_OBJ)
 
 unit-portable:
 	$(MAKE) CRYPTO=portable BUILD=$(BUILD)/portable no-sodium unit
+
+# The replay window's own tests again with smaller rings: 512 bits (the smallest the table of
+# cases fits) and the embedded build's 1024.
+SMALL_WINDOW_BIN := $(BUILD)/tests/test_replay-512 $(BUILD)/tests/test_replay-1024
+
+$(SMALL_WINDOW_BIN): $(BUILD)/tests/test_replay-%: tests/unit/test_replay.c core/replay.c
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) $(SAN_FLAGS) -DWGC_REPLAY_BITS=$* -DWGC_TEST_SMALL_WINDOW -Itests/unit \
+		-o $@ $^ -lcmocka
+
+unit-small-window: $(SMALL_WINDOW_BIN)
+	@scripts/run-unit.sh small-window $(SMALL_WINDOW_BIN)
 
 check-slow: $(BUILD)/tests/test_portable
 	WGC_X25519_ITERATIONS=1000000 $(BUILD)/tests/test_portable
@@ -352,6 +365,7 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) unit-portable
+	$(MAKE) unit-small-window
 	$(MAKE) crypto-diff
 	$(MAKE) ct
 	$(MAKE) embedded
