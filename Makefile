@@ -341,7 +341,7 @@ embedded-build: $(EMB_BUILD)/firmware.elf
 embedded-size: embedded-build
 	@scripts/embedded-size.sh $(ARM_SIZE) $(EMB_BUILD)
 
-embedded-run: embedded-build
+embedded-run: embedded-size
 	@mkdir -p build/results; \
 	if timeout 300 $(QEMU_ARM) -kernel $(EMB_BUILD)/firmware.elf; then \
 		echo "1 0" > build/results/embedded.txt; \
@@ -350,7 +350,7 @@ embedded-run: embedded-build
 		exit 1; \
 	fi
 
-embedded: embedded-size embedded-run
+embedded: embedded-run
 
 # ---- end embedded ----
 
