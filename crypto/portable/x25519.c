@@ -5,7 +5,7 @@
  *
  * A field element is ten unsigned limbs in radix 2^25.5: limb i holds bits from ceil(25.5 i), 26
  * bits wide for even i and 25 for odd i. "Reduced" means every limb is within its width, except
- * that limb 0 and limb 1 may exceed it by a carry (< 2^16); every function below takes and returns
+ * that limb 1 may exceed it by a carry (< 2^16); every function below takes and returns
  * reduced elements. Then 2 f_i < 2^27.1 and 19 g_j < 2^30.3, so a product is < 2^57.4 and the ten
  * in a column sum to < 2^61: a 64-bit column never overflows. Subtraction adds 2p first (its limbs
  * exceed any reduced limb), so no limb ever goes negative and every shift is of an unsigned value.
@@ -28,7 +28,7 @@ struct fe {
 	uint32_t v[LIMBS];
 };
 
-/* Width in bits of limb i, and where it starts. */
+/* Width in bits of limb i, and the mask of that many bits. */
 static inline unsigned int limb_bits(int i)
 {
 	return (i & 1) ? 25u : 26u;
