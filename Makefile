@@ -5,6 +5,26 @@ CC ?= cc
 CLANG ?= clang
 BUILD := build
 
+# ---- crypto backend: CRYPTO=sodium (default) or CRYPTO=portable (ours, no libsodium) ----
+# A backend other than the default builds into its own directory, so objects of two backends
+# never meet in one libwgc.a. The portable primitives (crypto/portable/) are compiled into every
+# build, so the tests and the benchmark can hold them against libsodium; crypto/$(CRYPTO).c maps
+# crypto.h onto one backend.
+CRYPTO ?= sodium
+CRYPTO_BACKENDS := sodium portable
+ifeq ($(filter $(CRYPTO),$(CRYPTO_BACKENDS)),)
+$(error CRYPTO=$(CRYPTO): must be one of $(CRYPTO_BACKENDS))
+endif
+ifneq ($(CRYPTO),sodium)
+BUILD := build/$(CRYPTO)
+endif
+CRYPTO_SRC := crypto/blake2s.c crypto/common.c $(wildcard crypto/portable/*.c) crypto/$(CRYPTO).c
+LIB_LIBS_sodium := -lsodium
+LIB_LIBS := $(LIB_LIBS_$(CRYPTO))
+# Unit results of a non-default backend are recorded as unit-plain-portable, and so on.
+UNIT_LABEL := $(if $(filter sodium,$(CRYPTO)),,-$(CRYPTO))
+# ---- end crypto backend ----
+
 WARN := -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes -Wmissing-prototypes \
 	-Wcast-align -Wpointer-arith -Wformat=2
 # core/ and crypto/ are held to -Wconversion as well (STYLE.md 10).
@@ -31,7 +51,7 @@ VERSION := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH
 SONAME := libwgc.so.$(VERSION_MAJOR)
 LIB_REALNAME := libwgc.so.$(VERSION)
 
-LIB_SRC := $(wildcard crypto/*.c) $(wildcard core/*.c)
+LIB_SRC := $(CRYPTO_SRC) $(wildcard core/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ_SAN := $(LIB_SRC:%.c=$(BUILD)/asan/%.o)
 
@@ -77,7 +97,7 @@ $(BUILD)/asan/libwgc.a: $(LIB_OBJ_SAN)
 
 $(BUILD)/$(LIB_REALNAME): $(LIB_OBJ) abi/libwgc.map
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=abi/libwgc.map -Wl,--no-undefined \
-		$(LDFLAGS) -o $@ $(LIB_OBJ) $(LIBS)
+		$(LDFLAGS) -o $@ $(LIB_OBJ) $(LIB_LIBS)
 
 $(BUILD)/$(SONAME) $(BUILD)/libwgc.so: $(BUILD)/$(LIB_REALNAME)
 	ln -sf $(LIB_REALNAME) $@
@@ -158,10 +178,10 @@ tsan-workers:
 	$(BUILD)/tsan/test_workers
 
 unit: $(TEST_BIN)
-	@scripts/run-unit.sh plain $(TEST_BIN)
+	@scripts/run-unit.sh plain$(UNIT_LABEL) $(TEST_BIN)
 
 unit-asan: $(TEST_BIN_SAN)
-	@scripts/run-unit.sh asan $(TEST_BIN_SAN)
+	@scripts/run-unit.sh asan$(UNIT_LABEL) $(TEST_BIN_SAN)
 
 # ---- the freestanding wall and the no-allocation proof ----
 
@@ -241,6 +261,148 @@ fuzz: fuzz-build
 		fi; \
 	done; echo "$$passed $$failed" > $(BUILD)/results/fuzz.txt; [ $$failed -eq 0 ]
 
+# ---- portable crypto: differential test, constant-time check, slow vectors (issue 11) ----
+#
+# crypto-diff: the portable primitives against libsodium, CRYPTO_DIFF_CASES (100,000) random
+#   cases per primitive; WGC_DIFF_SEED replays a run.
+# ct: the portable backend under valgrind memcheck with secrets marked undefined, built at -O2
+#   and -Os with gcc and at -O2 with clang; any report fails it, and a deliberately leaky run
+#   must be caught.
+# unit-portable: the whole unit suite again on CRYPTO=portable in its own build directory, plus
+#   the proof that that libwgc references no libsodium symbol.
+# unit-small-window: the replay window's tests with WGC_REPLAY_BITS 512 and 1024.
+# check-slow: the X25519 iterated test to 1,000,000 (minutes).
+.PHONY: crypto-diff ct unit-portable no-sodium check-slow unit-small-window
+
+CT_SRC := crypto/blake2s.c crypto/common.c $(wildcard crypto/portable/*.c) crypto/portable.c
+CT_BIN := $(BUILD)/tests/ct-O2 $(BUILD)/tests/ct-Os
+VALGRIND := valgrind -q --error-exitcode=1 --exit-on-first-error=no
+
+$(BUILD)/tests/crypto-diff: tests/crypto/diff.c $(BUILD)/libwgc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) -o $@ $< $(BUILD)/libwgc.a $(LIBS)
+
+crypto-diff: $(BUILD)/tests/crypto-diff
+	@$< $${CRYPTO_DIFF_CASES:-100000}
+
+# (A static pattern: a plain one would also match the ct-O2.d file the build writes.)
+$(CT_BIN): $(BUILD)/tests/ct-%: tests/crypto/ct.c $(CT_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -$* -o $@ $< $(CT_SRC)
+
+# And once with clang (DWARF 4: this valgrind cannot read clang's DWARF 5).
+$(BUILD)/tests/ct-clang-O2: tests/crypto/ct.c $(CT_SRC)
+	@mkdir -p $(dir $@)
+	$(CLANG) -std=c11 -gdwarf-4 -O2 -D_DEFAULT_SOURCE -Iinclude -I. $(LIB_WARN) -o $@ $< $(CT_SRC)
+
+ct: $(CT_BIN) $(BUILD)/tests/ct-clang-O2
+	@mkdir -p build/results; status=0; \
+	for b in $(CT_BIN) $(BUILD)/tests/ct-clang-O2; do \
+		if $(VALGRIND) $$b > $$b.log 2>&1; then \
+			echo "ct: $$(basename $$b): no secret-dependent branch or address (valgrind)"; \
+		else \
+			echo "ct: $$(basename $$b): FAILED"; cat $$b.log; status=1; \
+		fi; \
+	done; \
+	if $(VALGRIND) $(BUILD)/tests/ct-O2 --leak > /dev/null 2>&1; then \
+		echo "ct: the deliberate leak was NOT caught: the check is broken"; status=1; \
+	else \
+		echo "ct: the deliberate leak was caught"; \
+	fi; \
+	if [ $$status -eq 0 ]; then echo "4 0"; else echo "0 1"; fi > build/results/ct.txt; \
+	exit $$status
+
+no-sodium: $(LIB_OBJ)
+	@bad=$$(nm -u $(LIB_OBJ) | awk '{print $$2}' | grep -E '^(sodium_|crypto_|randombytes)' | sort -u); \
+	if [ -n "$$bad" ]; then echo "no-sodium: libwgc ($(CRYPTO)) references: $$bad"; exit 1; fi; \
+	echo "no-sodium: libwgc ($(CRYPTO)) references no libsodium symbol"
+
+unit-portable:
+	$(MAKE) CRYPTO=portable BUILD=$(BUILD)/portable no-sodium unit
+
+# The replay window's own tests again with smaller rings: 512 bits (the smallest the table of
+# cases fits) and the embedded build's 1024.
+SMALL_WINDOW_BIN := $(BUILD)/tests/test_replay-512 $(BUILD)/tests/test_replay-1024
+
+$(SMALL_WINDOW_BIN): $(BUILD)/tests/test_replay-%: tests/unit/test_replay.c core/replay.c
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) $(SAN_FLAGS) -DWGC_REPLAY_BITS=$* -DWGC_TEST_SMALL_WINDOW -Itests/unit \
+		-o $@ $^ -lcmocka
+
+unit-small-window: $(SMALL_WINDOW_BIN)
+	@scripts/run-unit.sh small-window $(SMALL_WINDOW_BIN)
+
+check-slow: $(BUILD)/tests/test_portable
+	WGC_X25519_ITERATIONS=1000000 $(BUILD)/tests/test_portable
+
+# ---- end portable crypto ----
+
+# ---- embedded: libwgc for a Cortex-M4 and the firmware under qemu (issue 11 part 2) ----
+#
+# make embedded cross-compiles core/ and the portable backend with gcc-arm-none-eabi and
+# picolibc (no libsodium, no allocator: the no-malloc and freestanding checks run on these
+# objects too), prints their sizes, links examples/embedded/ into a firmware image for the MPS2
+# AN386 board and runs it under qemu-system-arm with semihosting; the firmware's exit status is
+# the result. EMB_REPLAY_BITS is the replay window of this build (docs/EMBEDDING.md).
+.PHONY: embedded embedded-build embedded-size embedded-run
+
+ARM_CC := arm-none-eabi-gcc
+ARM_SIZE := arm-none-eabi-size
+EMB_BUILD := $(BUILD)/embedded
+EMB_REPLAY_BITS ?= 1024
+EMB_ARCH := --specs=picolibc.specs -mcpu=cortex-m4 -mthumb
+EMB_CFLAGS := $(EMB_ARCH) -Os -g -std=c11 -Iinclude -I. -ffunction-sections -fdata-sections \
+	-DWGC_REPLAY_BITS=$(EMB_REPLAY_BITS) -MMD -MP
+EMB_CRYPTO_SRC := crypto/blake2s.c crypto/common.c $(wildcard crypto/portable/*.c) crypto/portable.c
+EMB_CORE_SRC := $(wildcard core/*.c)
+EMB_CRYPTO_OBJ := $(EMB_CRYPTO_SRC:%.c=$(EMB_BUILD)/%.o)
+EMB_CORE_OBJ := $(EMB_CORE_SRC:%.c=$(EMB_BUILD)/%.o)
+EMB_FW_SRC := $(wildcard examples/embedded/*.c)
+EMB_FW_OBJ := $(EMB_FW_SRC:%.c=$(EMB_BUILD)/%.o)
+# MPS2 AN386: 4 MiB of code memory at 0, 4 MiB of data memory at 0x20000000; a 16 KiB stack.
+EMB_LDFLAGS := $(EMB_ARCH) --oslib=semihost --crt0=semihost -Wl,--gc-sections \
+	-Wl,--defsym=__flash=0x0 -Wl,--defsym=__flash_size=0x400000 \
+	-Wl,--defsym=__ram=0x20000000 -Wl,--defsym=__ram_size=0x400000 \
+	-Wl,--defsym=__stack_size=0x4000 -Wl,-Map=$(EMB_BUILD)/firmware.map
+QEMU_ARM := qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
+	-semihosting-config enable=on,target=native -icount shift=0
+
+$(EMB_BUILD)/crypto/%.o $(EMB_BUILD)/core/%.o: EMB_WARN := $(LIB_WARN)
+$(EMB_BUILD)/examples/%.o: EMB_WARN := $(WARN)
+$(EMB_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(ARM_CC) $(EMB_CFLAGS) $(EMB_WARN) -c $< -o $@
+
+$(EMB_BUILD)/libwgc.a: $(EMB_CRYPTO_OBJ) $(EMB_CORE_OBJ)
+	@rm -f $@
+	arm-none-eabi-ar rcs $@ $^
+
+$(EMB_BUILD)/firmware.elf: $(EMB_FW_OBJ) $(EMB_BUILD)/libwgc.a
+	$(ARM_CC) $(EMB_LDFLAGS) -o $@ $(EMB_FW_OBJ) $(EMB_BUILD)/libwgc.a
+
+embedded-build: $(EMB_BUILD)/firmware.elf
+	@RESULT=freestanding-embedded SKIP=crypto/sodium.c scripts/check-freestanding.sh "$(ARM_CC) $(EMB_ARCH)"
+	@NM=arm-none-eabi-nm RESULT=no-malloc-embedded scripts/check-no-malloc.sh \
+		$(EMB_CRYPTO_OBJ) $(EMB_CORE_OBJ)
+
+# Sizes of libwgc's objects for this target (every function, before the firmware's
+# --gc-sections), and of what the firmware keeps of it.
+embedded-size: embedded-build
+	@scripts/embedded-size.sh $(ARM_SIZE) $(EMB_BUILD)
+
+embedded-run: embedded-size
+	@mkdir -p build/results; \
+	if timeout 300 $(QEMU_ARM) -kernel $(EMB_BUILD)/firmware.elf; then \
+		echo "1 0" > build/results/embedded.txt; \
+	else \
+		echo "embedded: the firmware FAILED under qemu"; echo "0 1" > build/results/embedded.txt; \
+		exit 1; \
+	fi
+
+embedded: embedded-run
+
+# ---- end embedded ----
+
 # ---- check: everything that must pass ----
 
 check: deps
@@ -252,6 +414,11 @@ check: deps
 	$(MAKE) check-abi check-install check-man check-systemd check-python check-chart
 	$(MAKE) unit
 	$(MAKE) unit-asan
+	$(MAKE) unit-portable
+	$(MAKE) unit-small-window
+	$(MAKE) crypto-diff
+	$(MAKE) ct
+	$(MAKE) embedded
 	$(MAKE) netns
 	$(MAKE) check-deb
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-10}

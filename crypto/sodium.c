@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The primitives we take from libsodium: ChaCha20-Poly1305 and XChaCha20-Poly1305 AEAD (RFC 8439,
- * draft-irtf-cfrg-xchacha), X25519 (RFC 7748), constant-time comparison and wiping; plus TAI64N
- * encoding (whitepaper 5.1), which needs nothing but byte stores. This is the only file that
- * includes <sodium.h>; swapping the backend means rewriting this file and nothing else.
+ * The libsodium backend (the default, CRYPTO=sodium): ChaCha20-Poly1305 and XChaCha20-Poly1305
+ * AEAD (RFC 8439, draft-irtf-cfrg-xchacha), X25519 (RFC 7748), constant-time comparison and
+ * wiping. This is the only file that includes <sodium.h>; crypto/portable.c is the other backend
+ * and implements exactly the same functions. What does not depend on the backend (TAI64N, clamping,
+ * the zero test) is in crypto/common.c.
  */
 #include "crypto/crypto.h"
 
@@ -17,13 +18,7 @@
 
 enum {
 	AEAD_NONCE_LEN = 12,
-	/* Cleared nanosecond bits: 2^24 ns (~16.8 ms) is the largest power of two below the
-	 * 1/50 s minimum spacing of initiations, as in the Linux and Go implementations. */
-	TAI64N_NS_MASK = 0xFFFFFF,
 };
-
-/* TAI64 label for the Unix epoch: 2^62 plus the 10 s TAI-UTC offset of 1970. */
-#define TAI64_EPOCH 0x400000000000000aULL
 
 /* WireGuard's AEAD nonce: 32 zero bits, then the counter as a 64-bit little-endian integer. */
 static void make_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint64_t counter)
@@ -96,13 +91,6 @@ bool wgc_xaead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t 
 
 /* ---- X25519 ---- */
 
-void wgc_x25519_clamp(uint8_t private_key[WGC_KEY_LEN])
-{
-	private_key[0] &= 248;
-	private_key[31] &= 127;
-	private_key[31] |= 64;
-}
-
 void wgc_x25519_public(uint8_t public_key[WGC_KEY_LEN], const uint8_t private_key[WGC_KEY_LEN])
 {
 	/* libsodium clamps the scalar itself, and a clamped scalar times the base point is never
@@ -132,36 +120,11 @@ bool wgc_x25519(uint8_t shared[WGC_KEY_LEN], const uint8_t private_key[WGC_KEY_L
 	return true;
 }
 
-/* ---- TAI64N ---- */
-
-void wgc_tai64n(uint8_t out[WGC_TAI64N_LEN], uint64_t wall_ns)
-{
-	uint64_t seconds = wall_ns / WGC_NSEC_PER_SEC;
-	uint32_t ns = (uint32_t)(wall_ns % WGC_NSEC_PER_SEC);
-
-	wgc_store_be64(out, TAI64_EPOCH + seconds);
-	wgc_store_be32(out + 8, ns & ~(uint32_t)TAI64N_NS_MASK);
-}
-
 /* ---- constant time and wiping ---- */
 
 bool wgc_ct_equal(const void *a, const void *b, size_t len)
 {
 	return sodium_memcmp(a, b, len) == 0;
-}
-
-bool wgc_ct_is_zero(const void *p, size_t len)
-{
-	const uint8_t *bytes = p;
-	/* volatile so the compiler cannot turn the OR into a loop that exits at the first
-	 * non-zero byte. */
-	volatile uint8_t acc = 0;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		acc |= bytes[i];
-	/* (acc - 1) >> 8 has bit 0 set exactly when acc was 0, without a data-dependent branch. */
-	return (1U & (((unsigned int)acc - 1U) >> 8)) != 0;
 }
 
 void wgc_memzero(void *p, size_t len)
