@@ -21,6 +21,8 @@ DEBUG_FLAGS := -DWGC_DEBUG
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
 	$(DEBUG_FLAGS)
 LIBS := -lsodium
+# OpenSSL 3's libcrypto: the faster ChaCha20-Poly1305 backend (crypto/openssl.c, libssl-dev).
+LIBS += -lcrypto
 
 LIB_SRC := $(wildcard crypto/*.c) $(wildcard core/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

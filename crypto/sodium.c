@@ -3,9 +3,13 @@
  * The primitives we take from libsodium: ChaCha20-Poly1305 and XChaCha20-Poly1305 AEAD (RFC 8439,
  * draft-irtf-cfrg-xchacha), X25519 (RFC 7748), constant-time comparison and wiping; plus TAI64N
  * encoding (whitepaper 5.1), which needs nothing but byte stores. This is the only file that
- * includes <sodium.h>; swapping the backend means rewriting this file and nothing else.
+ * includes <sodium.h>. It also owns the choice of ChaCha20-Poly1305 backend (aead_backend.h):
+ * wgc_aead_seal/open dispatch between libsodium and, where it was measured faster, OpenSSL 3
+ * (crypto/openssl.c), which falls back to libsodium by itself when it cannot run.
  */
 #include "crypto/crypto.h"
+
+#include "crypto/aead_backend.h"
 
 #include "base/bytes.h"
 
@@ -32,6 +36,20 @@ static void make_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint64_t counter)
 	wgc_store_le64(nonce + 4, counter);
 }
 
+/*
+ * The backend for messages of WGC_AEAD_OPENSSL_MIN_LEN bytes and more. Changed only at
+ * configuration time (wgc_crypto_init, wgc_aead_backend_set) and read by every seal/open: the
+ * release store and acquire loads make a thread that sees WGC_AEAD_OPENSSL also see OpenSSL's
+ * state set up by wgc_openssl_aead_init. Either value gives the same bytes, so a thread that
+ * still reads the old one during a change is merely slower or faster, never wrong.
+ */
+static enum wgc_aead_backend aead_backend = WGC_AEAD_SODIUM;
+
+static const char *const backend_names[WGC_AEAD_BACKEND__COUNT] = {
+	[WGC_AEAD_SODIUM] = "libsodium",
+	[WGC_AEAD_OPENSSL] = "openssl",
+};
+
 void wgc_crypto_init(void)
 {
 	int rc;
@@ -44,6 +62,42 @@ void wgc_crypto_init(void)
 	 */
 	rc = sodium_init();
 	(void)rc; /* a plain (void) cast does not silence warn_unused_result in GCC */
+	/*
+	 * The AEAD backend is chosen by CPU, not timed here (crypto/ has no clock): OpenSSL where
+	 * it was measured faster and it loads and passes its self-check, libsodium otherwise.
+	 * Repeated calls choose the same; a choice made by wgc_aead_backend_set is kept.
+	 */
+	if (wgc_openssl_aead_preferred() && wgc_openssl_aead_init()) {
+		enum wgc_aead_backend expected = WGC_AEAD_SODIUM;
+		static bool has_chosen;
+
+		if (!__atomic_exchange_n(&has_chosen, true, __ATOMIC_ACQ_REL))
+			(void)__atomic_compare_exchange_n(&aead_backend, &expected,
+							  WGC_AEAD_OPENSSL, false,
+							  __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	}
+}
+
+enum wgc_aead_backend wgc_aead_backend_get(void)
+{
+	return __atomic_load_n(&aead_backend, __ATOMIC_ACQUIRE);
+}
+
+const char *wgc_aead_backend_name(enum wgc_aead_backend backend)
+{
+	if ((unsigned int)backend >= WGC_AEAD_BACKEND__COUNT)
+		return "unknown";
+	return backend_names[backend];
+}
+
+bool wgc_aead_backend_set(enum wgc_aead_backend backend)
+{
+	if ((unsigned int)backend >= WGC_AEAD_BACKEND__COUNT)
+		return false;
+	if (backend == WGC_AEAD_OPENSSL && !wgc_openssl_aead_init())
+		return false;
+	__atomic_store_n(&aead_backend, backend, __ATOMIC_RELEASE);
+	return true;
 }
 
 /* ---- AEAD ---- */
@@ -53,8 +107,8 @@ void wgc_crypto_init(void)
  * the stream cipher works in place, and the tag lands after the ciphertext without libsodium
  * needing to move anything. Their return values are always 0 for encryption.
  */
-void wgc_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
-		   uint64_t counter, const uint8_t key[WGC_KEY_LEN])
+void wgc_sodium_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			  size_t ad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN])
 {
 	uint8_t nonce[AEAD_NONCE_LEN];
 
@@ -63,8 +117,8 @@ void wgc_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *
 								 ad_len, NULL, nonce, key);
 }
 
-bool wgc_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
-		   uint64_t counter, const uint8_t key[WGC_KEY_LEN])
+bool wgc_sodium_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			  size_t ad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN])
 {
 	uint8_t nonce[AEAD_NONCE_LEN];
 
@@ -75,6 +129,32 @@ bool wgc_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *
 	return crypto_aead_chacha20poly1305_ietf_decrypt_detached(
 		       dst, NULL, src, len - WGC_AEAD_TAG_LEN, src + len - WGC_AEAD_TAG_LEN, ad,
 		       ad_len, nonce, key) == 0;
+}
+
+/* The dispatch: one predictable branch per message; short plaintexts always take libsodium
+ * (WGC_AEAD_OPENSSL_MIN_LEN says why). */
+static bool use_openssl(size_t message_len)
+{
+	return message_len >= WGC_AEAD_OPENSSL_MIN_LEN &&
+	       __atomic_load_n(&aead_backend, __ATOMIC_ACQUIRE) == WGC_AEAD_OPENSSL;
+}
+
+void wgc_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
+		   uint64_t counter, const uint8_t key[WGC_KEY_LEN])
+{
+	if (use_openssl(len))
+		wgc_openssl_aead_seal(dst, src, len, ad, ad_len, counter, key);
+	else
+		wgc_sodium_aead_seal(dst, src, len, ad, ad_len, counter, key);
+}
+
+bool wgc_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
+		   uint64_t counter, const uint8_t key[WGC_KEY_LEN])
+{
+	/* The threshold counts plaintext bytes, as in wgc_aead_seal. */
+	if (use_openssl(len >= WGC_AEAD_TAG_LEN ? len - WGC_AEAD_TAG_LEN : 0))
+		return wgc_openssl_aead_open(dst, src, len, ad, ad_len, counter, key);
+	return wgc_sodium_aead_open(dst, src, len, ad, ad_len, counter, key);
 }
 
 void wgc_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ChaCha20-Poly1305 backends of the Linux (libsodium) build and the one switch between them.
+ * wgc_aead_seal/open (crypto.h) dispatch here; tests and benchmarks call each backend directly to
+ * compare them. Every backend produces the same bytes (RFC 8439), so which one runs for a packet is
+ * invisible except in time. The XChaCha20-Poly1305 cookie AEAD is not dispatched: it stays on
+ * libsodium (one cookie reply per handshake under load, never a data-path cost).
+ */
+#ifndef WGC_CRYPTO_AEAD_BACKEND_H
+#define WGC_CRYPTO_AEAD_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+
+enum wgc_aead_backend {
+	WGC_AEAD_SODIUM = 0, /* libsodium; the default and the fallback of every other backend */
+	WGC_AEAD_OPENSSL,    /* OpenSSL 3 EVP, one context per thread (crypto/openssl.c) */
+	WGC_AEAD_BACKEND__COUNT,
+};
+
+enum {
+	/*
+	 * Shorter messages go to libsodium whatever the backend: OpenSSL's EVP costs a fixed
+	 * ~0.5 us per call (re-key through the provider layer, tag fetched as a parameter), more
+	 * than libsodium's whole seal of a small packet. The crossover measured here (make bench,
+	 * AVX-512 Xeon) lies between 512 and 1024 bytes; keepalives, handshakes and TCP ACKs stay
+	 * on libsodium, full-size packets and GSO segments go to OpenSSL.
+	 */
+	WGC_AEAD_OPENSSL_MIN_LEN = 768,
+};
+
+/* The backend wgc_aead_seal/open use for messages of at least WGC_AEAD_OPENSSL_MIN_LEN bytes.
+ * Callable from any thread. */
+enum wgc_aead_backend wgc_aead_backend_get(void);
+/* Its name ("libsodium", "openssl"). */
+const char *wgc_aead_backend_name(enum wgc_aead_backend backend);
+/* Makes wgc_aead_seal/open use backend from now on. Returns false, changing nothing, if backend
+ * is out of range or cannot run here. Configuration-time only: call it before any thread
+ * seals or opens (wgc_crypto_init's own choice is made the same way). */
+WGC_MUST_CHECK bool wgc_aead_backend_set(enum wgc_aead_backend backend);
+
+/* ---- libsodium (crypto/sodium.c) ---- */
+
+void wgc_sodium_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			  size_t ad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN]);
+WGC_MUST_CHECK bool wgc_sodium_aead_open(uint8_t *dst, const uint8_t *src, size_t len,
+					 const uint8_t *ad, size_t ad_len, uint64_t counter,
+					 const uint8_t key[WGC_KEY_LEN]);
+
+/* ---- OpenSSL 3 EVP (crypto/openssl.c) ---- */
+
+/*
+ * Loads libcrypto's ChaCha20-Poly1305 once (thread-safe, idempotent) and checks it against an
+ * RFC 8439 vector. Returns true when the backend can run. Does not choose it: see
+ * wgc_openssl_aead_preferred.
+ */
+bool wgc_openssl_aead_init(void);
+/* True when this CPU is one where OpenSSL was measured faster than libsodium for full-size
+ * packets (x86-64 with AVX-512F and AVX-512VL, whose ChaCha20 and Poly1305 code libsodium 1.0.18
+ * lacks). */
+bool wgc_openssl_aead_preferred(void);
+/*
+ * Same contracts as wgc_aead_seal/open (crypto.h), any length. The calling thread's EVP context
+ * is created on its first call (one allocation inside libcrypto, never again on that thread)
+ * and freed, key schedule wiped, when the thread exits. Where that context cannot be had
+ * (init failed, out of memory, len above INT_MAX) these fall back to libsodium for the call.
+ */
+void wgc_openssl_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			   size_t ad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN]);
+WGC_MUST_CHECK bool wgc_openssl_aead_open(uint8_t *dst, const uint8_t *src, size_t len,
+					  const uint8_t *ad, size_t ad_len, uint64_t counter,
+					  const uint8_t key[WGC_KEY_LEN]);
+
+#endif
