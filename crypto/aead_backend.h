@@ -73,5 +73,8 @@ void wgc_openssl_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const u
 WGC_MUST_CHECK bool wgc_openssl_aead_open(uint8_t *dst, const uint8_t *src, size_t len,
 					  const uint8_t *ad, size_t ad_len, uint64_t counter,
 					  const uint8_t key[WGC_KEY_LEN]);
+/* True when the calling thread has its EVP context, i.e. its seal/open really ran on OpenSSL
+ * (tests use it to tell a working backend from a silent fallback). */
+bool wgc_openssl_aead_thread_has_ctx(void);
 
 #endif

@@ -190,6 +190,11 @@ bool wgc_openssl_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const u
 	return ok;
 }
 
+bool wgc_openssl_aead_thread_has_ctx(void)
+{
+	return thread_ctx != NULL;
+}
+
 /* ---- one-time setup ---- */
 
 /*
