@@ -26,8 +26,18 @@ enum {
 
 /* ---- one-time setup ---- */
 
-/* Initialises the AEAD/X25519 backend. Idempotent and thread-safe; wgc_endpoint_init calls it. */
+/*
+ * Initialises the AEAD/X25519 backend and chooses the ChaCha20-Poly1305 implementation (see the
+ * AEAD section). Idempotent and thread-safe; wgc_endpoint_init calls it.
+ */
 void wgc_crypto_init(void);
+/* The name of the ChaCha20-Poly1305 implementation full-size messages use ("libsodium",
+ * "openssl"; a build with other backends has other names). Callable from any thread. */
+const char *wgc_crypto_aead_name(void);
+/* Forces that implementation by name (not NULL). Returns WGC_OK, or, changing nothing,
+ * WGC_ERR_INVALID for a name this build does not have and WGC_ERR_STATE for one that cannot run
+ * here. Configuration-time only: before any thread seals or opens. */
+WGC_MUST_CHECK enum wgc_status wgc_crypto_aead_select(const char *name);
 
 /* ---- BLAKE2s (RFC 7693) ---- */
 

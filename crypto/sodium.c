@@ -94,10 +94,26 @@ bool wgc_aead_backend_set(enum wgc_aead_backend backend)
 {
 	if ((unsigned int)backend >= WGC_AEAD_BACKEND__COUNT)
 		return false;
+	wgc_crypto_init(); /* makes the start-up choice first, so it cannot undo this one later */
 	if (backend == WGC_AEAD_OPENSSL && !wgc_openssl_aead_init())
 		return false;
 	__atomic_store_n(&aead_backend, backend, __ATOMIC_RELEASE);
 	return true;
+}
+
+const char *wgc_crypto_aead_name(void)
+{
+	return wgc_aead_backend_name(wgc_aead_backend_get());
+}
+
+enum wgc_status wgc_crypto_aead_select(const char *name)
+{
+	for (int b = 0; b < WGC_AEAD_BACKEND__COUNT; b++) {
+		if (strcmp(name, backend_names[b]) == 0)
+			return wgc_aead_backend_set((enum wgc_aead_backend)b) ? WGC_OK
+									     : WGC_ERR_STATE;
+	}
+	return WGC_ERR_INVALID;
 }
 
 /* ---- AEAD ---- */

@@ -213,6 +213,17 @@ WGC_API WGC_MUST_CHECK enum wgc_status wgc_endpoint_init(void *mem, size_t mem_s
  * committed or abandoned first. The memory is the caller's. Configuration-time. */
 WGC_API void wgc_endpoint_clear(struct wgc_endpoint *ep);
 
+/*
+ * The ChaCha20-Poly1305 implementation that seals and opens full-size data messages, for logs and
+ * A/B tests. libwgc chooses it once per process by CPU ("openssl" on x86-64 with AVX-512 when
+ * OpenSSL 3 loads and agrees with libsodium, "libsodium" otherwise); every implementation gives
+ * the same bytes. wgc_aead_backend is callable from any thread. wgc_set_aead_backend forces one
+ * by name for the whole process: WGC_ERR_INVALID for a name this build lacks, WGC_ERR_STATE
+ * for one that cannot run here (nothing changes then). Call it before any endpoint seals or opens.
+ */
+WGC_API const char *wgc_aead_backend(void);
+WGC_API WGC_MUST_CHECK enum wgc_status wgc_set_aead_backend(const char *name);
+
 /* ---- endpoint configuration (configuration-time: serial per endpoint) ---- */
 
 /* The X25519 public key of a private key (clamped as the protocol does). Any thread. */

@@ -238,6 +238,13 @@ static void test_dispatch(void **unused)
 	assert_false(wgc_aead_backend_set(WGC_AEAD_BACKEND__COUNT));
 	assert_string_equal(wgc_aead_backend_name(WGC_AEAD_SODIUM), "libsodium");
 	assert_string_equal(wgc_aead_backend_name(WGC_AEAD_OPENSSL), "openssl");
+	/* the public names */
+	assert_int_equal(wgc_set_aead_backend("no-such-aead"), WGC_ERR_INVALID);
+	assert_int_equal(wgc_set_aead_backend(NULL), WGC_ERR_INVALID);
+	assert_int_equal(wgc_set_aead_backend("libsodium"), WGC_OK);
+	assert_string_equal(wgc_aead_backend(), "libsodium");
+	assert_int_equal(wgc_set_aead_backend("openssl"), WGC_OK);
+	assert_string_equal(wgc_aead_backend(), "openssl");
 	assert_true(wgc_aead_backend_set(chosen));
 	wgc_crypto_init(); /* keeps the choice made above */
 	assert_int_equal(wgc_aead_backend_get(), chosen);
