@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The AEAD table: ChaCha20-Poly1305 seal and open of one message at a time through every backend of
- * crypto/aead_backend.h (libsodium, OpenSSL 3 EVP with its per-thread context, and the dispatching
+ * crypto/aead_backend.h (libsodium, OpenSSL 3 EVP with its per-thread context, the same OpenSSL
+ * code through its provider functions, and the dispatching
  * wgc_aead_seal/open as the core calls them) at 0, 64, 512, 1024, 1280, 1420 bytes and 64 KiB, against the
  * bare EVP stream call that `openssl speed -evp chacha20-poly1305` times (EVP_CipherUpdate on a
  * context keyed once: no re-key, no tag). The 0-byte row is each backend's fixed cost per call.
@@ -47,7 +48,8 @@ struct backend {
 
 static const struct backend backends[] = {
 	{"libsodium", wgc_sodium_aead_seal, wgc_sodium_aead_open},
-	{"openssl", wgc_openssl_aead_seal, wgc_openssl_aead_open},
+	{"openssl (EVP)", wgc_openssl_aead_seal, wgc_openssl_aead_open},
+	{"openssl-direct", wgc_openssl_direct_aead_seal, wgc_openssl_direct_aead_open},
 	{"wgc_aead (dispatch)", wgc_aead_seal, wgc_aead_open},
 };
 enum { BACKENDS = sizeof(backends) / sizeof(backends[0]) };

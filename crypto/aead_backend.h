@@ -18,6 +18,7 @@
 enum wgc_aead_backend {
 	WGC_AEAD_SODIUM = 0, /* libsodium; the default and the fallback of every other backend */
 	WGC_AEAD_OPENSSL,    /* OpenSSL 3 EVP, one context per thread (crypto/openssl.c) */
+	WGC_AEAD_OPENSSL_DIRECT, /* the same OpenSSL code through its provider functions */
 	WGC_AEAD_BACKEND__COUNT,
 };
 
@@ -61,7 +62,7 @@ WGC_MUST_CHECK bool wgc_sodium_aead_open(uint8_t *dst, const uint8_t *src, size_
  */
 bool wgc_openssl_aead_init(void);
 /* True when this CPU is one where OpenSSL was measured faster than libsodium for full-size
- * packets (x86-64 with AVX-512F and AVX-512VL, whose ChaCha20 and Poly1305 code libsodium 1.0.18
+ * packets (either driver) (x86-64 with AVX-512F and AVX-512VL, whose ChaCha20 and Poly1305 code libsodium 1.0.18
  * lacks). */
 bool wgc_openssl_aead_preferred(void);
 /*
@@ -78,5 +79,21 @@ WGC_MUST_CHECK bool wgc_openssl_aead_open(uint8_t *dst, const uint8_t *src, size
 /* True when the calling thread has its EVP context, i.e. its seal/open really ran on OpenSSL
  * (tests use it to tell a working backend from a silent fallback). */
 bool wgc_openssl_aead_thread_has_ctx(void);
+
+/*
+ * The same OpenSSL implementation driven through its provider's function table (provider-cipher(7))
+ * instead of EVP, which saves EVP's per-call checks and parameter queries. Same contracts as the
+ * EVP pair: one provider context per thread, made on first use, freed and cleansed at thread
+ * exit, key zeroed after each call, libsodium where it cannot run.
+ */
+void wgc_openssl_direct_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+				  size_t ad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN]);
+WGC_MUST_CHECK bool wgc_openssl_direct_aead_open(uint8_t *dst, const uint8_t *src, size_t len,
+						 const uint8_t *ad, size_t ad_len,
+						 uint64_t counter,
+						 const uint8_t key[WGC_KEY_LEN]);
+/* True when the direct driver loaded and passed its start-up check (calls wgc_openssl_aead_init). */
+bool wgc_openssl_direct_ready(void);
+bool wgc_openssl_direct_thread_has_ctx(void);
 
 #endif

@@ -6,16 +6,17 @@
  * WireGuard messages. Every function is callable from any thread.
  *
  * ChaCha20-Poly1305 has two implementations in the Linux build (crypto/aead_backend.h), chosen
- * once per process by wgc_crypto_init: OpenSSL 3's EVP (crypto/openssl.c) on x86-64 CPUs with
- * AVX-512, where it was measured ~2.4x libsodium's speed on 64 KiB and ~1.05x on 1420 B, for
- * messages of WGC_AEAD_OPENSSL_MIN_LEN (1280) bytes and more; libsodium for everything else,
- * and wherever OpenSSL does not load, fails its start-up check against libsodium, or cannot get
- * a context. Both give the same bytes. Global state: libsodium's one-time init, the choice
- * (written at configuration time), and for OpenSSL one EVP_CIPHER_CTX per thread that seals or
- * opens. That context is the one allocation in crypto/: made inside libcrypto on the thread's
- * first full-size seal/open, never again on that thread, freed (cleansed) when the thread exits;
- * the main thread's lives until the process ends. After each call its key is overwritten with
- * zeros, so an idle thread keeps no session key beyond the core's own wipe of it.
+ * once per process by wgc_crypto_init: OpenSSL 3 (crypto/openssl.c) on x86-64 CPUs with AVX-512,
+ * for messages of WGC_AEAD_OPENSSL_MIN_LEN (1280) bytes and more, driven through its provider's
+ * functions (measured here ~1.2x libsodium's speed at 1420 B and ~2.5x on 64 KiB; through EVP,
+ * the other driver, ~1.05x at 1420 B); libsodium for everything else, and wherever OpenSSL does
+ * not load, fails its start-up check against libsodium, or cannot get a context. All give the
+ * same bytes. Global state: libsodium's one-time init, the choice (written at configuration
+ * time), and for OpenSSL one cipher context per thread that seals or opens. That context is the
+ * one allocation in crypto/: made inside libcrypto on the thread's first full-size seal/open,
+ * never again on that thread, freed (cleansed) when the thread exits; the main thread's lives
+ * until the process ends. After each call its key is overwritten with zeros, so an idle thread
+ * keeps no session key beyond the core's own wipe of it.
  */
 #ifndef WGC_CRYPTO_CRYPTO_H
 #define WGC_CRYPTO_CRYPTO_H
@@ -43,7 +44,7 @@ enum {
  */
 void wgc_crypto_init(void);
 /* The name of the ChaCha20-Poly1305 implementation full-size messages use ("libsodium",
- * "openssl"; a build with other backends has other names). Callable from any thread. */
+ * "openssl-direct", "openssl"; a build with other backends has other names). Any thread. */
 const char *wgc_crypto_aead_name(void);
 /* Forces that implementation by name (not NULL). Returns WGC_OK, or, changing nothing,
  * WGC_ERR_INVALID for a name this build does not have and WGC_ERR_STATE for one that cannot run

@@ -21,7 +21,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/provider.h>
 #include <pthread.h>
 
 enum {
@@ -197,12 +201,20 @@ bool wgc_openssl_aead_thread_has_ctx(void)
 
 /* ---- one-time setup ---- */
 
+/* One way of driving libcrypto's AEAD over an explicit context, for the start-up check. */
+struct driver {
+	bool (*seal)(void *ctx, uint8_t *dst, const uint8_t *src, int len, const uint8_t *ad,
+		     int ad_len, const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t key[WGC_KEY_LEN]);
+	bool (*open)(void *ctx, uint8_t *dst, const uint8_t *src, int text_len, const uint8_t *ad,
+		     int ad_len, const uint8_t nonce[AEAD_NONCE_LEN], const uint8_t key[WGC_KEY_LEN]);
+};
+
 /*
  * A start-up check against libsodium, the reference: one short and one multi-block message (past
  * the length where OpenSSL switches to its wide vector code), with AD, must seal to the same bytes
- * and open again, and a flipped tag bit must fail. A libcrypto that disagrees is never used.
+ * and open again, and a flipped tag bit must fail. A driver that disagrees is never used.
  */
-static bool agrees_with_libsodium(void)
+static bool agrees_with_libsodium(const struct driver *d, void *ctx)
 {
 	enum { LONG_LEN = 1100, AD_LEN = 12 };
 	static uint8_t plain[LONG_LEN];
@@ -211,34 +223,300 @@ static bool agrees_with_libsodium(void)
 	static const size_t lens[] = {37, LONG_LEN};
 	uint8_t key[WGC_KEY_LEN];
 	uint8_t ad[AD_LEN];
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	bool ok;
+	bool ok = true;
 
-	if (!ctx)
-		return false;
 	for (size_t i = 0; i < sizeof(key); i++)
 		key[i] = (uint8_t)(0x80 + i);
 	for (size_t i = 0; i < sizeof(ad); i++)
 		ad[i] = (uint8_t)(0x50 + i);
 	for (size_t i = 0; i < sizeof(plain); i++)
 		plain[i] = (uint8_t)(i * 7 + 3);
-	ok = EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, ENCRYPT) == 1;
 	for (size_t n = 0; ok && n < sizeof(lens) / sizeof(lens[0]); n++) {
 		size_t len = lens[n];
+		uint64_t counter = UINT64_C(0x0102030405060708) + len;
 		uint8_t nonce[AEAD_NONCE_LEN];
 
-		make_nonce(nonce, UINT64_C(0x0102030405060708) + len);
-		wgc_sodium_aead_seal(reference, plain, len, ad, sizeof(ad), 0x0102030405060708 + len,
-				     key);
-		ok = evp_seal(ctx, ours, plain, (int)len, ad, AD_LEN, nonce, key) &&
+		make_nonce(nonce, counter);
+		wgc_sodium_aead_seal(reference, plain, len, ad, sizeof(ad), counter, key);
+		ok = d->seal(ctx, ours, plain, (int)len, ad, AD_LEN, nonce, key) &&
 		     memcmp(ours, reference, len + WGC_AEAD_TAG_LEN) == 0 &&
-		     evp_open(ctx, ours, ours, (int)len, ad, AD_LEN, nonce, key) &&
+		     d->open(ctx, ours, ours, (int)len, ad, AD_LEN, nonce, key) &&
 		     memcmp(ours, plain, len) == 0;
 		reference[len] ^= 1;
-		ok = ok && !evp_open(ctx, ours, reference, (int)len, ad, AD_LEN, nonce, key);
+		ok = ok && !d->open(ctx, ours, reference, (int)len, ad, AD_LEN, nonce, key);
 	}
+	return ok;
+}
+
+static bool evp_seal_any(void *ctx, uint8_t *dst, const uint8_t *src, int len, const uint8_t *ad,
+			 int ad_len, const uint8_t nonce[AEAD_NONCE_LEN],
+			 const uint8_t key[WGC_KEY_LEN])
+{
+	return evp_seal(ctx, dst, src, len, ad, ad_len, nonce, key);
+}
+
+static bool evp_open_any(void *ctx, uint8_t *dst, const uint8_t *src, int text_len,
+			 const uint8_t *ad, int ad_len, const uint8_t nonce[AEAD_NONCE_LEN],
+			 const uint8_t key[WGC_KEY_LEN])
+{
+	return evp_open(ctx, dst, src, text_len, ad, ad_len, nonce, key);
+}
+
+static bool evp_agrees_with_libsodium(void)
+{
+	static const struct driver evp = {evp_seal_any, evp_open_any};
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	bool ok;
+
+	if (!ctx)
+		return false;
+	ok = EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, ENCRYPT) == 1 &&
+	     agrees_with_libsodium(&evp, ctx);
 	EVP_CIPHER_CTX_free(ctx);
 	return ok;
+}
+
+/* ---- the same cipher through its provider's functions, called directly ---- */
+
+/*
+ * EVP_CipherInit_ex, the tag ctrl and the EVP update/final wrappers cost ~0.2 us per message in
+ * argument checks and parameter queries (the IV and key lengths are asked of the provider on every
+ * re-key) before the provider's code runs. The provider interface (provider-cipher(7)) is public
+ * and stable: OSSL_PROVIDER_query_operation hands out the same function table libcrypto calls.
+ * This driver calls it directly on a provider context of its own per thread, with everything EVP
+ * would check (lengths, direction, tag size) fixed by construction here. Written once by
+ * load_direct (under init_once), read-only afterwards.
+ */
+static struct {
+	OSSL_FUNC_cipher_newctx_fn *newctx;
+	OSSL_FUNC_cipher_freectx_fn *freectx;
+	OSSL_FUNC_cipher_encrypt_init_fn *encrypt_init;
+	OSSL_FUNC_cipher_decrypt_init_fn *decrypt_init;
+	OSSL_FUNC_cipher_update_fn *update;
+	OSSL_FUNC_cipher_final_fn *final;
+	OSSL_FUNC_cipher_get_ctx_params_fn *get_ctx_params;
+	OSSL_FUNC_cipher_set_ctx_params_fn *set_ctx_params;
+	void *provctx;
+} direct;
+static bool is_direct_ready;
+static pthread_key_t direct_key;
+
+static _Thread_local void *thread_direct;
+static _Thread_local bool thread_direct_failed;
+
+static void free_thread_direct(void *pctx)
+{
+	direct.freectx(pctx); /* the provider cleanses its context as it frees it */
+}
+
+static void *get_thread_direct(void)
+{
+	void *pctx = thread_direct;
+
+	if (pctx || thread_direct_failed)
+		return pctx;
+	thread_direct_failed = true;
+	if (!wgc_openssl_aead_init() || !is_direct_ready)
+		return NULL;
+	pctx = direct.newctx(direct.provctx);
+	if (!pctx)
+		return NULL;
+	if (pthread_setspecific(direct_key, pctx) != 0) {
+		direct.freectx(pctx);
+		return NULL;
+	}
+	thread_direct = pctx;
+	thread_direct_failed = false;
+	return pctx;
+}
+
+static bool direct_seal(void *pctx, uint8_t *dst, const uint8_t *src, int len, const uint8_t *ad,
+			int ad_len, const uint8_t nonce[AEAD_NONCE_LEN],
+			const uint8_t key[WGC_KEY_LEN])
+{
+	OSSL_PARAM params[2];
+	size_t out_len = 0;
+
+	if (direct.encrypt_init(pctx, key, WGC_KEY_LEN, nonce, AEAD_NONCE_LEN, NULL) != 1)
+		return false;
+	if (ad_len > 0 &&
+	    direct.update(pctx, NULL, &out_len, (size_t)ad_len, ad, (size_t)ad_len) != 1)
+		return false;
+	if (len > 0 && direct.update(pctx, dst, &out_len, (size_t)len, src, (size_t)len) != 1)
+		return false;
+	if (direct.final(pctx, dst + len, &out_len, 0) != 1)
+		return false;
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, dst + len,
+						      WGC_AEAD_TAG_LEN);
+	params[1] = OSSL_PARAM_construct_end();
+	return direct.get_ctx_params(pctx, params) == 1;
+}
+
+static bool direct_open(void *pctx, uint8_t *dst, const uint8_t *src, int text_len,
+			const uint8_t *ad, int ad_len, const uint8_t nonce[AEAD_NONCE_LEN],
+			const uint8_t key[WGC_KEY_LEN])
+{
+	uint8_t tag[WGC_AEAD_TAG_LEN];
+	OSSL_PARAM params[2];
+	size_t out_len = 0;
+
+	memcpy(tag, src + text_len, WGC_AEAD_TAG_LEN);
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
+						      WGC_AEAD_TAG_LEN);
+	params[1] = OSSL_PARAM_construct_end();
+	if (direct.decrypt_init(pctx, key, WGC_KEY_LEN, nonce, AEAD_NONCE_LEN, NULL) != 1 ||
+	    direct.set_ctx_params(pctx, params) != 1)
+		return false;
+	if (ad_len > 0 &&
+	    direct.update(pctx, NULL, &out_len, (size_t)ad_len, ad, (size_t)ad_len) != 1)
+		return false;
+	if (text_len > 0 && direct.update(pctx, dst, &out_len, (size_t)text_len, src,
+					  (size_t)text_len) != 1)
+		return false;
+	/* The tag comparison (constant time, CRYPTO_memcmp) happens here. */
+	return direct.final(pctx, dst + text_len, &out_len, 0) == 1;
+}
+
+/* As forget_key: a key-only re-init with zeros, keeping the direction. */
+static void direct_forget_key(void *pctx, bool is_encrypt)
+{
+	static const uint8_t zero_key[WGC_KEY_LEN];
+
+	if (is_encrypt)
+		(void)direct.encrypt_init(pctx, zero_key, WGC_KEY_LEN, NULL, 0, NULL);
+	else
+		(void)direct.decrypt_init(pctx, zero_key, WGC_KEY_LEN, NULL, 0, NULL);
+}
+
+void wgc_openssl_direct_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+				  size_t ad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN])
+{
+	void *pctx = get_thread_direct();
+	uint8_t nonce[AEAD_NONCE_LEN];
+	bool ok;
+
+	if (!pctx || len > INT_MAX - WGC_AEAD_TAG_LEN || ad_len > INT_MAX) {
+		wgc_sodium_aead_seal(dst, src, len, ad, ad_len, counter, key);
+		return;
+	}
+	make_nonce(nonce, counter);
+	ok = direct_seal(pctx, dst, src, (int)len, ad, (int)ad_len, nonce, key);
+	direct_forget_key(pctx, true);
+	if (!ok) /* fail closed, as wgc_openssl_aead_seal */
+		wgc_memzero(dst, len + WGC_AEAD_TAG_LEN);
+}
+
+bool wgc_openssl_direct_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+				  size_t ad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN])
+{
+	void *pctx = get_thread_direct();
+	uint8_t nonce[AEAD_NONCE_LEN];
+	size_t text_len;
+	bool ok;
+
+	if (len < WGC_AEAD_TAG_LEN)
+		return false;
+	if (!pctx || len > INT_MAX || ad_len > INT_MAX)
+		return wgc_sodium_aead_open(dst, src, len, ad, ad_len, counter, key);
+	text_len = len - WGC_AEAD_TAG_LEN;
+	make_nonce(nonce, counter);
+	ok = direct_open(pctx, dst, src, (int)text_len, ad, (int)ad_len, nonce, key);
+	direct_forget_key(pctx, false);
+	if (!ok) /* no unauthenticated plaintext outlives the call, as wgc_openssl_aead_open */
+		wgc_memzero(dst, text_len);
+	return ok;
+}
+
+bool wgc_openssl_direct_thread_has_ctx(void)
+{
+	return thread_direct != NULL;
+}
+
+bool wgc_openssl_direct_ready(void)
+{
+	return wgc_openssl_aead_init() && is_direct_ready;
+}
+
+/* True when names, OpenSSL's colon-separated list of an algorithm's names, holds name (ASCII,
+ * any case: OpenSSL's own matching rule). */
+static bool names_hold(const char *names, const char *name)
+{
+	size_t name_len = strlen(name);
+
+	while (*names) {
+		size_t i = 0;
+
+		while (i < name_len && names[i] && names[i] != ':' &&
+		       (names[i] | 0x20) == (name[i] | 0x20))
+			i++;
+		if (i == name_len && (names[i] == ':' || names[i] == '\0'))
+			return true;
+		while (*names && *names != ':')
+			names++;
+		if (*names == ':')
+			names++;
+	}
+	return false;
+}
+
+/* Takes the function table of the provider implementation `cipher` was fetched from. */
+static bool find_direct_functions(const OSSL_PROVIDER *provider)
+{
+	const OSSL_ALGORITHM *algs;
+	const OSSL_ALGORITHM *a;
+	const char *ours = EVP_CIPHER_get0_name(cipher);
+	int no_store = 0;
+
+	algs = OSSL_PROVIDER_query_operation(provider, OSSL_OP_CIPHER, &no_store);
+	if (!algs || !ours)
+		return false;
+	for (a = algs; a->algorithm_names && !names_hold(a->algorithm_names, ours); a++)
+		;
+	for (const OSSL_DISPATCH *f = a->algorithm_names ? a->implementation : NULL;
+	     f && f->function_id != 0; f++) {
+		switch (f->function_id) {
+		case OSSL_FUNC_CIPHER_NEWCTX: direct.newctx = OSSL_FUNC_cipher_newctx(f); break;
+		case OSSL_FUNC_CIPHER_FREECTX: direct.freectx = OSSL_FUNC_cipher_freectx(f); break;
+		case OSSL_FUNC_CIPHER_ENCRYPT_INIT:
+			direct.encrypt_init = OSSL_FUNC_cipher_encrypt_init(f);
+			break;
+		case OSSL_FUNC_CIPHER_DECRYPT_INIT:
+			direct.decrypt_init = OSSL_FUNC_cipher_decrypt_init(f);
+			break;
+		case OSSL_FUNC_CIPHER_UPDATE: direct.update = OSSL_FUNC_cipher_update(f); break;
+		case OSSL_FUNC_CIPHER_FINAL: direct.final = OSSL_FUNC_cipher_final(f); break;
+		case OSSL_FUNC_CIPHER_GET_CTX_PARAMS:
+			direct.get_ctx_params = OSSL_FUNC_cipher_get_ctx_params(f);
+			break;
+		case OSSL_FUNC_CIPHER_SET_CTX_PARAMS:
+			direct.set_ctx_params = OSSL_FUNC_cipher_set_ctx_params(f);
+			break;
+		default: break;
+		}
+	}
+	OSSL_PROVIDER_unquery_operation(provider, OSSL_OP_CIPHER, algs);
+	return direct.newctx && direct.freectx && direct.encrypt_init && direct.decrypt_init &&
+	       direct.update && direct.final && direct.get_ctx_params && direct.set_ctx_params;
+}
+
+/* Called under init_once once `cipher` is loaded and checked; leaves is_direct_ready false on
+ * any failure (the EVP driver is unaffected). */
+static void load_direct(void)
+{
+	static const struct driver driver = {direct_seal, direct_open};
+	const OSSL_PROVIDER *provider = EVP_CIPHER_get0_provider(cipher);
+	void *pctx;
+
+	if (!provider || !find_direct_functions(provider))
+		return;
+	direct.provctx = OSSL_PROVIDER_get0_provider_ctx(provider);
+	pctx = direct.newctx(direct.provctx);
+	if (!pctx)
+		return;
+	if (agrees_with_libsodium(&driver, pctx) &&
+	    pthread_key_create(&direct_key, free_thread_direct) == 0)
+		is_direct_ready = true;
+	direct.freectx(pctx);
 }
 
 static void load_cipher(void)
@@ -247,12 +525,13 @@ static void load_cipher(void)
 	cipher = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
 	if (!cipher)
 		return;
-	if (pthread_key_create(&ctx_key, free_thread_ctx) != 0 || !agrees_with_libsodium()) {
+	if (pthread_key_create(&ctx_key, free_thread_ctx) != 0 || !evp_agrees_with_libsodium()) {
 		EVP_CIPHER_free(cipher);
 		cipher = NULL;
 		return;
 	}
 	is_ready = true;
+	load_direct();
 }
 
 bool wgc_openssl_aead_init(void)

@@ -46,7 +46,7 @@ static void usage(FILE *out, const char *prog)
 		"seccomp allow-list and Landlock; --user NAME also runs it as that user, and\n"
 		"--no-sandbox leaves all of that off (for debugging).\n"
 		"Environment: LOG_LEVEL=verbose|error|silent, WG_PROCESS_FOREGROUND=1, WGC_USER=NAME,\n"
-		"WGC_WORKERS=N, WGC_NO_OFFLOAD=1, WGC_AEAD=libsodium|openssl.\n",
+		"WGC_WORKERS=N, WGC_NO_OFFLOAD=1, WGC_AEAD=libsodium|openssl|openssl-direct.\n",
 		prog, prog);
 }
 

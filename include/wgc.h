@@ -215,9 +215,10 @@ WGC_API void wgc_endpoint_clear(struct wgc_endpoint *ep);
 
 /*
  * The ChaCha20-Poly1305 implementation that seals and opens full-size data messages, for logs and
- * A/B tests. libwgc chooses it once per process by CPU ("openssl" on x86-64 with AVX-512 when
- * OpenSSL 3 loads and agrees with libsodium, "libsodium" otherwise); every implementation gives
- * the same bytes. wgc_aead_backend is callable from any thread. wgc_set_aead_backend forces one
+ * A/B tests. libwgc chooses it once per process by CPU: on x86-64 with AVX-512, OpenSSL 3 when it
+ * loads and agrees with libsodium ("openssl-direct": its provider functions called directly;
+ * "openssl": the same code through EVP), "libsodium" otherwise; shorter messages always use
+ * libsodium. Every implementation gives the same bytes. wgc_aead_backend is callable from any thread. wgc_set_aead_backend forces one
  * by name for the whole process: WGC_ERR_INVALID for a name this build lacks, WGC_ERR_STATE
  * for one that cannot run here (nothing changes then). Call it before any endpoint seals or opens.
  */

@@ -45,6 +45,7 @@ struct backend {
 /* Every backend other than the reference; a new backend adds a row here. */
 static const struct backend backends[] = {
 	{"openssl", wgc_openssl_aead_seal, wgc_openssl_aead_open},
+	{"openssl-direct", wgc_openssl_direct_aead_seal, wgc_openssl_direct_aead_open},
 	/* the dispatching entry points, whatever backend this machine chose */
 	{"dispatch", wgc_aead_seal, wgc_aead_open},
 };
@@ -162,6 +163,7 @@ static void test_openssl_loads(void **unused)
 	/* libssl-dev is a build dependency: on the machines we build on, the backend must run. */
 	assert_true(wgc_openssl_aead_init());
 	assert_true(wgc_openssl_aead_init()); /* idempotent */
+	assert_true(wgc_openssl_direct_ready());
 	printf("aead backend chosen here: %s (AVX-512 preferred: %s)\n",
 	       wgc_aead_backend_name(wgc_aead_backend_get()),
 	       wgc_openssl_aead_preferred() ? "yes" : "no");
@@ -183,6 +185,7 @@ static void test_every_length(void **unused)
 	}
 	/* the OpenSSL rows really ran on OpenSSL, not on its libsodium fallback */
 	assert_true(wgc_openssl_aead_thread_has_ctx());
+	assert_true(wgc_openssl_direct_thread_has_ctx());
 }
 
 /* 64 KiB messages (a GSO batch's worth) and random lengths up to it. */
@@ -238,6 +241,7 @@ static void test_dispatch(void **unused)
 	assert_false(wgc_aead_backend_set(WGC_AEAD_BACKEND__COUNT));
 	assert_string_equal(wgc_aead_backend_name(WGC_AEAD_SODIUM), "libsodium");
 	assert_string_equal(wgc_aead_backend_name(WGC_AEAD_OPENSSL), "openssl");
+	assert_string_equal(wgc_aead_backend_name(WGC_AEAD_OPENSSL_DIRECT), "openssl-direct");
 	/* the public names */
 	assert_int_equal(wgc_set_aead_backend("no-such-aead"), WGC_ERR_INVALID);
 	assert_int_equal(wgc_set_aead_backend(NULL), WGC_ERR_INVALID);
@@ -255,7 +259,7 @@ struct thread_arg {
 	int failures;
 };
 
-/* Seals and opens with the OpenSSL backend on a fresh thread (its own context, made on first use
+/* Seals and opens with both OpenSSL drivers on a fresh thread (its own context, made on first use
  * and freed at exit), checking every message against libsodium. */
 static void *thread_main(void *p)
 {
@@ -275,8 +279,15 @@ static void *thread_main(void *p)
 					   m.key) ||
 		    memcmp(buf, plain, m.len) != 0)
 			arg->failures++;
+		wgc_openssl_direct_aead_seal(buf, plain, m.len, m.ad, m.ad_len, m.counter, m.key);
+		if (memcmp(buf, ref, m.len + TAG) != 0)
+			arg->failures++;
+		if (!wgc_openssl_direct_aead_open(buf, buf, m.len + TAG, m.ad, m.ad_len,
+						  m.counter, m.key) ||
+		    memcmp(buf, plain, m.len) != 0)
+			arg->failures++;
 	}
-	if (!wgc_openssl_aead_thread_has_ctx())
+	if (!wgc_openssl_aead_thread_has_ctx() || !wgc_openssl_direct_thread_has_ctx())
 		arg->failures++;
 	return NULL;
 }
