@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The AEAD table: ChaCha20-Poly1305 seal and open of one message at a time through every backend of
- * crypto/aead_backend.h (libsodium, OpenSSL 3 EVP with its per-thread context, the same OpenSSL
- * code through its provider functions, and the dispatching
- * wgc_aead_seal/open as the core calls them) at 0, 64, 512, 1024, 1280, 1420 bytes and 64 KiB, against the
- * bare EVP stream call that `openssl speed -evp chacha20-poly1305` times (EVP_CipherUpdate on a
- * context keyed once: no re-key, no tag). The 0-byte row is each backend's fixed cost per call.
- * Backends alternate within each repetition so the machine's noise hits all alike; figures are
- * medians of REPS runs on the CPU clock. Prints figures, asserts nothing.
+ * crypto/aead_backend.h (libsodium, OpenSSL 3 through EVP with its per-thread context, the same
+ * OpenSSL code through its provider functions, and the dispatching wgc_aead_seal/open as the core
+ * calls them) at 0, 64, 512, 1024, 1280, 1420 bytes and 64 KiB, against the bare EVP stream call
+ * that `openssl speed -evp chacha20-poly1305` times (EVP_CipherUpdate on a context keyed once: no
+ * re-key, no tag). The 0-byte row is each backend's fixed cost per call. Backends alternate
+ * within each repetition so the machine's noise hits all alike; figures are medians of REPS runs
+ * on the CPU clock. Prints figures, asserts nothing.
  */
 #include <stdbool.h>
 #include <stddef.h>

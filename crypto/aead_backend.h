@@ -61,9 +61,9 @@ WGC_MUST_CHECK bool wgc_sodium_aead_open(uint8_t *dst, const uint8_t *src, size_
  * wgc_openssl_aead_preferred.
  */
 bool wgc_openssl_aead_init(void);
-/* True when this CPU is one where OpenSSL was measured faster than libsodium for full-size
- * packets (either driver) (x86-64 with AVX-512F and AVX-512VL, whose ChaCha20 and Poly1305 code libsodium 1.0.18
- * lacks). */
+/* True when this CPU is one where OpenSSL (either driver) was measured faster than libsodium
+ * for full-size packets: x86-64 with AVX-512F and AVX-512VL, whose ChaCha20 and Poly1305 code
+ * libsodium 1.0.18 lacks. */
 bool wgc_openssl_aead_preferred(void);
 /*
  * Same contracts as wgc_aead_seal/open (crypto.h), any length. The calling thread's EVP context
@@ -92,7 +92,7 @@ WGC_MUST_CHECK bool wgc_openssl_direct_aead_open(uint8_t *dst, const uint8_t *sr
 						 const uint8_t *ad, size_t ad_len,
 						 uint64_t counter,
 						 const uint8_t key[WGC_KEY_LEN]);
-/* True when the direct driver loaded and passed its start-up check (calls wgc_openssl_aead_init). */
+/* True when the direct driver loaded and passed its start-up check (runs wgc_openssl_aead_init). */
 bool wgc_openssl_direct_ready(void);
 bool wgc_openssl_direct_thread_has_ctx(void);
 
