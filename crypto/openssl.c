@@ -55,10 +55,17 @@ static void make_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint64_t counter)
 	wgc_store_le64(nonce + 4, counter);
 }
 
-/* Thread exit: EVP_CIPHER_CTX_free cleanses the provider context (key, keystream) and frees it. */
+/*
+ * Thread exit: EVP_CIPHER_CTX_free cleanses the provider context (key, keystream) and frees it.
+ * It runs on the exiting thread, whose _Thread_local variables are still there: a seal or open
+ * from a later destructor of the same thread then takes libsodium instead of a freed context
+ * (and does not allocate a new one that nothing would free).
+ */
 static void free_thread_ctx(void *ctx)
 {
 	EVP_CIPHER_CTX_free(ctx);
+	thread_ctx = NULL;
+	thread_ctx_failed = true;
 }
 
 /*
@@ -307,9 +314,12 @@ static pthread_key_t direct_key;
 static _Thread_local void *thread_direct;
 static _Thread_local bool thread_direct_failed;
 
+/* Thread exit, as free_thread_ctx; the provider cleanses its context as it frees it. */
 static void free_thread_direct(void *pctx)
 {
-	direct.freectx(pctx); /* the provider cleanses its context as it frees it */
+	direct.freectx(pctx);
+	thread_direct = NULL;
+	thread_direct_failed = true;
 }
 
 static void *get_thread_direct(void)
