@@ -8,8 +8,8 @@
  * ChaCha20-Poly1305 has two implementations in the Linux build (crypto/aead_backend.h), chosen
  * once per process by wgc_crypto_init: OpenSSL 3 (crypto/openssl.c) on x86-64 CPUs with AVX-512,
  * for messages of WGC_AEAD_OPENSSL_MIN_LEN (1280) bytes and more, driven through its provider's
- * functions (measured here ~1.2x libsodium's speed at 1420 B and ~2.5x on 64 KiB; through EVP,
- * the other driver, ~1.05x at 1420 B); libsodium for everything else, and wherever OpenSSL does
+ * functions (measured here ~1.25x libsodium's speed at 1420 B and ~2.4x on 64 KiB; through
+ * EVP, the other driver, 1.0-1.1x at 1420 B); libsodium for everything else, and wherever OpenSSL does
  * not load, fails its start-up check against libsodium, or cannot get a context. All give the
  * same bytes. Global state: libsodium's one-time init, the choice (written at configuration
  * time), and for OpenSSL one cipher context per thread that seals or opens. That context is the
