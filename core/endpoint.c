@@ -678,6 +678,21 @@ uint64_t wgc_endpoint_next_deadline(const struct wgc_endpoint *ep)
 	return wgc_timer_heap_next(&ep->timers);
 }
 
+/* ---- crypto backend ---- */
+
+const char *wgc_aead_backend(void)
+{
+	wgc_crypto_init(); /* the choice is made there */
+	return wgc_crypto_aead_name();
+}
+
+enum wgc_status wgc_set_aead_backend(const char *name)
+{
+	if (!name)
+		return WGC_ERR_INVALID;
+	return wgc_crypto_aead_select(name);
+}
+
 /* ---- text ---- */
 
 const char *wgc_version(void)

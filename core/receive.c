@@ -314,6 +314,7 @@ static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *
 	job->keypair = NULL;
 	job->peer = NULL;
 	job->buf = buf;
+	job->plain = buf + DATA_OFF_PAYLOAD;
 	job->len = len;
 	job->counter = 0;
 	job->src = *src;
@@ -412,7 +413,27 @@ void wgc_receive_open(struct wgc_receive_job *job)
 	WGC_ASSERT(job->state == JOB_PREPARED);
 	job->is_authentic = wgc_aead_open(payload, payload, job->len - DATA_HEADER_LEN, NULL, 0,
 					  job->counter, job->keypair->recv_key);
+	job->plain = payload;
 	job->state = JOB_OPENED;
+}
+
+enum wgc_status wgc_receive_open_into(struct wgc_receive_job *job, uint8_t *dst, size_t dst_size)
+{
+	const uint8_t *payload = job->buf + DATA_OFF_PAYLOAD;
+
+	WGC_ASSERT(job->state == JOB_PREPARED);
+	if (!dst)
+		return WGC_ERR_INVALID;
+	/* A short dst leaves the job as it was: the caller may still open it in place. */
+	if (dst_size < job->len - DATA_MIN_LEN)
+		return WGC_ERR_NO_SPACE;
+	WGC_ASSERT((uintptr_t)(dst + dst_size) <= (uintptr_t)job->buf ||
+		   (uintptr_t)dst >= (uintptr_t)(job->buf + job->len));
+	job->is_authentic = wgc_aead_open(dst, payload, job->len - DATA_HEADER_LEN, NULL, 0,
+					  job->counter, job->keypair->recv_key);
+	job->plain = dst;
+	job->state = JOB_OPENED;
+	return WGC_OK;
 }
 
 void wgc_receive_abandon(struct wgc_receive_job *job)
@@ -504,7 +525,7 @@ static enum wgc_verdict commit(struct wgc_endpoint *ep, uint64_t now, struct wgc
 {
 	struct wgc_keypair *keypair = job->keypair;
 	struct wgc_peer *peer = keypair->peer;
-	uint8_t *packet = job->buf + DATA_OFF_PAYLOAD;
+	uint8_t *packet = job->plain; /* in place, or where wgc_receive_open_into put it */
 	size_t plain_len = job->len - DATA_MIN_LEN;
 	size_t inner_len;
 	const uint8_t *source;

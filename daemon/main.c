@@ -48,7 +48,7 @@ static void usage(FILE *out, const char *prog)
 		"seccomp allow-list and Landlock; --user NAME also runs it as that user, and\n"
 		"--no-sandbox leaves all of that off (for debugging).\n"
 		"Environment: LOG_LEVEL=verbose|error|silent, WG_PROCESS_FOREGROUND=1, WGC_USER=NAME,\n"
-		"WGC_WORKERS=N, WGC_NO_OFFLOAD=1.\n",
+		"WGC_WORKERS=N, WGC_NO_OFFLOAD=1, WGC_AEAD=libsodium|openssl|openssl-direct.\n",
 		prog, prog);
 }
 
@@ -224,6 +224,25 @@ static int enter_sandbox(const struct options *opts)
 	return sandbox_enter(&with_lock, NULL); /* logs what it applied */
 }
 
+/*
+ * WGC_AEAD forces libwgc's ChaCha20-Poly1305 implementation (for A/B runs of the tunnel
+ * benchmark); unset, libwgc's own choice by CPU stands. Before the endpoint exists, so no packet
+ * is ever sealed by another. A bad value is logged and ignored, like WGC_WORKERS.
+ */
+static void select_aead(void)
+{
+	const char *name = getenv("WGC_AEAD");
+	enum wgc_status status;
+
+	if (name && name[0] != '\0') {
+		status = wgc_set_aead_backend(name);
+		if (status != WGC_OK)
+			log_error("WGC_AEAD=%s: %s; keeping %s", name, wgc_status_str(status),
+				  wgc_aead_backend());
+	}
+	log_verbose("ChaCha20-Poly1305 for full-size packets: %s", wgc_aead_backend());
+}
+
 int main(int argc, char **argv)
 {
 	const struct device_limits limits = { .max_peers = MAX_PEERS,
@@ -257,6 +276,7 @@ int main(int argc, char **argv)
 	ret = tun_open(&tun, opts.ifname);
 	if (ret < 0)
 		goto out;
+	select_aead();
 	ret = device_create(loop, &tun, &limits, &dev); /* takes tun, even on failure */
 	if (ret < 0)
 		goto out;

@@ -18,7 +18,10 @@
  *
  * Packets are sealed and opened in place. For sending, the plaintext sits at buf + WGC_DATA_HEADROOM
  * and buf has WGC_DATA_TAILROOM bytes after it; the sealed message then starts at buf. Received data is
- * decrypted in place and delivered as a range of the caller's buffer.
+ * decrypted in place and delivered as a range of the caller's buffer. Out of place is there too, for
+ * callers that would otherwise copy first: wgc_send_prepare_from seals a plaintext that lives
+ * elsewhere (e.g. a segment of a TUN super-packet) into buf, and wgc_receive_open_into decrypts a
+ * message into another buffer (e.g. a coalesced TUN write); the cipher's pass is then the copy.
  */
 #ifndef WGC_H
 #define WGC_H
@@ -251,6 +254,18 @@ WGC_API WGC_MUST_CHECK enum wgc_status wgc_endpoint_init(void *mem, size_t mem_s
  * committed or abandoned first. The memory is the caller's. Configuration-time. */
 WGC_API void wgc_endpoint_clear(struct wgc_endpoint *ep);
 
+/*
+ * The ChaCha20-Poly1305 implementation that seals and opens full-size data messages, for logs and
+ * A/B tests. libwgc chooses it once per process by CPU: on x86-64 with AVX-512, OpenSSL 3 when it
+ * loads and agrees with libsodium ("openssl-direct": its provider functions called directly;
+ * "openssl": the same code through EVP), "libsodium" otherwise; shorter messages always use
+ * libsodium. Every implementation gives the same bytes. wgc_aead_backend is callable from any thread. wgc_set_aead_backend forces one
+ * by name for the whole process: WGC_ERR_INVALID for a name this build lacks, WGC_ERR_STATE
+ * for one that cannot run here (nothing changes then). Call it before any endpoint seals or opens.
+ */
+WGC_API const char *wgc_aead_backend(void);
+WGC_API WGC_MUST_CHECK enum wgc_status wgc_set_aead_backend(const char *name);
+
 /* ---- endpoint configuration (configuration-time: serial per endpoint) ---- */
 
 /* The X25519 public key of a private key (clamped as the protocol does). Any thread. */
@@ -363,6 +378,7 @@ struct wgc_send_job {
 	struct wgc_keypair *keypair; /* referenced until wgc_send_seal or wgc_send_abandon */
 	struct wgc_peer *peer;
 	uint8_t *buf;          /* message starts here; plaintext at buf + WGC_DATA_HEADROOM */
+	const uint8_t *plain;  /* wgc_send_prepare_from's plaintext (borrowed), else NULL */
 	size_t plain_len;      /* plaintext bytes */
 	size_t message_len;    /* bytes of the sealed message */
 	uint64_t counter;
@@ -386,9 +402,26 @@ WGC_API WGC_MUST_CHECK enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep
 							size_t buf_size, size_t plain_len,
 							struct wgc_send_job *job,
 							struct wgc_actions *out);
-/* Pads and encrypts a job that got CRYPTO from wgc_send_prepare, in place, and drops its keypair
- * reference; then the message is buf[0..message_len), to be sent to addr. Once per job. Any
- * thread (not concurrently with another call on the same job). */
+/*
+ * wgc_send_prepare for a plaintext that is not in buf: plain_len bytes at plain, which must not
+ * overlap buf[0..buf_size) and must stay unchanged until wgc_send_seal or wgc_send_abandon (the
+ * job borrows it); routing reads its destination from there. buf needs room for the whole sealed
+ * message (WGC_DATA_HEADROOM + plain_len + WGC_DATA_TAILROOM suffices); its contents are not read.
+ * Same verdicts, job rules and thread rule as wgc_send_prepare; wgc_send_seal then reads plain and
+ * writes the message into buf in one pass when no padding is needed (plain_len a multiple of 16,
+ * or equal to the MTU), else it copies plain into buf first.
+ */
+WGC_API WGC_MUST_CHECK enum wgc_verdict wgc_send_prepare_from(struct wgc_endpoint *ep, uint64_t now,
+							     struct wgc_peer *peer,
+							     const uint8_t *plain,
+							     size_t plain_len, uint8_t *buf,
+							     size_t buf_size,
+							     struct wgc_send_job *job,
+							     struct wgc_actions *out);
+/* Pads and encrypts a job that got CRYPTO from wgc_send_prepare (in place) or
+ * wgc_send_prepare_from (from its plaintext), and drops its keypair reference; then the message is
+ * buf[0..message_len), to be sent to addr. Once per job. Any thread (not concurrently with another
+ * call on the same job). */
 WGC_API void wgc_send_seal(struct wgc_send_job *job);
 /*
  * Gives up a job wgc_send_prepare returned with CRYPTO, without sealing it: drops its keypair
@@ -409,6 +442,7 @@ WGC_API enum wgc_verdict wgc_send(struct wgc_endpoint *ep, uint64_t now, struct 
 struct wgc_receive_job {
 	struct wgc_keypair *keypair; /* referenced until wgc_receive_commit or wgc_receive_abandon */
 	uint8_t *buf;
+	uint8_t *plain;        /* the plaintext: buf + WGC_DATA_HEADROOM, or open_into's dst */
 	size_t len;            /* datagram bytes */
 	uint64_t counter;
 	struct wgc_addr src;
@@ -450,6 +484,16 @@ WGC_API bool wgc_receive_precheck(struct wgc_endpoint *ep, const uint8_t *buf, s
  * per job. Changes nothing shared. Any thread (not concurrently with another call on the same
  * job). */
 WGC_API void wgc_receive_open(struct wgc_receive_job *job);
+/*
+ * wgc_receive_open, out of place: decrypts the message into dst (dst_size bytes, at least
+ * job->len - WGC_KEEPALIVE_MESSAGE_LEN, not overlapping buf), leaving buf as it was. commit then
+ * checks the plaintext there and its DELIVER points into dst, so dst must stay the caller's until
+ * commit's actions are handled. Returns WGC_OK (is_authentic set; a forgery leaves nothing of
+ * the plaintext in dst), WGC_ERR_INVALID for a NULL dst or WGC_ERR_NO_SPACE when dst is too
+ * small, the job then unchanged (open it in place, or abandon it). Threads as wgc_receive_open.
+ */
+WGC_API WGC_MUST_CHECK enum wgc_status wgc_receive_open_into(struct wgc_receive_job *job,
+							    uint8_t *dst, size_t dst_size);
 /*
  * Serial last step for an opened job: replay window, keypair confirmation, timers, roaming,
  * inner-packet and allowed-IPs checks; appends DELIVER (non-empty payload) or nothing (keepalive),

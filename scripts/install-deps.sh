@@ -2,7 +2,7 @@
 # Installs the Debian packages the build, tests and demo need, only those that are missing.
 # Needs root (apt-get) when something is missing; prints what it does.
 set -euo pipefail
-pkgs=(build-essential clang libclang-rt-14-dev libsodium-dev libcmocka-dev libseccomp-dev
+pkgs=(build-essential clang libclang-rt-14-dev libsodium-dev libssl-dev libcmocka-dev libseccomp-dev
 	pkg-config python3 python3-cryptography iproute2 wireguard-tools wireguard-go iperf3 ethtool
 	iputils-ping procps gdb valgrind
 	gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm)
