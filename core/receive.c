@@ -381,7 +381,7 @@ static enum wgc_drop_reason precheck(struct wgc_endpoint *ep, const uint8_t *buf
 									 WGC_DROP_BAD_MAC1;
 }
 
-bool wgc_receive_precheck(struct wgc_endpoint *ep, const uint8_t *buf, size_t len)
+enum wgc_drop_reason wgc_receive_precheck(struct wgc_endpoint *ep, const uint8_t *buf, size_t len)
 {
 	enum wgc_drop_reason reason;
 
@@ -390,7 +390,7 @@ bool wgc_receive_precheck(struct wgc_endpoint *ep, const uint8_t *buf, size_t le
 	if (reason != WGC_DROP_NONE)
 		wgc_endpoint_count(ep, reason);
 	wgc_endpoint_serial_exit(ep);
-	return reason == WGC_DROP_NONE;
+	return reason;
 }
 
 enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,

@@ -504,9 +504,13 @@ static void receive_batch(struct datapath *dp, uint8_t *const data[], const size
 		if (hsq_wants(data[i], lens[i])) {
 			/* Data first: handshakes wait for the end of the round. A bad mac1 never
 			 * takes a slot (the core counts it). */
+			enum wgc_drop_reason why = wgc_receive_precheck(dp->ep, data[i], lens[i]);
+
 			dp->is_crypto[i] = false;
-			if (!wgc_receive_precheck(dp->ep, data[i], lens[i]))
+			if (why != WGC_DROP_NONE) {
+				trace_received_reason(type, lens[i], &srcs[i], why);
 				continue;
+			}
 			if (!hsq_push(&dp->hsq, data[i], lens[i], &srcs[i], &locals[i])) {
 				dp->stats.handshakes_dropped++;
 				wgc_endpoint_count_drop(dp->ep, WGC_DROP_QUEUE_FULL);

@@ -474,12 +474,13 @@ WGC_API WGC_MUST_CHECK enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint 
  * The first, cheap checks wgc_receive_prepare makes of a handshake-class datagram (exact length
  * for its type, a private key of ours, mac1), for callers that queue handshake messages to work
  * them later: a datagram that fails them should not take a queue slot or count as load (a flood
- * with a wrong mac1 then cannot make legitimate peers pay a cookie round trip). Returns false,
- * counting the drop as prepare would, when prepare would refuse it at these checks; true
- * otherwise, also for other message types (prepare makes these checks again). Serial per
- * endpoint.
+ * with a wrong mac1 then cannot make legitimate peers pay a cookie round trip). Returns the
+ * reason, counting the drop as prepare would, when prepare would refuse it at these checks;
+ * WGC_DROP_NONE otherwise, also for other message types (prepare makes these checks again).
+ * Serial per endpoint.
  */
-WGC_API bool wgc_receive_precheck(struct wgc_endpoint *ep, const uint8_t *buf, size_t len);
+WGC_API enum wgc_drop_reason wgc_receive_precheck(struct wgc_endpoint *ep, const uint8_t *buf,
+						  size_t len);
 /* Decrypts, in place, a job that got CRYPTO from wgc_receive_prepare; sets is_authentic. Once
  * per job. Changes nothing shared. Any thread (not concurrently with another call on the same
  * job). */

@@ -740,10 +740,11 @@ static void test_precheck(void **state)
 	(void)state;
 	capture_initiation(&x);
 	snap(1, &before);
-	assert_true(wgc_receive_precheck(node(1)->ep, x.init, INIT_LEN));
-	assert_true(wgc_receive_precheck(node(1)->ep, data, sizeof(data))); /* not its business */
-	assert_true(wgc_receive_precheck(node(1)->ep, cookie, sizeof(cookie)));
-	assert_true(wgc_receive_precheck(node(1)->ep, data, 2)); /* prepare says SHORT */
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, x.init, INIT_LEN), WGC_DROP_NONE);
+	/* Not its business: */
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, data, sizeof(data)), WGC_DROP_NONE);
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, cookie, sizeof(cookie)), WGC_DROP_NONE);
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, data, 2), WGC_DROP_NONE); /* SHORT */
 	snap(1, &after);
 	assert_memory_equal(before.drops, after.drops, sizeof(before.drops)); /* nothing counted */
 	assert_true(before.deadline == after.deadline);
@@ -753,7 +754,7 @@ static void test_precheck(void **state)
 			memcpy(t, x.init, INIT_LEN);
 			t[i] ^= (uint8_t)(1u << bit);
 			snap(1, &before);
-			if (wgc_receive_precheck(node(1)->ep, t, INIT_LEN))
+			if (wgc_receive_precheck(node(1)->ep, t, INIT_LEN) != WGC_DROP_BAD_MAC1)
 				fail_msg("mac1 byte %zu bit %d passed the precheck", i, bit);
 			snap(1, &after);
 			diff = snap_diff(&before, &after, WGC_DROP_BAD_MAC1);
@@ -761,9 +762,12 @@ static void test_precheck(void **state)
 				fail_msg("mac1 byte %zu bit %d: %s changed", i, bit, diff);
 		}
 	}
-	assert_false(wgc_receive_precheck(node(1)->ep, x.init, INIT_LEN - 1));
-	assert_false(wgc_receive_precheck(node(1)->ep, x.init, RESP_LEN)); /* an init of resp size */
-	assert_false(wgc_receive_precheck(node(1)->ep, cookie, sizeof(cookie) + 1));
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, x.init, INIT_LEN - 1),
+			 WGC_DROP_BAD_LENGTH);
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, x.init, RESP_LEN), /* init, resp size */
+			 WGC_DROP_BAD_LENGTH);
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, cookie, sizeof(cookie) + 1),
+			 WGC_DROP_BAD_LENGTH);
 	/* The untouched initiation still goes through prepare and is answered. */
 	assert_int_equal(feed(1, x.init, INIT_LEN, addr_of(0)), WGC_VERDICT_DONE);
 	assert_int_equal(fx.out.count, 1);
@@ -772,7 +776,7 @@ static void test_precheck(void **state)
 	assert_int_equal(wgc_endpoint_set_private_key(node(1)->ep, NULL, fx.net.now), WGC_OK);
 	assert_false(wgc_endpoint_get_public_key(node(1)->ep, key));
 	snap(1, &before);
-	assert_false(wgc_receive_precheck(node(1)->ep, x.init, INIT_LEN));
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, x.init, INIT_LEN), WGC_DROP_NO_IDENTITY);
 	snap(1, &after);
 	assert_null(snap_diff(&before, &after, WGC_DROP_NO_IDENTITY));
 }
