@@ -180,6 +180,11 @@ PROXY_CFLAGS := $(APP_CFLAGS) -D_GNU_SOURCE $(LWIP_CFLAGS)
 NETIF_OBJ := $(NETIF_SRC:%.c=$(BUILD)/%.o)
 NETIF_OBJ_SAN := $(NETIF_SRC:%.c=$(BUILD)/asan/%.o)
 PROXY_OBJ := $(PROXY_SRC:%.c=$(BUILD)/%.o)
+PROXY_OBJ_SAN := $(PROXY_SRC:%.c=$(BUILD)/asan/%.o)
+# Named here so that make counts them as files that "ought to exist" and picks the test_proxy_%
+# rules below over the generic test rule even before they are built.
+.PHONY: proxy-objects
+proxy-objects: $(PROXY_OBJ) $(PROXY_OBJ_SAN)
 
 $(BUILD)/netif/%.o: netif/%.c
 	@mkdir -p $(dir $@)

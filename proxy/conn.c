@@ -1,0 +1,919 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Client connections: listeners for [Socks5] and [TCPClientTunnel], the SOCKS5 negotiation, the
+ * connect through lwIP, and the relay between the client's socket and the lwIP TCP connection.
+ *
+ * Memory per connection is bounded by lwIP's windows, not by the peers' speed: data from the
+ * tunnel is kept (as lwIP's pbufs) only until the client's socket takes it, and lwIP's receive
+ * window is reopened (tcp_recved) only for bytes the socket took, so at most TCP_WND bytes wait;
+ * data from the client is read only while lwIP's send buffer has room (tcp_sndbuf), so at most
+ * TCP_SND_BUF bytes wait, plus one read's worth in the stash when lwIP refuses a write.
+ *
+ *   state        events                          next
+ *   GREETING     greeting parsed                 AUTH (user/password) or REQUEST
+ *   AUTH         credentials match               REQUEST      (else reply 1/1, close)
+ *   REQUEST      CONNECT parsed, routable        CONNECTING   (else SOCKS error reply, close)
+ *   CONNECTING   lwIP connected                  RELAY        (SOCKS: reply "succeeded")
+ *                error / CONNECT_TIMEOUT         closed       (SOCKS: reply refused/unreachable)
+ *   RELAY        both directions finished        closed (tcp_close);  error: closed (abort)
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <sodium.h>
+
+#include "lwip/tcp.h"
+#include "proxy/proxy.h"
+#include "proxy/socks5.h"
+
+enum {
+	HANDSHAKE_TIMEOUT_S = 10, /* from accept to a complete SOCKS request */
+	CONNECT_TIMEOUT_S = 10,   /* from the request to lwIP's connected callback */
+	CONN_MAX_DEFAULT = 4096,
+	READ_CHUNK = 65536,
+	IOV_MAX_USED = 32,
+	LISTEN_BACKLOG = 512,
+};
+
+enum conn_state {
+	CONN_GREETING,
+	CONN_AUTH,
+	CONN_REQUEST,
+	CONN_CONNECTING,
+	CONN_RELAY,
+};
+
+struct listener {
+	struct watch w;
+	struct proxy *px;
+	const struct config_service *svc;
+	ip_addr_t target; /* TCPClientTunnel: resolved at start */
+	u16_t target_port;
+};
+
+struct conn {
+	struct watch w; /* the client's socket */
+	struct proxy *px;
+	const struct listener *ls;
+	struct conn *prev;
+	struct conn *next;
+	struct tcp_pcb *pcb; /* NULL once lwIP freed it or we closed it */
+	enum conn_state state;
+	bool is_socks;
+	bool client_eof;   /* the client shut down its sending side */
+	bool fin_sent;     /* tcp_shutdown(tx) done */
+	bool remote_eof;   /* the target sent FIN */
+	bool shut_wr_done; /* shutdown(fd, SHUT_WR) done */
+	bool is_dead;      /* freed: waits in px->dead until the loop's iteration ends */
+	uint64_t deadline_ns; /* GREETING..CONNECTING */
+	/* tunnel -> client: lwIP's pbufs not yet written to the socket (<= TCP_WND bytes) */
+	struct pbuf *pending;
+	/* client -> tunnel: bytes read but not taken by tcp_write (SOCKS early data, ERR_MEM) */
+	uint8_t *stash;
+	size_t stash_len;
+	size_t stash_off;
+	/* the negotiation's bytes so far */
+	size_t hs_len;
+	uint8_t hs[SOCKS5_MESSAGE_MAX];
+};
+
+static uint8_t read_buf[READ_CHUNK];
+
+static void conn_update_events(struct conn *c);
+
+/* ---- lifetime ---- */
+
+static void conn_free(struct conn *c)
+{
+	struct proxy *px = c->px;
+
+	if (c->pcb) {
+		tcp_arg(c->pcb, NULL);
+		tcp_recv(c->pcb, NULL);
+		tcp_sent(c->pcb, NULL);
+		tcp_err(c->pcb, NULL);
+	}
+	if (c->w.fd >= 0) {
+		proxy_unwatch(px, &c->w);
+		close(c->w.fd);
+	}
+	if (c->pending)
+		pbuf_free(c->pending);
+	c->pending = NULL;
+	free(c->stash);
+	c->stash = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		px->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	px->conn_count--;
+	sodium_memzero(c->hs, sizeof(c->hs)); /* may hold a password */
+	/* epoll may still hold an event for c in this iteration's batch: the memory stays
+	 * until conn_reap */
+	c->is_dead = true;
+	c->w.fd = -1;
+	c->next = px->dead;
+	px->dead = c;
+}
+
+void conn_reap(struct proxy *px)
+{
+	while (px->dead) {
+		struct conn *c = px->dead;
+
+		px->dead = c->next;
+		free(c);
+	}
+}
+
+/* Ends the connection with a reset on both sides (an error, a stall, shutdown). */
+static void conn_abort(struct conn *c)
+{
+	if (c->pcb) {
+		struct tcp_pcb *pcb = c->pcb;
+
+		tcp_arg(pcb, NULL);
+		tcp_recv(pcb, NULL);
+		tcp_sent(pcb, NULL);
+		tcp_err(pcb, NULL);
+		c->pcb = NULL;
+		tcp_abort(pcb);
+	}
+	if (c->w.fd >= 0) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		(void)setsockopt(c->w.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	conn_free(c);
+}
+
+/* Both directions are finished: close lwIP's side gracefully and the socket. */
+static void conn_maybe_done(struct conn *c)
+{
+	if (!(c->client_eof && c->fin_sent && c->remote_eof && c->pending == NULL &&
+	      c->shut_wr_done))
+		return;
+	if (c->pcb) {
+		struct tcp_pcb *pcb = c->pcb;
+
+		tcp_arg(pcb, NULL);
+		tcp_recv(pcb, NULL);
+		tcp_sent(pcb, NULL);
+		tcp_err(pcb, NULL);
+		c->pcb = NULL;
+		if (tcp_close(pcb) != ERR_OK)
+			tcp_abort(pcb);
+	}
+	conn_free(c);
+}
+
+/* Writes a short negotiation reply; such a write never blocks on a fresh socket. */
+static void send_small(struct conn *c, const uint8_t *data, size_t len)
+{
+	(void)!write(c->w.fd, data, len);
+}
+
+static void socks_fail(struct conn *c, enum socks5_reply rep)
+{
+	uint8_t out[SOCKS5_REPLY_MAX];
+
+	send_small(c, out, socks5_reply(out, rep, NULL, 0, 0));
+	conn_free(c);
+}
+
+/* ---- tunnel -> client ---- */
+
+/* Reopens lwIP's receive window for bytes the client took. */
+static void recved(struct tcp_pcb *pcb, size_t n)
+{
+	while (n > 0) {
+		u16_t chunk = n > 0xffff ? 0xffff : (u16_t)n;
+
+		tcp_recved(pcb, chunk);
+		n -= chunk;
+	}
+}
+
+/* Writes pending data to the socket. Returns false if the connection was freed. */
+static bool flush_pending(struct conn *c)
+{
+	while (c->pending) {
+		struct iovec iov[IOV_MAX_USED];
+		size_t total = 0;
+		int n = 0;
+		ssize_t w;
+
+		for (struct pbuf *q = c->pending; q && n < IOV_MAX_USED; q = q->next) {
+			if (q->len == 0)
+				continue;
+			iov[n].iov_base = q->payload;
+			iov[n].iov_len = q->len;
+			total += q->len;
+			n++;
+		}
+		if (n == 0) {
+			pbuf_free(c->pending);
+			c->pending = NULL;
+			break;
+		}
+		w = writev(c->w.fd, iov, n);
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			c->px->stats.relay_resets++;
+			conn_abort(c);
+			return false;
+		}
+		c->px->stats.bytes_down += (uint64_t)w;
+		c->pending = pbuf_free_header(c->pending, (u16_t)w);
+		if (c->pcb)
+			recved(c->pcb, (size_t)w);
+		if ((size_t)w < total)
+			break;
+	}
+	if (c->pending == NULL && c->remote_eof && !c->shut_wr_done) {
+		shutdown(c->w.fd, SHUT_WR);
+		c->shut_wr_done = true;
+	}
+	conn_update_events(c);
+	return true;
+}
+
+static err_t on_tcp_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct conn *c = arg;
+
+	(void)pcb;
+	if (c == NULL) {
+		if (p)
+			pbuf_free(p);
+		return ERR_OK;
+	}
+	if (p == NULL || err != ERR_OK) {
+		c->remote_eof = true;
+		if (p)
+			pbuf_free(p);
+	} else if (c->pending) {
+		/* Together at most TCP_WND (65535) bytes: the window is reopened only for
+		 * bytes written, so the chain's 16-bit tot_len cannot overflow. */
+		pbuf_cat(c->pending, p);
+	} else {
+		c->pending = p;
+	}
+	if (!flush_pending(c))
+		return ERR_ABRT;
+	conn_maybe_done(c);
+	/* freed or not, lwIP's pcb is fine: conn_maybe_done closes it without aborting */
+	return ERR_OK;
+}
+
+/* ---- client -> tunnel ---- */
+
+/* How many bytes tcp_write takes now without ERR_MEM (send buffer and queue length). */
+static size_t tcp_room(struct tcp_pcb *pcb)
+{
+	size_t room = tcp_sndbuf(pcb);
+	size_t queue = tcp_sndqueuelen(pcb);
+	size_t mss = tcp_mss(pcb) ? tcp_mss(pcb) : 536;
+
+	if (queue + 8 >= TCP_SND_QUEUELEN)
+		return 0;
+	if (room > (TCP_SND_QUEUELEN - 8 - queue) / 2 * mss)
+		room = (TCP_SND_QUEUELEN - 8 - queue) / 2 * mss;
+	return room;
+}
+
+/* Moves the stash into lwIP as far as it goes. */
+static void flush_stash(struct conn *c)
+{
+	while (c->pcb && c->stash_off < c->stash_len) {
+		size_t n = c->stash_len - c->stash_off;
+		size_t room = tcp_room(c->pcb);
+
+		if (room == 0)
+			break;
+		if (n > room)
+			n = room;
+		if (n > 0xffff)
+			n = 0xffff;
+		if (tcp_write(c->pcb, c->stash + c->stash_off, (u16_t)n, TCP_WRITE_FLAG_COPY) !=
+		    ERR_OK)
+			break;
+		c->stash_off += n;
+		c->px->stats.bytes_up += n;
+	}
+	if (c->stash_off == c->stash_len) {
+		free(c->stash);
+		c->stash = NULL;
+		c->stash_len = 0;
+		c->stash_off = 0;
+	}
+	if (c->pcb)
+		tcp_output(c->pcb);
+}
+
+static bool stash_bytes(struct conn *c, const uint8_t *data, size_t len)
+{
+	uint8_t *s = malloc(len);
+
+	if (!s)
+		return false;
+	memcpy(s, data, len);
+	c->stash = s;
+	c->stash_len = len;
+	c->stash_off = 0;
+	return true;
+}
+
+static void send_fin_if_due(struct conn *c)
+{
+	if (c->client_eof && !c->fin_sent && c->stash == NULL && c->pcb) {
+		if (tcp_shutdown(c->pcb, 0, 1) == ERR_OK)
+			c->fin_sent = true;
+	}
+}
+
+/* The client's socket is readable during RELAY. Returns false if the connection was freed. */
+static bool relay_read(struct conn *c)
+{
+	size_t room;
+	ssize_t n;
+
+	if (c->stash || c->client_eof || !c->pcb)
+		return true;
+	room = tcp_room(c->pcb);
+	if (room == 0)
+		return true;
+	if (room > sizeof(read_buf))
+		room = sizeof(read_buf);
+	if (room > 0xffff)
+		room = 0xffff;
+	n = read(c->w.fd, read_buf, room);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return true;
+		c->px->stats.relay_resets++;
+		conn_abort(c);
+		return false;
+	}
+	if (n == 0) {
+		c->client_eof = true;
+		send_fin_if_due(c);
+		tcp_output(c->pcb);
+		return true;
+	}
+	if (tcp_write(c->pcb, read_buf, (u16_t)n, TCP_WRITE_FLAG_COPY) == ERR_OK) {
+		c->px->stats.bytes_up += (uint64_t)n;
+	} else if (!stash_bytes(c, read_buf, (size_t)n)) {
+		conn_abort(c);
+		return false;
+	}
+	tcp_output(c->pcb);
+	return true;
+}
+
+static err_t on_tcp_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	struct conn *c = arg;
+
+	(void)pcb;
+	(void)len;
+	if (c == NULL)
+		return ERR_OK;
+	if (c->stash)
+		flush_stash(c);
+	send_fin_if_due(c);
+	conn_update_events(c);
+	return ERR_OK;
+}
+
+/* lwIP freed the pcb (reset, timeout, abort): the connection ends. */
+static void on_tcp_err(void *arg, err_t err)
+{
+	struct conn *c = arg;
+
+	if (c == NULL)
+		return;
+	c->pcb = NULL;
+	if (c->state == CONN_CONNECTING) {
+		if (err == ERR_RST) {
+			c->px->stats.connect_refused++;
+			if (c->is_socks) {
+				socks_fail(c, SOCKS5_REP_CONNECTION_REFUSED);
+				return;
+			}
+		} else {
+			c->px->stats.connect_failed++;
+			if (c->is_socks) {
+				socks_fail(c, SOCKS5_REP_HOST_UNREACHABLE);
+				return;
+			}
+		}
+		conn_free(c);
+		return;
+	}
+	c->px->stats.relay_resets++;
+	/* what the target sent before its reset is lost with the socket; the client sees a
+	 * reset too */
+	conn_abort(c);
+}
+
+static err_t on_tcp_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct conn *c = arg;
+
+	(void)err; /* always ERR_OK in lwIP 2.1 */
+	if (c == NULL)
+		return ERR_OK;
+	c->state = CONN_RELAY;
+	if (c->is_socks) {
+		uint8_t out[SOCKS5_REPLY_MAX];
+		size_t len;
+
+		if (IP_IS_V4(&pcb->local_ip))
+			len = socks5_reply(out, SOCKS5_REP_SUCCEEDED,
+					   (const uint8_t *)&ip_2_ip4(&pcb->local_ip)->addr, 4,
+					   pcb->local_port);
+		else
+			len = socks5_reply(out, SOCKS5_REP_SUCCEEDED,
+					   (const uint8_t *)ip_2_ip6(&pcb->local_ip)->addr, 16,
+					   pcb->local_port);
+		send_small(c, out, len);
+		c->px->stats.socks_ok++;
+	}
+	if (c->stash)
+		flush_stash(c);
+	conn_update_events(c);
+	return ERR_OK;
+}
+
+/* ---- connecting ---- */
+
+static void start_connect(struct conn *c, const ip_addr_t *ip, u16_t port)
+{
+	struct proxy *px = c->px;
+	bool no_route;
+	struct tcp_pcb *pcb;
+
+	if (!wire_routable(px, ip, &no_route)) {
+		if (no_route)
+			px->stats.connect_no_route++;
+		else
+			px->stats.connect_failed++;
+		if (c->is_socks)
+			socks_fail(c, no_route ? SOCKS5_REP_NETWORK_UNREACHABLE :
+						 SOCKS5_REP_HOST_UNREACHABLE);
+		else
+			conn_free(c);
+		return;
+	}
+	pcb = tcp_new_ip_type(IP_GET_TYPE(ip));
+	if (pcb == NULL) {
+		px->stats.connect_failed++;
+		if (c->is_socks)
+			socks_fail(c, SOCKS5_REP_GENERAL_FAILURE);
+		else
+			conn_free(c);
+		return;
+	}
+	tcp_nagle_disable(pcb);
+	tcp_arg(pcb, c);
+	tcp_recv(pcb, on_tcp_recv);
+	tcp_sent(pcb, on_tcp_sent);
+	tcp_err(pcb, on_tcp_err);
+	c->pcb = pcb;
+	c->state = CONN_CONNECTING;
+	c->deadline_ns = proxy_now_ns() + (uint64_t)CONNECT_TIMEOUT_S * 1000000000u;
+	if (tcp_connect(pcb, ip, port, on_tcp_connected) != ERR_OK) {
+		px->stats.connect_failed++;
+		c->pcb = NULL;
+		tcp_arg(pcb, NULL);
+		tcp_err(pcb, NULL);
+		tcp_abort(pcb);
+		if (c->is_socks)
+			socks_fail(c, SOCKS5_REP_GENERAL_FAILURE);
+		else
+			conn_free(c);
+		return;
+	}
+	conn_update_events(c);
+}
+
+/* ---- SOCKS5 negotiation ---- */
+
+static void consume_hs(struct conn *c, size_t used)
+{
+	memmove(c->hs, c->hs + used, c->hs_len - used);
+	c->hs_len -= used;
+}
+
+/* Counts a bad message and ends the connection with the reply the protocol has for it. */
+static void socks_bad(struct conn *c, enum socks5_result r)
+{
+	struct proxy_stats *st = &c->px->stats;
+
+	switch (r) {
+	case SOCKS5_BAD_VERSION:
+		st->socks_bad_version++;
+		conn_free(c); /* not SOCKS5: no reply we could give makes sense */
+		return;
+	case SOCKS5_BAD_COMMAND:
+		st->socks_bad_command++;
+		socks_fail(c, SOCKS5_REP_COMMAND_NOT_SUPPORTED);
+		return;
+	case SOCKS5_BAD_ADDRESS_TYPE:
+		st->socks_bad_address_type++;
+		socks_fail(c, SOCKS5_REP_ADDRESS_TYPE_NOT_SUPPORTED);
+		return;
+	default:
+		st->socks_bad_format++;
+		socks_fail(c, SOCKS5_REP_GENERAL_FAILURE);
+		return;
+	}
+}
+
+static bool check_auth(const struct config_service *svc, const uint8_t *user, size_t user_len,
+		       const uint8_t *pass, size_t pass_len)
+{
+	size_t ulen = strlen(svc->username);
+	size_t plen = strlen(svc->password);
+	/* compare both fields whole, in constant time for a given length */
+	int bad = (ulen != user_len) | (plen != pass_len);
+
+	if (!bad) {
+		bad |= sodium_memcmp(user, svc->username, ulen) != 0;
+		bad |= sodium_memcmp(pass, svc->password, plen) != 0;
+	}
+	return !bad;
+}
+
+static void socks_request(struct conn *c, const struct socks5_request *req)
+{
+	ip_addr_t ip;
+
+	if (req->command != SOCKS5_CMD_CONNECT) {
+		/* TODO(#12): UDP ASSOCIATE */
+		c->px->stats.socks_bad_command++;
+		socks_fail(c, SOCKS5_REP_COMMAND_NOT_SUPPORTED);
+		return;
+	}
+	if (req->address_type == SOCKS5_ATYP_IPV4) {
+		IP_ADDR4(&ip, req->ip[0], req->ip[1], req->ip[2], req->ip[3]);
+	} else if (req->address_type == SOCKS5_ATYP_IPV6) {
+		ip_addr_set_zero_ip6(&ip);
+		memcpy(ip_2_ip6(&ip)->addr, req->ip, 16);
+	} else if (!wire_resolve(c->px, req->host, &ip)) {
+		c->px->stats.resolve_failed++;
+		socks_fail(c, SOCKS5_REP_HOST_UNREACHABLE);
+		return;
+	}
+	if ((IP_IS_V4(&ip) && !c->px->has_ip4) || (IP_IS_V6(&ip) && !c->px->has_ip6)) {
+		c->px->stats.connect_no_route++;
+		socks_fail(c, SOCKS5_REP_NETWORK_UNREACHABLE);
+		return;
+	}
+	/* bytes the client sent after its request go out once connected */
+	if (c->hs_len > 0 && !stash_bytes(c, c->hs, c->hs_len)) {
+		conn_free(c);
+		return;
+	}
+	c->hs_len = 0;
+	start_connect(c, &ip, req->port);
+}
+
+/* Advances the negotiation over the bytes in c->hs. Returns false if the connection ended. */
+static bool socks_advance(struct conn *c)
+{
+	const struct config_service *svc = c->ls->svc;
+	enum socks5_result r;
+	size_t used;
+
+	for (;;) {
+		if (c->state == CONN_GREETING) {
+			uint8_t method;
+			uint8_t reply[2] = { SOCKS5_VERSION, 0 };
+
+			r = socks5_parse_greeting(c->hs, c->hs_len, svc->has_auth, &used, &method);
+			if (r == SOCKS5_NEED_MORE)
+				return true;
+			if (r == SOCKS5_NO_METHOD) {
+				c->px->stats.socks_no_method++;
+				reply[1] = SOCKS5_METHOD_UNACCEPTABLE;
+				send_small(c, reply, 2);
+				conn_free(c);
+				return false;
+			}
+			if (r == SOCKS5_BAD_VERSION) {
+				socks_bad(c, r);
+				return false;
+			}
+			if (r != SOCKS5_OK) {
+				/* a malformed greeting gets the greeting's only refusal */
+				c->px->stats.socks_bad_format++;
+				reply[1] = SOCKS5_METHOD_UNACCEPTABLE;
+				send_small(c, reply, 2);
+				conn_free(c);
+				return false;
+			}
+			reply[1] = method;
+			send_small(c, reply, 2);
+			consume_hs(c, used);
+			c->state = svc->has_auth ? CONN_AUTH : CONN_REQUEST;
+		} else if (c->state == CONN_AUTH) {
+			const uint8_t *user;
+			const uint8_t *pass;
+			size_t ulen;
+			size_t plen;
+			uint8_t reply[2] = { SOCKS5_AUTH_VERSION, 0 };
+
+			r = socks5_parse_auth(c->hs, c->hs_len, &used, &user, &ulen, &pass, &plen);
+			if (r == SOCKS5_NEED_MORE)
+				return true;
+			if (r != SOCKS5_OK || !check_auth(svc, user, ulen, pass, plen)) {
+				c->px->stats.socks_bad_auth++;
+				reply[1] = 1;
+				send_small(c, reply, 2);
+				conn_free(c);
+				return false;
+			}
+			send_small(c, reply, 2);
+			consume_hs(c, used);
+			c->state = CONN_REQUEST;
+		} else if (c->state == CONN_REQUEST) {
+			struct socks5_request req;
+
+			r = socks5_parse_request(c->hs, c->hs_len, &used, &req);
+			if (r == SOCKS5_NEED_MORE)
+				return true;
+			if (r != SOCKS5_OK) {
+				socks_bad(c, r);
+				return false;
+			}
+			consume_hs(c, used);
+			socks_request(c, &req);
+			return false; /* c may be gone; the caller re-reads nothing */
+		} else {
+			return true;
+		}
+	}
+}
+
+/* The client's socket is readable before RELAY. Returns false if the connection ended. */
+static bool negotiate_read(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->hs_len == sizeof(c->hs)) {
+		/* cannot happen for well-formed messages: each fits */
+		c->px->stats.socks_bad_format++;
+		socks_fail(c, SOCKS5_REP_GENERAL_FAILURE);
+		return false;
+	}
+	n = read(c->w.fd, c->hs + c->hs_len, sizeof(c->hs) - c->hs_len);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return true;
+		c->px->stats.socks_truncated++;
+		conn_free(c);
+		return false;
+	}
+	if (n == 0) {
+		c->px->stats.socks_truncated++;
+		conn_free(c);
+		return false;
+	}
+	c->hs_len += (size_t)n;
+	return socks_advance(c);
+}
+
+/* ---- socket events ---- */
+
+/* What epoll should wait for, from the connection's state. */
+static void conn_update_events(struct conn *c)
+{
+	uint32_t ev = 0;
+
+	switch (c->state) {
+	case CONN_GREETING:
+	case CONN_AUTH:
+	case CONN_REQUEST:
+		ev = EPOLLIN;
+		break;
+	case CONN_CONNECTING:
+		ev = 0; /* early data waits in the socket buffer (the stash holds what came along) */
+		break;
+	case CONN_RELAY:
+		if (!c->client_eof && !c->stash && c->pcb && tcp_room(c->pcb) > 0)
+			ev |= EPOLLIN;
+		if (c->pending)
+			ev |= EPOLLOUT;
+		break;
+	}
+	/* events 0 takes the socket out of the epoll set, so a hung-up client cannot spin the
+	 * loop with EPOLLHUP while the tunnel side finishes */
+	if (ev != c->w.events)
+		(void)proxy_watch(c->px, &c->w, ev);
+}
+
+static void on_client(struct watch *w, uint32_t events)
+{
+	struct conn *c = (struct conn *)w;
+
+	if (c->is_dead)
+		return;
+	if (c->state != CONN_RELAY) {
+		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			(void)negotiate_read(c);
+		return;
+	}
+	if ((events & EPOLLERR) && !(events & EPOLLIN)) {
+		c->px->stats.relay_resets++;
+		conn_abort(c);
+		return;
+	}
+	if (events & EPOLLOUT) {
+		if (!flush_pending(c))
+			return;
+	}
+	if (events & (EPOLLIN | EPOLLHUP)) {
+		if (!relay_read(c))
+			return;
+	}
+	conn_update_events(c);
+	conn_maybe_done(c);
+}
+
+static void on_listener(struct watch *w, uint32_t events)
+{
+	struct listener *ls = (struct listener *)w;
+	struct proxy *px = ls->px;
+
+	(void)events;
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct conn *c;
+		int one = 1;
+
+		if (fd < 0)
+			return;
+		px->stats.accepted++;
+		if (px->conn_count >= px->conn_max || !(c = calloc(1, sizeof(*c)))) {
+			px->stats.rejected_full++;
+			close(fd);
+			continue;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->w.fd = fd;
+		c->w.fn = on_client;
+		c->px = px;
+		c->ls = ls;
+		c->next = px->conns;
+		if (px->conns)
+			px->conns->prev = c;
+		px->conns = c;
+		px->conn_count++;
+		c->deadline_ns = proxy_now_ns() + (uint64_t)HANDSHAKE_TIMEOUT_S * 1000000000u;
+		if (ls->svc->kind == SERVICE_SOCKS5) {
+			c->is_socks = true;
+			c->state = CONN_GREETING;
+			conn_update_events(c);
+		} else {
+			start_connect(c, &ls->target, ls->target_port);
+		}
+	}
+}
+
+/* ---- start, sweep, stop ---- */
+
+static bool open_listener(struct proxy *px, struct listener *ls, char *err, size_t err_size)
+{
+	const struct config_service *svc = ls->svc;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int one = 1;
+	int fd;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, svc->bind.host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(svc->bind.port);
+		sl = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, svc->bind.host,
+			     &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(svc->bind.port);
+		sl = sizeof(struct sockaddr_in6);
+	} else {
+		snprintf(err, err_size, "%s:%d: BindAddress must be an IP address", svc->file,
+			 svc->line);
+		return false;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+		snprintf(err, err_size, "%s:%d: BindAddress %s:%u: %s", svc->file, svc->line,
+			 svc->bind.host, svc->bind.port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	ls->w.fd = fd;
+	ls->w.fn = on_listener;
+	return proxy_watch(px, &ls->w, EPOLLIN);
+}
+
+bool conn_start(struct proxy *px, char *err, size_t err_size)
+{
+	const struct config *cfg = px->cfg;
+
+	px->conn_max = CONN_MAX_DEFAULT;
+	px->listeners = calloc(cfg->service_count ? cfg->service_count : 1,
+			       sizeof(*px->listeners));
+	if (!px->listeners) {
+		snprintf(err, err_size, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < cfg->service_count; i++) {
+		const struct config_service *svc = &cfg->services[i];
+		struct listener *ls = &px->listeners[px->listener_count];
+
+		if (svc->kind != SERVICE_SOCKS5 && svc->kind != SERVICE_TCP_CLIENT) {
+			snprintf(err, err_size, "%s:%d: [%s] is not supported yet", svc->file,
+				 svc->line, config_service_name(svc->kind));
+			return false;
+		}
+		ls->px = px;
+		ls->svc = svc;
+		ls->w.fd = -1;
+		if (svc->kind == SERVICE_TCP_CLIENT) {
+			if (!wire_resolve(px, svc->target.host, &ls->target)) {
+				snprintf(err, err_size,
+					 "%s:%d: Target %s does not resolve to an address of a "
+					 "family the tunnel has",
+					 svc->file, svc->line, svc->target.host);
+				return false;
+			}
+			ls->target_port = svc->target.port;
+		}
+		if (!open_listener(px, ls, err, err_size))
+			return false;
+		px->listener_count++;
+	}
+	return true;
+}
+
+void conn_sweep(struct proxy *px, uint64_t now)
+{
+	struct conn *next;
+
+	for (struct conn *c = px->conns; c; c = next) {
+		next = c->next;
+		if (c->state == CONN_RELAY || now < c->deadline_ns)
+			continue;
+		if (c->state == CONN_CONNECTING) {
+			px->stats.connect_timeouts++;
+			if (c->pcb) {
+				struct tcp_pcb *pcb = c->pcb;
+
+				tcp_arg(pcb, NULL);
+				tcp_err(pcb, NULL);
+				tcp_recv(pcb, NULL);
+				tcp_sent(pcb, NULL);
+				c->pcb = NULL;
+				tcp_abort(pcb);
+			}
+			if (c->is_socks)
+				socks_fail(c, SOCKS5_REP_HOST_UNREACHABLE);
+			else
+				conn_free(c);
+		} else {
+			px->stats.handshake_timeouts++;
+			conn_free(c);
+		}
+	}
+}
+
+void conn_stop(struct proxy *px)
+{
+	while (px->conns)
+		conn_abort(px->conns);
+	for (size_t i = 0; i < px->listener_count; i++) {
+		proxy_unwatch(px, &px->listeners[i].w);
+		close(px->listeners[i].w.fd);
+	}
+	free(px->listeners);
+	px->listeners = NULL;
+	px->listener_count = 0;
+	conn_reap(px);
+}

@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# wgc-proxy (issue 12): a rootless tunnel for applications. In ns P, wgc-proxy runs as `nobody`
+# with no capabilities and no TUN; its TCP/IP stack is lwIP over libwgc, one UDP socket. In ns S,
+# a real WireGuard interface (wireguard-go, then the wgc daemon) with an HTTP server and TCP
+# sinks/sources behind it. curl goes through SOCKS5 (IPv4, IPv6, socks5h names, user/password),
+# 10 MiB move each way through TCP client tunnels, SHA-256 checked; malformed, unsupported and
+# unreachable SOCKS5 requests get their error replies and are counted; the configuration
+# checker reports "file:line: what".
+#
+#   ┌──────────── ns S ─────────────────┐          ┌──────────── ns P ───────────────────────┐
+#   │ wgS 10.200.0.1/24 fd00:200::1/64  │          │ wgc-proxy (uid nobody, CapEff 0)        │
+#   │     (wireguard-go | wgc)          │  tunnel  │   lwIP 10.200.0.2, fd00:200::2          │
+#   │ http.server [::]:8000 (10 MiB)    │◀════════▶│   SOCKS5 127.0.0.1:1080, :1081 (auth)   │
+#   │ sink :9000, source :9001          │          │   tunnels 127.0.0.1:2222 -> S:9000,     │
+#   │                                   │          │           127.0.0.1:2223 -> S:9001      │
+#   │ veth0 10.250.0.1/24         :51001├──────────┤:51002 10.250.0.2/24 veth0 (curl here)   │
+#   └───────────────────────────────────┘   veth   └─────────────────────────────────────────┘
+. "$(dirname "$0")/lib.sh"
+require_env
+need_wireguard_go
+
+PROXY=${WGC_PROXY:-$ROOT/build/wgc-proxy}
+PTOOLS="python3 $ROOT/tests/netns/proxy_tools.py"
+[ -x "$PROXY" ] || skip_all "$PROXY is not built (make proxy)"
+command -v curl >/dev/null || skip_all "needs curl"
+command -v setpriv >/dev/null || skip_all "needs setpriv (util-linux)"
+
+S() { in_ns "$NS_S" "$@"; }
+P() { in_ns "$NS_P" "$@"; }
+
+# Files the unprivileged proxy reads live in a directory it may enter.
+chmod 711 "$TMP"
+mkdir -p "$TMP/www"
+head -c $((10 << 20)) /dev/urandom >"$TMP/www/blob"
+BLOB_SHA=$(sha256sum <"$TMP/www/blob" | cut -d' ' -f1)
+wg genkey >"$TMP/s.key"
+wg genkey >"$TMP/p.key"
+PUB_S=$(wg pubkey <"$TMP/s.key")
+PUB_P=$(wg pubkey <"$TMP/p.key")
+
+write_config() {
+	cat >"$TMP/proxy.conf" <<-EOF
+	# wgc-proxy test configuration (wireproxy format)
+	[Interface]
+	PrivateKey = $(cat "$TMP/p.key")
+	Address = 10.200.0.2/32, fd00:200::2/128
+	ListenPort = 51002
+	MTU = 1420
+
+	[Peer]
+	PublicKey = $PUB_S
+	Endpoint = server.wgc.test:51001
+	AllowedIPs = 10.200.0.0/24, fd00:200::/64
+	PersistentKeepalive = 25
+
+	[Socks5]
+	BindAddress = 127.0.0.1:1080
+
+	[Socks5]
+	BindAddress = 127.0.0.1:1081
+	Username = alice
+	Password = "s3cret pass"
+
+	[TCPClientTunnel]
+	BindAddress = 127.0.0.1:2222
+	Target = 10.200.0.1:9000
+
+	[TCPClientTunnel]
+	BindAddress = 127.0.0.1:2223
+	Target = [fd00:200::1]:9001
+	EOF
+	chown nobody:nogroup "$TMP/proxy.conf"
+	chmod 600 "$TMP/proxy.conf"
+}
+
+setup() {
+	local impl=$1
+	SEQ=$((SEQ + 1))
+	NS_S=wgcS-$ID-$SEQ
+	NS_P=wgcP-$ID-$SEQ
+	IF_S=ws${ID}n$SEQ
+	add_ns "$NS_S"
+	add_ns "$NS_P"
+	echo "10.250.0.1 server.wgc.test" >>"/etc/netns/$NS_P/hosts"
+	echo "10.200.0.1 web.wgc.test" >>"/etc/netns/$NS_P/hosts"
+	echo "+ ip link add veth0 netns $NS_S type veth peer name veth0 netns $NS_P" >&2
+	ip link add veth0 netns "$NS_S" type veth peer name veth0 netns "$NS_P"
+	S ip addr add 10.250.0.1/24 dev veth0
+	S ip link set veth0 up
+	P ip addr add 10.250.0.2/24 dev veth0
+	P ip link set veth0 up
+	start_daemon "$NS_S" "$impl" "$IF_S" || return 1
+	S wg set "$IF_S" private-key "$TMP/s.key" listen-port 51001 peer "$PUB_P" \
+		allowed-ips 10.200.0.2/32,fd00:200::2/128
+	S ip addr add 10.200.0.1/24 dev "$IF_S"
+	S ip addr add fd00:200::1/64 dev "$IF_S" nodad
+	S ip link set "$IF_S" up
+	echo "+ [$NS_S] python3 -m http.server --bind :: 8000 &" >&2
+	ip netns exec "$NS_S" python3 -m http.server --bind :: --directory "$TMP/www" 8000 \
+		>"$TMP/http.log" 2>&1 &
+	HTTP_PID=$!
+	write_config
+	echo "+ [$NS_P] setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all" \
+		"--bounding-set=-all --no-new-privs $PROXY -c $TMP/proxy.conf &" >&2
+	ip netns exec "$NS_P" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		--inh-caps=-all --bounding-set=-all --no-new-privs \
+		"$PROXY" -f -c "$TMP/proxy.conf" >>"$TMP/proxy.log" 2>&1 &
+	PROXY_PID=$!
+	wait_until 5 P bash -c 'echo >/dev/tcp/127.0.0.1/1080' 2>/dev/null
+}
+
+teardown() {
+	kill "$HTTP_PID" 2>/dev/null
+	wait "$HTTP_PID" 2>/dev/null
+	if kill -0 "$PROXY_PID" 2>/dev/null; then
+		kill -TERM "$PROXY_PID"
+		wait "$PROXY_PID" 2>/dev/null
+	fi
+	stop_daemon "$IF_S"
+	del_ns "$NS_S"
+	del_ns "$NS_P"
+}
+
+sha_of_curl() { P curl -sS --max-time 60 "$@" | sha256sum | cut -d' ' -f1; }
+curl_blob_ok() { [ "$(sha_of_curl "$@")" = "$BLOB_SHA" ]; }
+
+unprivileged() {
+	local status=/proc/$PROXY_PID/status
+	grep -q "^Uid:.*65534" "$status" && grep -q "^CapEff:.*0000000000000000" "$status" &&
+		! ls -l "/proc/$PROXY_PID/fd" | grep -q tun
+}
+
+# up_ok SECONDS: the proxy answers a SOCKS5 CONNECT through the tunnel (the handshake is done).
+up_ok() { wait_until "$1" P curl -s --max-time 2 --socks5 127.0.0.1:1080 -o /dev/null \
+	http://10.200.0.1:8000/; }
+
+tunnel_upload_ok() {
+	local sent got
+	S $TOOLS sink 10.200.0.1 9000 >"$TMP/sink.out" &
+	local sink=$!
+	sleep 0.3
+	sent=$(P $TOOLS source 127.0.0.1 2222 10)
+	wait $sink
+	got=$(cat "$TMP/sink.out")
+	echo "sent: $sent"
+	echo "got:  $got"
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((10 << 20)) ]
+}
+
+tunnel_download_ok() {
+	local sent got
+	S $PTOOLS serve fd00:200::1 9001 10 >"$TMP/serve.out" &
+	local src=$!
+	sleep 0.3
+	got=$(P $PTOOLS fetch 127.0.0.1 2223)
+	wait $src
+	sent=$(cat "$TMP/serve.out")
+	echo "sent: $sent"
+	echo "got:  $got"
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((10 << 20)) ]
+}
+
+concurrent_ok() {
+	local n=$1 i ok=0
+	for i in $(seq "$n"); do
+		P curl -s --max-time 60 --socks5 127.0.0.1:1080 -o "$TMP/c$i" \
+			http://10.200.0.1:8000/blob 2>/dev/null &
+	done
+	wait_jobs_curl
+	for i in $(seq "$n"); do
+		[ "$(sha256sum <"$TMP/c$i" | cut -d' ' -f1)" = "$BLOB_SHA" ] && ok=$((ok + 1))
+		rm -f "$TMP/c$i"
+	done
+	echo "$ok of $n intact"
+	[ "$ok" -eq "$n" ]
+}
+
+# Waits for the background curls (not the daemons, the HTTP server or the proxy).
+wait_jobs_curl() {
+	local pid
+	for pid in $(jobs -p); do
+		case " ${DAEMON_PID[*]} $HTTP_PID $PROXY_PID " in *" $pid "*) ;; *) wait "$pid" ;; esac
+	done
+}
+
+status_has() {
+	kill -USR1 "$PROXY_PID"
+	sleep 0.3
+	grep -q "$1" "$TMP/proxy.log"
+}
+
+# counter_ge NAME MIN: the last SIGUSR1 status shows counter NAME ("bad command", ...) >= MIN.
+counter_ge() {
+	local v
+	kill -USR1 "$PROXY_PID"
+	sleep 0.3
+	v=$(grep -o "$1 [0-9]*" "$TMP/proxy.log" | tail -1 | awk '{ print $NF }')
+	echo "$1: ${v:-none} (want >= $2)"
+	[ -n "$v" ] && [ "$v" -ge "$2" ]
+}
+
+# fails_with RC OUTPUT EXPECTED: exit status 1 and exactly the expected one-line message.
+fails_with() { [ "$1" -eq 1 ] && [ "$2" = "$3" ]; }
+
+# Test: the configuration checker (-n): a good file, and one error line per bad file
+say "configuration checker"
+write_config
+check "-n accepts the test configuration" "$PROXY" -n -c "$TMP/proxy.conf"
+printf '[Interface]\nPrivateKey = %s\nAddress = 10.0.0.2/33\n' "$(cat "$TMP/p.key")" \
+	>"$TMP/bad.conf"
+out=$("$PROXY" -n -c "$TMP/bad.conf" 2>&1)
+rc=$?
+echo "$out"
+check "a bad Address: exit 1 with file:line: what" \
+	fails_with "$rc" "$out" "$TMP/bad.conf:3: bad address \"10.0.0.2/33\""
+printf 'WGConfig = %s/missing.conf\n' "$TMP" >"$TMP/bad2.conf"
+out=$("$PROXY" -n -c "$TMP/bad2.conf" 2>&1)
+rc=$?
+echo "$out"
+check "a missing WGConfig file: exit 1, named with its line" \
+	fails_with "$rc" "$out" "$TMP/bad2.conf:1: WGConfig: $TMP/missing.conf: No such file or directory"
+check "--help describes the configuration" bash -c "'$PROXY' --help | grep -q TCPClientTunnel"
+
+for impl in wggo wgc; do
+	setup "$impl" || { fail "$impl: setup"; teardown; continue; }
+
+	# Test: the proxy runs unprivileged and the tunnel comes up
+	say "$impl: tunnel up through an unprivileged proxy"
+	check "$impl: proxy runs as nobody, no capabilities, no TUN" unprivileged
+	check "$impl: SOCKS5 CONNECT through the tunnel (handshake done)" up_ok 10
+
+	# Test: curl through SOCKS5, 10 MiB, SHA-256
+	say "$impl: curl through SOCKS5"
+	check "$impl: curl --socks5, IPv4 target, 10 MiB intact" \
+		curl_blob_ok --socks5 127.0.0.1:1080 http://10.200.0.1:8000/blob
+	check "$impl: curl --socks5-hostname (name resolved by the proxy), 10 MiB intact" \
+		curl_blob_ok --socks5-hostname 127.0.0.1:1080 http://web.wgc.test:8000/blob
+	check "$impl: curl --socks5, IPv6 target, 10 MiB intact" \
+		curl_blob_ok --socks5 127.0.0.1:1080 "http://[fd00:200::1]:8000/blob"
+	check "$impl: curl with the right user/password, 10 MiB intact" \
+		curl_blob_ok --socks5 127.0.0.1:1081 --proxy-user "alice:s3cret pass" \
+		http://10.200.0.1:8000/blob
+	check "$impl: curl with a wrong password fails" \
+		bash -c "! ip netns exec $NS_P curl -s --max-time 5 --socks5 127.0.0.1:1081 --proxy-user alice:nope \
+			http://10.200.0.1:8000/blob -o /dev/null"
+	check "$impl: 20 concurrent SOCKS5 downloads of 10 MiB, all intact" concurrent_ok 20
+
+	# Test: TCP client tunnels, 10 MiB each way (IPv4 target up, IPv6 target down)
+	say "$impl: TCP client tunnels"
+	check "$impl: 10 MiB up through 127.0.0.1:2222 -> 10.200.0.1:9000, intact" tunnel_upload_ok
+	check "$impl: 10 MiB down through 127.0.0.1:2223 -> [fd00:200::1]:9001, intact" \
+		tunnel_download_ok
+
+	# Test: bad SOCKS5 input: the protocol's error replies, quickly, the proxy unaffected
+	say "$impl: bad SOCKS5 input"
+	check "$impl: malformed, unsupported and unreachable requests (see the case lines)" \
+		P $PTOOLS socks-bad 127.0.0.1 1080 10.200.0.1 9999
+	check "$impl: authentication cases (see the case lines)" \
+		P $PTOOLS socks-auth 127.0.0.1 1081 alice "s3cret pass" 10.200.0.1
+	check "$impl: still serving after the bad input" \
+		curl_blob_ok --socks5 127.0.0.1:1080 http://10.200.0.1:8000/blob
+	check "$impl: counted: bad version" counter_ge "bad version" 2
+	check "$impl: counted: no method" counter_ge "no method" 2
+	check "$impl: counted: bad auth" counter_ge "bad auth" 3
+	check "$impl: counted: bad command" counter_ge "bad command" 3
+	check "$impl: counted: bad address type" counter_ge "bad address type" 1
+	check "$impl: counted: bad format" counter_ge "bad format" 3
+	check "$impl: counted: truncated" counter_ge "truncated" 1
+	check "$impl: counted: stalled" counter_ge "stalled" 1
+	check "$impl: counted: no route" counter_ge "no route" 1
+	check "$impl: counted: refused" counter_ge "refused" 1
+	check "$impl: counted: names not resolved" counter_ge "resolved" 1
+	check "$impl: SIGUSR1 status shows the peer's handshake" status_has "handshake [0-9]* s ago"
+	grep -E "^(peer|tunnel|connections|socks5|connect)" "$TMP/proxy.log" | tail -5
+
+	# Test: SIGTERM ends the proxy cleanly
+	say "$impl: clean shutdown"
+	kill -TERM "$PROXY_PID"
+	wait "$PROXY_PID"
+	check "$impl: SIGTERM: exit status 0" [ $? -eq 0 ]
+	teardown
+	: >"$TMP/proxy.log"
+done
+
+finish

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Helpers for tests/netns/proxy.sh (wgc-proxy), run inside a namespace with `ip netns exec`.
+
+  proxy_tools.py serve ADDR PORT MB     accept one TCP connection, send MB MiB of random data,
+                                        close; print "<bytes> <sha256>"
+  proxy_tools.py fetch ADDR PORT        connect, read to EOF; print "<bytes> <sha256>"
+  proxy_tools.py socks-bad ADDR PORT TARGET REFUSED_PORT
+                                        malformed, unsupported and unreachable SOCKS5 requests
+                                        against a proxy without authentication; one
+                                        "PASS|FAIL <case>: ..." line each, exit 1 on a failure
+  proxy_tools.py socks-auth ADDR PORT USER PASSWORD
+                                        the RFC 1929 cases against a proxy with authentication
+"""
+import hashlib
+import os
+import socket
+import struct
+import sys
+import time
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def cmd_serve(addr, port, mb):
+    srv = socket.socket(family(addr), socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((addr, int(port)))
+    srv.listen(1)
+    srv.settimeout(60)
+    conn, _ = srv.accept()
+    h = hashlib.sha256()
+    total = 0
+    for _ in range(int(mb)):
+        chunk = os.urandom(1 << 20)
+        h.update(chunk)
+        conn.sendall(chunk)
+        total += len(chunk)
+    conn.close()
+    print(total, h.hexdigest(), flush=True)
+
+
+def cmd_fetch(addr, port):
+    s = None
+    for _ in range(50):
+        try:
+            s = socket.create_connection((addr, int(port)), timeout=60)
+            break
+        except OSError:
+            time.sleep(0.1)
+    if s is None:
+        sys.exit("fetch: cannot connect")
+    h = hashlib.sha256()
+    total = 0
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        h.update(d)
+        total += len(d)
+    print(total, h.hexdigest(), flush=True)
+
+
+class Case:
+    failed = 0
+
+    def __init__(self, addr, port):
+        self.addr = addr
+        self.port = int(port)
+
+    def connect(self):
+        s = socket.create_connection((self.addr, self.port), timeout=5)
+        s.settimeout(5)
+        return s
+
+    @staticmethod
+    def read_reply(s, n):
+        """Reads up to n bytes, then whether the proxy closed the connection after them."""
+        out = b""
+        try:
+            while len(out) < n:
+                d = s.recv(n - len(out))
+                if not d:
+                    return out, True
+                out += d
+            d = s.recv(1)
+            return out, d == b""
+        except socket.timeout:
+            return out, False
+        except ConnectionResetError:
+            return out, True
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            print(f"PASS {name}{': ' + detail if detail else ''}", flush=True)
+        else:
+            Case.failed += 1
+            print(f"FAIL {name}{': ' + detail if detail else ''}", flush=True)
+
+    def exchange(self, name, sends, want, want_closed=True, reply_len=None, max_s=None):
+        """Sends each byte string of sends in turn, then reads the reply."""
+        start = time.monotonic()
+        s = self.connect()
+        try:
+            for data in sends:
+                s.sendall(data)
+        except OSError:
+            pass  # the proxy may close before it has read everything
+        got, closed = self.read_reply(s, reply_len if reply_len is not None else len(want))
+        s.close()
+        took = time.monotonic() - start
+        ok = got[: len(want)] == want and (closed or not want_closed)
+        if max_s is not None:
+            ok = ok and took <= max_s
+        self.check(name, ok, f"reply {got.hex() or 'none'}, closed {closed}, {took:.2f} s")
+
+
+def request(cmd, atyp, addr, port, rsv=0):
+    return bytes([5, cmd, rsv, atyp]) + addr + struct.pack(">H", port)
+
+
+def ipv4(text):
+    return socket.inet_aton(text)
+
+
+def cmd_socks_bad(addr, port, target, refused_port):
+    c = Case(addr, port)
+    hello = b"\x05\x01\x00"
+    # a client that says nothing: closed after the handshake timeout (checked at the end)
+    stall = c.connect()
+    stall_start = time.monotonic()
+
+    c.exchange("socks4 request (wrong version): closed, no reply",
+               [b"\x04\x01\x00\x50" + ipv4(target) + b"\x00"], b"", reply_len=1)
+    c.exchange("greeting with zero methods: 05 ff", [b"\x05\x00"], b"\x05\xff")
+    c.exchange("greeting offering only user/password: 05 ff", [b"\x05\x01\x02"], b"\x05\xff")
+    c.exchange("request with wrong version: closed", [hello, b"\x04\x01\x00\x01" + ipv4(target)
+               + b"\x00\x50"], b"\x05\x00", reply_len=3)
+    c.exchange("unknown command 9: 05 07", [hello, request(9, 1, ipv4(target), 80)],
+               b"\x05\x00\x05\x07", reply_len=12)
+    c.exchange("BIND: 05 07", [hello, request(2, 1, ipv4(target), 80)], b"\x05\x00\x05\x07", reply_len=12)
+    c.exchange("UDP ASSOCIATE: 05 07 (not yet)", [hello, request(3, 1, ipv4(target), 80)],
+               b"\x05\x00\x05\x07", reply_len=12)
+    c.exchange("address type 7: 05 08", [hello, b"\x05\x01\x00\x07"], b"\x05\x00\x05\x08", reply_len=12)
+    c.exchange("reserved byte set: 05 01", [hello, request(1, 1, ipv4(target), 80, rsv=1)],
+               b"\x05\x00\x05\x01", reply_len=12)
+    c.exchange("empty domain name: 05 01", [hello, b"\x05\x01\x00\x03\x00\x00\x50"],
+               b"\x05\x00\x05\x01", reply_len=12)
+    c.exchange("NUL in domain name: 05 01", [hello, b"\x05\x01\x00\x03\x03a\x00b\x00\x50"],
+               b"\x05\x00\x05\x01", reply_len=12)
+    c.exchange("oversized greeting and 20 kB of junk: closed",
+               [b"\x05\xff" + bytes(range(255)) + bytes(20000)], b"", reply_len=4096)
+    c.exchange("no route to 10.99.0.1: 05 03 at once", [hello, request(1, 1, ipv4("10.99.0.1"),
+               80)], b"\x05\x00\x05\x03", max_s=1.0, reply_len=12)
+    c.exchange("closed port: 05 05 (connection refused) quickly",
+               [hello, request(1, 1, ipv4(target), int(refused_port))], b"\x05\x00\x05\x05",
+               max_s=3.0, reply_len=12)
+    name = b"no-such-host.invalid"
+    c.exchange("unresolvable name: 05 04", [hello, request(1, 3, bytes([len(name)]) + name, 80)],
+               b"\x05\x00\x05\x04", reply_len=12)
+    # truncated: half a request, then the client goes away (counted as truncated)
+    s = c.connect()
+    s.sendall(hello + b"\x05\x01\x00")
+    s.close()
+    # byte by byte: a slow but correct client still gets through
+    s = c.connect()
+    for b in hello + request(1, 1, ipv4(target), 8000):
+        s.sendall(bytes([b]))
+        time.sleep(0.005)
+    got, _ = Case.read_reply(s, 2 + 10)
+    s.close()
+    c.check("request sent byte by byte: succeeded", got[:4] == b"\x05\x00\x05\x00",
+            got.hex())
+    # a burst of junk connections, then a good one
+    junk = []
+    for i in range(200):
+        j = c.connect()
+        j.sendall(os.urandom(1 + i % 40))
+        junk.append(j)
+    for j in junk:
+        j.close()
+    s = c.connect()
+    s.sendall(hello + request(1, 1, ipv4(target), 8000))
+    got, _ = Case.read_reply(s, 2 + 10)
+    s.close()
+    c.check("after 200 junk connections a good request succeeds", got[:4] == b"\x05\x00\x05\x00",
+            got.hex())
+    stall.settimeout(max(1.0, 13 - (time.monotonic() - stall_start)))
+    try:
+        closed = stall.recv(1) == b""
+    except (socket.timeout, ConnectionResetError):
+        closed = False
+    took = time.monotonic() - stall_start
+    c.check("silent client closed after the handshake timeout", closed and 9 <= took <= 13,
+            f"{took:.1f} s")
+    sys.exit(1 if Case.failed else 0)
+
+
+def cmd_socks_auth(addr, port, user, password, target):
+    c = Case(addr, port)
+    u = user.encode()
+    p = password.encode()
+    c.exchange("no-auth client on an auth proxy: 05 ff", [b"\x05\x01\x00"], b"\x05\xff")
+    c.exchange("wrong password: 01 01", [b"\x05\x01\x02",
+               bytes([1, len(u)]) + u + bytes([len(p) + 1]) + p + b"x"], b"\x05\x02\x01\x01")
+    c.exchange("wrong user: 01 01", [b"\x05\x01\x02", bytes([1, 1]) + b"x" + bytes([len(p)]) + p],
+               b"\x05\x02\x01\x01")
+    c.exchange("bad sub-negotiation version: 01 01", [b"\x05\x01\x02",
+               bytes([5, len(u)]) + u + bytes([len(p)]) + p], b"\x05\x02\x01\x01")
+    c.exchange("right credentials: 01 00, then CONNECT succeeds",
+               [b"\x05\x02\x00\x02", bytes([1, len(u)]) + u + bytes([len(p)]) + p,
+                request(1, 1, ipv4(target), 8000)], b"\x05\x02\x01\x00\x05\x00",
+               want_closed=False, reply_len=4 + 10)
+    sys.exit(1 if Case.failed else 0)
+
+
+def main():
+    cmds = {
+        "serve": cmd_serve,
+        "fetch": cmd_fetch,
+        "socks-bad": cmd_socks_bad,
+        "socks-auth": cmd_socks_auth,
+    }
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
+        sys.exit(__doc__)
+    cmds[sys.argv[1]](*sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
