@@ -207,6 +207,14 @@ proxy: $(BUILD)/wgc-proxy
 $(BUILD)/wgc-proxy: $(PROXY_OBJ) $(NETIF_OBJ) $(BUILD)/libwgc.a
 	$(CC) -o $@ $(PROXY_OBJ) $(NETIF_OBJ) $(BUILD)/libwgc.a $(LWIP_LIBS) $(LIBS)
 
+# The proxy under ASan+UBSan, for running the netns test with WGC_PROXY=build/asan/wgc-proxy.
+.PHONY: proxy-asan
+proxy-asan: $(BUILD)/asan/wgc-proxy
+
+$(BUILD)/asan/wgc-proxy: $(PROXY_OBJ_SAN) $(NETIF_OBJ_SAN) $(BUILD)/asan/libwgc.a
+	$(CC) $(SAN_FLAGS) -o $@ $(PROXY_OBJ_SAN) $(NETIF_OBJ_SAN) $(BUILD)/asan/libwgc.a \
+		$(LWIP_LIBS) $(LIBS)
+
 # Unit tests of netif/ and proxy/: test_netif runs the interface over the real lwIP; each
 # test_proxy_X links the proxy objects listed in test_proxy_X_PROXY. These rules have shorter
 # stems than the generic test rule above, so they win for these names.
