@@ -245,6 +245,11 @@ $(BUILD)/fuzz/fuzz_proxy_config: tests/fuzz/fuzz_proxy_config.c proxy/config.c
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_FLAGS) -D_GNU_SOURCE -o $@ $< proxy/config.c $(LIBS)
 
+# wgc-proxy's figures (root, a minute): bench/proxy.sh. Figures, not asserts.
+.PHONY: bench-proxy
+bench-proxy: $(BUILD)/wgc-proxy $(BUILD)/wgc
+	@bench/proxy.sh
+
 # ==== end of wgc-proxy ====
 
 # End-to-end tests in network namespaces (root): wgc<->wgc and wgc<->wireguard-go.
