@@ -16,8 +16,13 @@
  *   CONNECTING   lwIP connected                  RELAY        (SOCKS: reply "succeeded")
  *                error / CONNECT_TIMEOUT         closed       (SOCKS: reply refused/unreachable)
  *   RELAY        both directions finished        closed (tcp_close);  error: closed (abort)
+ *
+ * [TCPServerTunnel] runs the other way: lwIP accepts on the tunnel address, the connection
+ * starts in DIALING (a non-blocking connect of a host socket to Target; what the tunnel side sends
+ * meanwhile waits in lwIP's window) and moves to RELAY when the socket connects, or is reset.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -49,15 +54,19 @@ enum conn_state {
 	CONN_AUTH,
 	CONN_REQUEST,
 	CONN_CONNECTING,
+	CONN_DIALING, /* server tunnel: the host socket is connecting to Target */
 	CONN_RELAY,
 };
 
 struct listener {
-	struct watch w;
+	struct watch w;   /* client tunnels and SOCKS5: the listening socket */
+	struct tcp_pcb *lpcb; /* server tunnels: lwIP's listening pcb */
 	struct proxy *px;
 	const struct config_service *svc;
 	ip_addr_t target; /* TCPClientTunnel: resolved at start */
 	u16_t target_port;
+	struct sockaddr_storage host_target; /* TCPServerTunnel: resolved at start */
+	socklen_t host_target_len;
 };
 
 struct conn {
@@ -89,6 +98,7 @@ struct conn {
 static uint8_t read_buf[READ_CHUNK];
 
 static void conn_update_events(struct conn *c);
+static struct conn *conn_new(struct proxy *px, const struct listener *ls);
 
 /* ---- lifetime ---- */
 
@@ -271,6 +281,10 @@ static err_t on_tcp_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t e
 	} else {
 		c->pending = p;
 	}
+	if (c->state != CONN_RELAY) {
+		conn_update_events(c);
+		return ERR_OK; /* server tunnel still dialing: the data waits in the window */
+	}
 	if (!flush_pending(c))
 		return ERR_ABRT;
 	conn_maybe_done(c);
@@ -406,6 +420,11 @@ static void on_tcp_err(void *arg, err_t err)
 	if (c == NULL)
 		return;
 	c->pcb = NULL;
+	if (c->state == CONN_DIALING) {
+		c->px->stats.relay_resets++;
+		conn_abort(c);
+		return;
+	}
 	if (c->state == CONN_CONNECTING) {
 		if (err == ERR_RST) {
 			c->px->stats.connect_refused++;
@@ -713,6 +732,9 @@ static void conn_update_events(struct conn *c)
 	case CONN_CONNECTING:
 		ev = 0; /* early data waits in the socket buffer (the stash holds what came along) */
 		break;
+	case CONN_DIALING:
+		ev = EPOLLOUT;
+		break;
 	case CONN_RELAY:
 		if (!c->client_eof && !c->stash && c->pcb && tcp_room(c->pcb) > 0)
 			ev |= EPOLLIN;
@@ -732,6 +754,22 @@ static void on_client(struct watch *w, uint32_t events)
 
 	if (c->is_dead)
 		return;
+	if (c->state == CONN_DIALING) {
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+
+		if (getsockopt(c->w.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0) {
+			c->px->stats.connect_failed++;
+			conn_abort(c);
+			return;
+		}
+		c->state = CONN_RELAY;
+		if (c->pending && !flush_pending(c))
+			return;
+		conn_update_events(c);
+		conn_maybe_done(c);
+		return;
+	}
 	if (c->state != CONN_RELAY) {
 		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			(void)negotiate_read(c);
@@ -768,21 +806,13 @@ static void on_listener(struct watch *w, uint32_t events)
 		if (fd < 0)
 			return;
 		px->stats.accepted++;
-		if (px->conn_count >= px->conn_max || !(c = calloc(1, sizeof(*c)))) {
-			px->stats.rejected_full++;
+		c = conn_new(px, ls);
+		if (c == NULL) {
 			close(fd);
 			continue;
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->w.fd = fd;
-		c->w.fn = on_client;
-		c->px = px;
-		c->ls = ls;
-		c->next = px->conns;
-		if (px->conns)
-			px->conns->prev = c;
-		px->conns = c;
-		px->conn_count++;
 		c->deadline_ns = proxy_now_ns() + (uint64_t)HANDSHAKE_TIMEOUT_S * 1000000000u;
 		if (ls->svc->kind == SERVICE_SOCKS5) {
 			c->is_socks = true;
@@ -792,6 +822,122 @@ static void on_listener(struct watch *w, uint32_t events)
 			start_connect(c, &ls->target, ls->target_port);
 		}
 	}
+}
+
+/* ---- server tunnels: lwIP accepts, a host socket dials Target ---- */
+
+static struct conn *conn_new(struct proxy *px, const struct listener *ls)
+{
+	struct conn *c;
+
+	if (px->conn_count >= px->conn_max || !(c = calloc(1, sizeof(*c)))) {
+		px->stats.rejected_full++;
+		return NULL;
+	}
+	c->w.fd = -1;
+	c->w.fn = on_client;
+	c->px = px;
+	c->ls = ls;
+	c->next = px->conns;
+	if (px->conns)
+		px->conns->prev = c;
+	px->conns = c;
+	px->conn_count++;
+	return c;
+}
+
+static err_t on_tcp_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct listener *ls = arg;
+	struct proxy *px = ls->px;
+	struct conn *c;
+	int fd;
+
+	if (err != ERR_OK || pcb == NULL)
+		return ERR_VAL;
+	px->stats.accepted++;
+	c = conn_new(px, ls);
+	if (c == NULL) {
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	fd = socket(ls->host_target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || (connect(fd, (const struct sockaddr *)&ls->host_target,
+			       ls->host_target_len) != 0 && errno != EINPROGRESS)) {
+		px->stats.connect_failed++;
+		if (fd >= 0)
+			close(fd);
+		conn_free(c);
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	c->w.fd = fd;
+	c->pcb = pcb;
+	tcp_nagle_disable(pcb);
+	tcp_arg(pcb, c);
+	tcp_recv(pcb, on_tcp_recv);
+	tcp_sent(pcb, on_tcp_sent);
+	tcp_err(pcb, on_tcp_err);
+	c->state = CONN_DIALING;
+	c->deadline_ns = proxy_now_ns() + (uint64_t)CONNECT_TIMEOUT_S * 1000000000u;
+	conn_update_events(c);
+	return ERR_OK;
+}
+
+static bool resolve_host_target(struct listener *ls, char *err, size_t err_size)
+{
+	const struct config_service *svc = ls->svc;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res;
+	char port[8];
+	int rc;
+
+	snprintf(port, sizeof(port), "%u", svc->target.port);
+	rc = getaddrinfo(svc->target.host, port, &hints, &res);
+	if (rc != 0 || res->ai_addrlen > sizeof(ls->host_target)) {
+		snprintf(err, err_size, "%s:%d: Target %.100s: %s", svc->file, svc->line,
+			 svc->target.host, rc ? gai_strerror(rc) : "address too long");
+		if (rc == 0)
+			freeaddrinfo(res);
+		return false;
+	}
+	memcpy(&ls->host_target, res->ai_addr, res->ai_addrlen);
+	ls->host_target_len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return true;
+}
+
+static bool open_tunnel_listener(struct proxy *px, struct listener *ls, char *err,
+				 size_t err_size)
+{
+	const struct config_service *svc = ls->svc;
+	struct tcp_pcb *pcb;
+	err_t e;
+
+	(void)px;
+	if (!resolve_host_target(ls, err, err_size))
+		return false;
+	pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+	if (pcb == NULL) {
+		snprintf(err, err_size, "%s:%d: out of memory", svc->file, svc->line);
+		return false;
+	}
+	e = tcp_bind(pcb, IP_ANY_TYPE, svc->listen_port);
+	if (e != ERR_OK) {
+		tcp_close(pcb);
+		snprintf(err, err_size, "%s:%d: ListenPort %u: taken twice?", svc->file, svc->line,
+			 svc->listen_port);
+		return false;
+	}
+	ls->lpcb = tcp_listen_with_backlog(pcb, TCP_DEFAULT_LISTEN_BACKLOG);
+	if (ls->lpcb == NULL) {
+		tcp_close(pcb);
+		snprintf(err, err_size, "%s:%d: out of memory", svc->file, svc->line);
+		return false;
+	}
+	tcp_arg(ls->lpcb, ls);
+	tcp_accept(ls->lpcb, on_tcp_accept);
+	return true;
 }
 
 /* ---- start, sweep, stop ---- */
@@ -848,7 +994,8 @@ bool conn_start(struct proxy *px, char *err, size_t err_size)
 		const struct config_service *svc = &cfg->services[i];
 		struct listener *ls = &px->listeners[px->listener_count];
 
-		if (svc->kind != SERVICE_SOCKS5 && svc->kind != SERVICE_TCP_CLIENT) {
+		if (svc->kind != SERVICE_SOCKS5 && svc->kind != SERVICE_TCP_CLIENT &&
+		    svc->kind != SERVICE_TCP_SERVER) {
 			snprintf(err, err_size, "%s:%d: [%s] is not supported yet", svc->file,
 				 svc->line, config_service_name(svc->kind));
 			return false;
@@ -856,6 +1003,12 @@ bool conn_start(struct proxy *px, char *err, size_t err_size)
 		ls->px = px;
 		ls->svc = svc;
 		ls->w.fd = -1;
+		if (svc->kind == SERVICE_TCP_SERVER) {
+			if (!open_tunnel_listener(px, ls, err, err_size))
+				return false;
+			px->listener_count++;
+			continue;
+		}
 		if (svc->kind == SERVICE_TCP_CLIENT) {
 			if (!wire_resolve(px, svc->target.host, &ls->target)) {
 				snprintf(err, err_size,
@@ -881,7 +1034,10 @@ void conn_sweep(struct proxy *px, uint64_t now)
 		next = c->next;
 		if (c->state == CONN_RELAY || now < c->deadline_ns)
 			continue;
-		if (c->state == CONN_CONNECTING) {
+		if (c->state == CONN_DIALING) {
+			px->stats.connect_timeouts++;
+			conn_abort(c);
+		} else if (c->state == CONN_CONNECTING) {
 			px->stats.connect_timeouts++;
 			if (c->pcb) {
 				struct tcp_pcb *pcb = c->pcb;
@@ -909,8 +1065,17 @@ void conn_stop(struct proxy *px)
 	while (px->conns)
 		conn_abort(px->conns);
 	for (size_t i = 0; i < px->listener_count; i++) {
-		proxy_unwatch(px, &px->listeners[i].w);
-		close(px->listeners[i].w.fd);
+		struct listener *ls = &px->listeners[i];
+
+		if (ls->lpcb) {
+			tcp_arg(ls->lpcb, NULL);
+			tcp_accept(ls->lpcb, NULL);
+			tcp_close(ls->lpcb);
+			ls->lpcb = NULL;
+			continue;
+		}
+		proxy_unwatch(px, &ls->w);
+		close(ls->w.fd);
 	}
 	free(px->listeners);
 	px->listeners = NULL;

@@ -4,7 +4,8 @@
 # with no capabilities and no TUN; its TCP/IP stack is lwIP over libwgc, one UDP socket. In ns S,
 # a real WireGuard interface (wireguard-go, then the wgc daemon) with an HTTP server and TCP
 # sinks/sources behind it. curl goes through SOCKS5 (IPv4, IPv6, socks5h names, user/password),
-# 10 MiB move each way through TCP client tunnels, SHA-256 checked; malformed, unsupported and
+# 10 MiB move each way through TCP client tunnels and through TCP server tunnels (S connects to
+# the proxy's tunnel address), SHA-256 checked; malformed, unsupported and
 # unreachable SOCKS5 requests get their error replies and are counted; the configuration
 # checker reports "file:line: what".
 #
@@ -14,6 +15,8 @@
 #   │ http.server [::]:8000 (10 MiB)    │◀════════▶│   SOCKS5 127.0.0.1:1080, :1081 (auth)   │
 #   │ sink :9000, source :9001          │          │   tunnels 127.0.0.1:2222 -> S:9000,     │
 #   │                                   │          │           127.0.0.1:2223 -> S:9001      │
+#   │                                   │          │   server :8080 -> 127.0.0.1:9100 (sink) │
+#   │                                   │          │          :8081 -> localhost:9101 (src)  │
 #   │ veth0 10.250.0.1/24         :51001├──────────┤:51002 10.250.0.2/24 veth0 (curl here)   │
 #   └───────────────────────────────────┘   veth   └─────────────────────────────────────────┘
 . "$(dirname "$0")/lib.sh"
@@ -69,6 +72,18 @@ write_config() {
 	[TCPClientTunnel]
 	BindAddress = 127.0.0.1:2223
 	Target = [fd00:200::1]:9001
+
+	[TCPServerTunnel]
+	ListenPort = 8080
+	Target = 127.0.0.1:9100
+
+	[TCPServerTunnel]
+	ListenPort = 8081
+	Target = localhost:9101
+
+	[TCPServerTunnel]
+	ListenPort = 8082
+	Target = 127.0.0.1:9199
 	EOF
 	chown nobody:nogroup "$TMP/proxy.conf"
 	chmod 600 "$TMP/proxy.conf"
@@ -100,6 +115,7 @@ setup() {
 	ip netns exec "$NS_S" python3 -m http.server --bind :: --directory "$TMP/www" 8000 \
 		>"$TMP/http.log" 2>&1 &
 	HTTP_PID=$!
+	wait_listen "$NS_S" 8000
 	write_config
 	echo "+ [$NS_P] setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all" \
 		"--bounding-set=-all --no-new-privs $PROXY -c $TMP/proxy.conf &" >&2
@@ -122,6 +138,12 @@ teardown() {
 	del_ns "$NS_P"
 }
 
+# listening NS PORT: something in namespace NS listens on TCP PORT.
+listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
+# wait_listen NS PORT: waits up to 5 s for a server to listen (the proxy accepts at once, so a
+# server that is not up yet would look like a refused target).
+wait_listen() { wait_until 5 listening "$1" "$2"; }
+
 sha_of_curl() { P curl -sS --max-time 60 "$@" | sha256sum | cut -d' ' -f1; }
 curl_blob_ok() { [ "$(sha_of_curl "$@")" = "$BLOB_SHA" ]; }
 
@@ -139,7 +161,7 @@ tunnel_upload_ok() {
 	local sent got
 	S $TOOLS sink 10.200.0.1 9000 >"$TMP/sink.out" &
 	local sink=$!
-	sleep 0.3
+	wait_listen "$NS_S" 9000
 	sent=$(P $TOOLS source 127.0.0.1 2222 10)
 	wait $sink
 	got=$(cat "$TMP/sink.out")
@@ -152,7 +174,7 @@ tunnel_download_ok() {
 	local sent got
 	S $PTOOLS serve fd00:200::1 9001 10 >"$TMP/serve.out" &
 	local src=$!
-	sleep 0.3
+	wait_listen "$NS_S" 9001
 	got=$(P $PTOOLS fetch 127.0.0.1 2223)
 	wait $src
 	sent=$(cat "$TMP/serve.out")
@@ -182,6 +204,47 @@ wait_jobs_curl() {
 	for pid in $(jobs -p); do
 		case " ${DAEMON_PID[*]} $HTTP_PID $PROXY_PID " in *" $pid "*) ;; *) wait "$pid" ;; esac
 	done
+}
+
+server_tunnel_upload_ok() {
+	local sent got
+	P $TOOLS sink 127.0.0.1 9100 >"$TMP/ssink.out" &
+	local sink=$!
+	wait_listen "$NS_P" 9100
+	sent=$(S $TOOLS source 10.200.0.2 8080 10)
+	wait $sink
+	got=$(cat "$TMP/ssink.out")
+	echo "sent: $sent"
+	echo "got:  $got"
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((10 << 20)) ]
+}
+
+server_tunnel_download_ok() {
+	local sent got
+	P $PTOOLS serve :: 9101 10 >"$TMP/sserve.out" &
+	local src=$!
+	wait_listen "$NS_P" 9101
+	got=$(S $PTOOLS fetch fd00:200::2 8081)
+	wait $src
+	sent=$(cat "$TMP/sserve.out")
+	echo "sent: $sent"
+	echo "got:  $got"
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((10 << 20)) ]
+}
+
+# A server tunnel whose Target refuses: the tunnel side's connection ends at once.
+server_tunnel_refused_ok() {
+	S python3 -c '
+import socket, sys, time
+t = time.monotonic()
+s = socket.create_connection(("10.200.0.2", 8082), timeout=5)
+try:
+    d = s.recv(1)
+except ConnectionResetError:
+    d = b""
+took = time.monotonic() - t
+print("closed" if d == b"" else "data", "%.2f s" % took)
+sys.exit(0 if d == b"" and took < 2 else 1)'
 }
 
 status_has() {
@@ -251,6 +314,14 @@ for impl in wggo wgc; do
 	check "$impl: 10 MiB up through 127.0.0.1:2222 -> 10.200.0.1:9000, intact" tunnel_upload_ok
 	check "$impl: 10 MiB down through 127.0.0.1:2223 -> [fd00:200::1]:9001, intact" \
 		tunnel_download_ok
+
+	# Test: TCP server tunnels: the tunnel side connects to the proxy's ports, 10 MiB each way
+	say "$impl: TCP server tunnels"
+	check "$impl: 10 MiB from S to 10.200.0.2:8080 -> 127.0.0.1:9100 in P, intact" \
+		server_tunnel_upload_ok
+	check "$impl: 10 MiB from localhost:9101 in P to S via [fd00:200::2]:8081, intact" \
+		server_tunnel_download_ok
+	check "$impl: a server tunnel whose Target refuses resets at once" server_tunnel_refused_ok
 
 	# Test: bad SOCKS5 input: the protocol's error replies, quickly, the proxy unaffected
 	say "$impl: bad SOCKS5 input"
