@@ -220,6 +220,7 @@ $(BUILD)/asan/wgc-proxy: $(PROXY_OBJ_SAN) $(NETIF_OBJ_SAN) $(BUILD)/asan/libwgc.
 # stems than the generic test rule above, so they win for these names.
 test_proxy_config_PROXY := config
 test_proxy_socks5_PROXY := socks5
+test_proxy_http_PROXY := http
 
 $(BUILD)/tests/test_netif: tests/unit/test_netif.c $(NETIF_OBJ) $(BUILD)/libwgc.a
 	@mkdir -p $(dir $@)

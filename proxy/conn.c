@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "lwip/tcp.h"
+#include "proxy/http.h"
 #include "proxy/proxy.h"
 #include "proxy/socks5.h"
 
@@ -78,6 +79,7 @@ struct conn {
 	struct tcp_pcb *pcb; /* NULL once lwIP freed it or we closed it */
 	enum conn_state state;
 	bool is_socks;
+	bool is_http;
 	bool client_eof;   /* the client shut down its sending side */
 	bool fin_sent;     /* tcp_shutdown(tx) done */
 	bool remote_eof;   /* the target sent FIN */
@@ -90,14 +92,28 @@ struct conn {
 	uint8_t *stash;
 	size_t stash_len;
 	size_t stash_off;
-	/* the negotiation's bytes so far */
+	/* the negotiation's bytes so far (SOCKS5: 513 bytes, HTTP: the head, 8 KiB), freed
+	 * once the connection relays */
+	uint8_t *hs;
 	size_t hs_len;
-	uint8_t hs[SOCKS5_MESSAGE_MAX];
+	size_t hs_size;
 };
 
 static uint8_t read_buf[READ_CHUNK];
 
 static void conn_update_events(struct conn *c);
+
+/* The negotiation buffer may hold a password: wiped before it goes. */
+static void free_hs(struct conn *c)
+{
+	if (c->hs) {
+		sodium_memzero(c->hs, c->hs_size);
+		free(c->hs);
+	}
+	c->hs = NULL;
+	c->hs_len = 0;
+	c->hs_size = 0;
+}
 static struct conn *conn_new(struct proxy *px, const struct listener *ls);
 
 /* ---- lifetime ---- */
@@ -128,7 +144,7 @@ static void conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	px->conn_count--;
-	sodium_memzero(c->hs, sizeof(c->hs)); /* may hold a password */
+	free_hs(c);
 	/* epoll may still hold an event for c in this iteration's batch: the memory stays
 	 * until conn_reap */
 	c->is_dead = true;
@@ -200,6 +216,20 @@ static void socks_fail(struct conn *c, enum socks5_reply rep)
 
 	send_small(c, out, socks5_reply(out, rep, NULL, 0, 0));
 	conn_free(c);
+}
+
+static void http_fail(struct conn *c, int code);
+static bool http_advance(struct conn *c);
+
+/* A connect through the tunnel failed: the protocol's answer, then close. */
+static void connect_failed(struct conn *c, enum socks5_reply rep, bool is_timeout)
+{
+	if (c->is_socks)
+		socks_fail(c, rep);
+	else if (c->is_http)
+		http_fail(c, is_timeout ? 504 : 502);
+	else
+		conn_free(c);
 }
 
 /* ---- tunnel -> client ---- */
@@ -428,18 +458,11 @@ static void on_tcp_err(void *arg, err_t err)
 	if (c->state == CONN_CONNECTING) {
 		if (err == ERR_RST) {
 			c->px->stats.connect_refused++;
-			if (c->is_socks) {
-				socks_fail(c, SOCKS5_REP_CONNECTION_REFUSED);
-				return;
-			}
+			connect_failed(c, SOCKS5_REP_CONNECTION_REFUSED, false);
 		} else {
 			c->px->stats.connect_failed++;
-			if (c->is_socks) {
-				socks_fail(c, SOCKS5_REP_HOST_UNREACHABLE);
-				return;
-			}
+			connect_failed(c, SOCKS5_REP_HOST_UNREACHABLE, false);
 		}
-		conn_free(c);
 		return;
 	}
 	c->px->stats.relay_resets++;
@@ -470,7 +493,16 @@ static err_t on_tcp_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 					   pcb->local_port);
 		send_small(c, out, len);
 		c->px->stats.socks_ok++;
+	} else if (c->is_http && c->hs_len == 1) {
+		/* CONNECT (hs_len marks it; a forwarded request's head is in the stash) */
+		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+
+		send_small(c, (const uint8_t *)ok, sizeof(ok) - 1);
+		c->px->stats.http_ok++;
+	} else if (c->is_http) {
+		c->px->stats.http_ok++;
 	}
+	free_hs(c);
 	if (c->stash)
 		flush_stash(c);
 	conn_update_events(c);
@@ -490,20 +522,14 @@ static void start_connect(struct conn *c, const ip_addr_t *ip, u16_t port)
 			px->stats.connect_no_route++;
 		else
 			px->stats.connect_failed++;
-		if (c->is_socks)
-			socks_fail(c, no_route ? SOCKS5_REP_NETWORK_UNREACHABLE :
-						 SOCKS5_REP_HOST_UNREACHABLE);
-		else
-			conn_free(c);
+		connect_failed(c, no_route ? SOCKS5_REP_NETWORK_UNREACHABLE :
+					     SOCKS5_REP_HOST_UNREACHABLE, false);
 		return;
 	}
 	pcb = tcp_new_ip_type(IP_GET_TYPE(ip));
 	if (pcb == NULL) {
 		px->stats.connect_failed++;
-		if (c->is_socks)
-			socks_fail(c, SOCKS5_REP_GENERAL_FAILURE);
-		else
-			conn_free(c);
+		connect_failed(c, SOCKS5_REP_GENERAL_FAILURE, false);
 		return;
 	}
 	tcp_nagle_disable(pcb);
@@ -520,10 +546,7 @@ static void start_connect(struct conn *c, const ip_addr_t *ip, u16_t port)
 		tcp_arg(pcb, NULL);
 		tcp_err(pcb, NULL);
 		tcp_abort(pcb);
-		if (c->is_socks)
-			socks_fail(c, SOCKS5_REP_GENERAL_FAILURE);
-		else
-			conn_free(c);
+		connect_failed(c, SOCKS5_REP_GENERAL_FAILURE, false);
 		return;
 	}
 	conn_update_events(c);
@@ -607,7 +630,7 @@ static void socks_request(struct conn *c, const struct socks5_request *req)
 		conn_free(c);
 		return;
 	}
-	c->hs_len = 0;
+	free_hs(c);
 	start_connect(c, &ip, req->port);
 }
 
@@ -693,13 +716,14 @@ static bool negotiate_read(struct conn *c)
 {
 	ssize_t n;
 
-	if (c->hs_len == sizeof(c->hs)) {
-		/* cannot happen for well-formed messages: each fits */
+	if (c->hs_len == c->hs_size) {
+		/* SOCKS5: cannot happen for well-formed messages, each fits; HTTP: the parser
+		 * has already answered 431 */
 		c->px->stats.socks_bad_format++;
 		socks_fail(c, SOCKS5_REP_GENERAL_FAILURE);
 		return false;
 	}
-	n = read(c->w.fd, c->hs + c->hs_len, sizeof(c->hs) - c->hs_len);
+	n = read(c->w.fd, c->hs + c->hs_len, c->hs_size - c->hs_len);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return true;
@@ -708,12 +732,121 @@ static bool negotiate_read(struct conn *c)
 		return false;
 	}
 	if (n == 0) {
-		c->px->stats.socks_truncated++;
+		if (c->is_http)
+			c->px->stats.http_truncated++;
+		else
+			c->px->stats.socks_truncated++;
 		conn_free(c);
 		return false;
 	}
 	c->hs_len += (size_t)n;
-	return socks_advance(c);
+	return c->is_http ? http_advance(c) : socks_advance(c);
+}
+
+/* ---- HTTP proxy negotiation ---- */
+
+static void http_fail(struct conn *c, int code)
+{
+	char out[256];
+	const char *text = code == 400 ? "Bad Request" :
+			   code == 407 ? "Proxy Authentication Required" :
+			   code == 431 ? "Request Header Fields Too Large" :
+			   code == 501 ? "Not Implemented" :
+			   code == 502 ? "Bad Gateway" :
+			   code == 504 ? "Gateway Timeout" : "Error";
+	int n = snprintf(out, sizeof(out),
+			 "HTTP/1.1 %d %s\r\n%sContent-Length: 0\r\nConnection: close\r\n\r\n",
+			 code, text,
+			 code == 407 ? "Proxy-Authenticate: Basic realm=\"wgc-proxy\"\r\n" : "");
+
+	if (n > 0 && (size_t)n < sizeof(out))
+		send_small(c, (const uint8_t *)out, (size_t)n);
+	conn_free(c);
+}
+
+static bool http_auth_ok(const struct config_service *svc, const struct http_request *req)
+{
+	if (!svc->has_auth)
+		return true;
+	if (!req->has_credentials)
+		return false;
+	return check_auth(svc, (const uint8_t *)req->user, strlen(req->user),
+			  (const uint8_t *)req->password, strlen(req->password));
+}
+
+/* Advances over the head in c->hs. Returns false if the connection ended or is connecting. */
+static bool http_advance(struct conn *c)
+{
+	struct proxy_stats *st = &c->px->stats;
+	struct http_request req;
+	enum http_result r = http_parse_request((const char *)c->hs, c->hs_len, &req);
+	ip_addr_t ip;
+	bool ok;
+
+	switch (r) {
+	case HTTP_NEED_MORE:
+		return true;
+	case HTTP_OK:
+		break;
+	case HTTP_TOO_LARGE:
+		st->http_bad_request++;
+		http_fail(c, 431);
+		return false;
+	case HTTP_NOT_SUPPORTED:
+		st->http_bad_request++;
+		http_fail(c, 501);
+		return false;
+	case HTTP_BAD_REQUEST:
+		st->http_bad_request++;
+		http_fail(c, 400);
+		return false;
+	}
+	ok = http_auth_ok(c->ls->svc, &req);
+	sodium_memzero(req.password, sizeof(req.password));
+	if (!ok) {
+		st->http_bad_auth++;
+		http_fail(c, 407);
+		return false;
+	}
+	if (!wire_resolve(c->px, req.host, &ip)) {
+		st->resolve_failed++;
+		http_fail(c, 502);
+		return false;
+	}
+	if (req.is_connect) {
+		/* bytes after the head go out once connected; hs_len 1 marks CONNECT */
+		if (c->hs_len > req.head_len &&
+		    !stash_bytes(c, c->hs + req.head_len, c->hs_len - req.head_len)) {
+			conn_free(c);
+			return false;
+		}
+		c->hs_len = 1;
+	} else {
+		char head[HTTP_HEAD_MAX + 64];
+		size_t n = http_forward_head((const char *)c->hs, c->hs_len, head, sizeof(head));
+		size_t body = c->hs_len - req.head_len;
+		uint8_t *s;
+
+		if (n == 0) {
+			st->http_bad_request++;
+			http_fail(c, 400);
+			return false;
+		}
+		s = malloc(n + body);
+		if (!s) {
+			conn_free(c);
+			return false;
+		}
+		memcpy(s, head, n);
+		memcpy(s + n, c->hs + req.head_len, body);
+		sodium_memzero(head, sizeof(head));
+		c->stash = s;
+		c->stash_len = n + body;
+		c->stash_off = 0;
+		c->hs_len = 0;
+	}
+	start_connect(c, &ip, req.port);
+	return false;
 }
 
 /* ---- socket events ---- */
@@ -814,8 +947,15 @@ static void on_listener(struct watch *w, uint32_t events)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->w.fd = fd;
 		c->deadline_ns = proxy_now_ns() + (uint64_t)HANDSHAKE_TIMEOUT_S * 1000000000u;
-		if (ls->svc->kind == SERVICE_SOCKS5) {
-			c->is_socks = true;
+		if (ls->svc->kind == SERVICE_SOCKS5 || ls->svc->kind == SERVICE_HTTP) {
+			c->is_socks = ls->svc->kind == SERVICE_SOCKS5;
+			c->is_http = !c->is_socks;
+			c->hs_size = c->is_socks ? SOCKS5_MESSAGE_MAX : HTTP_HEAD_MAX;
+			c->hs = malloc(c->hs_size);
+			if (c->hs == NULL) {
+				conn_free(c);
+				continue;
+			}
 			c->state = CONN_GREETING;
 			conn_update_events(c);
 		} else {
@@ -995,7 +1135,7 @@ bool conn_start(struct proxy *px, char *err, size_t err_size)
 		struct listener *ls = &px->listeners[px->listener_count];
 
 		if (svc->kind != SERVICE_SOCKS5 && svc->kind != SERVICE_TCP_CLIENT &&
-		    svc->kind != SERVICE_TCP_SERVER) {
+		    svc->kind != SERVICE_TCP_SERVER && svc->kind != SERVICE_HTTP) {
 			snprintf(err, err_size, "%s:%d: [%s] is not supported yet", svc->file,
 				 svc->line, config_service_name(svc->kind));
 			return false;
@@ -1049,10 +1189,7 @@ void conn_sweep(struct proxy *px, uint64_t now)
 				c->pcb = NULL;
 				tcp_abort(pcb);
 			}
-			if (c->is_socks)
-				socks_fail(c, SOCKS5_REP_HOST_UNREACHABLE);
-			else
-				conn_free(c);
+			connect_failed(c, SOCKS5_REP_HOST_UNREACHABLE, true);
 		} else {
 			px->stats.handshake_timeouts++;
 			conn_free(c);

@@ -57,7 +57,9 @@ static const char usage[] =
 	"                      through the tunnel\n"
 	"  [TCPServerTunnel]   ListenPort, Target: connections from the tunnel to our\n"
 	"                      addresses' ListenPort go to Target (resolved at start)\n"
-	"  Not yet: [http], [STDIOTunnel], UDP tunnels, UDP ASSOCIATE,\n"
+	"  [http]              BindAddress, Username, Password: an HTTP proxy: CONNECT, and\n"
+	"                      http:// requests forwarded (Connection: close); Basic auth\n"
+	"  Not yet: [STDIOTunnel], UDP tunnels, UDP ASSOCIATE,\n"
 	"  names resolved through the tunnel's DNS (today: the system resolver).\n"
 	"\n"
 	"A bad file gets one line \"file:line: what is wrong\" on stderr and exit status 1.\n"
@@ -118,6 +120,9 @@ static void print_status(struct proxy *px)
 		(unsigned long long)s->socks_bad_address_type,
 		(unsigned long long)s->socks_truncated,
 		(unsigned long long)s->handshake_timeouts);
+	fprintf(stderr, "http: %llu ok, bad request %llu, unauthorized %llu, cut short %llu\n",
+		(unsigned long long)s->http_ok, (unsigned long long)s->http_bad_request,
+		(unsigned long long)s->http_bad_auth, (unsigned long long)s->http_truncated);
 	fprintf(stderr,
 		"connect: no route %llu, refused %llu, timed out %llu, failed %llu, names not "
 		"resolved %llu\n",

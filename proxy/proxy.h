@@ -47,6 +47,10 @@ struct proxy_stats {
 	uint64_t socks_bad_address_type;
 	uint64_t socks_truncated;  /* client closed before its request was complete */
 	uint64_t handshake_timeouts; /* client stalled before its request was complete */
+	uint64_t http_ok;          /* CONNECT or forwarded requests connected */
+	uint64_t http_bad_request; /* 400, 431, 501 */
+	uint64_t http_bad_auth;    /* 407 */
+	uint64_t http_truncated;   /* client closed before its head was complete */
 	uint64_t resolve_failed;   /* a name that did not resolve */
 	uint64_t connect_no_route; /* no peer is allowed for the target (network unreachable) */
 	uint64_t connect_refused;  /* the target answered with a reset */

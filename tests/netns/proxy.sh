@@ -65,6 +65,14 @@ write_config() {
 	Username = alice
 	Password = "s3cret pass"
 
+	[http]
+	BindAddress = 127.0.0.1:3128
+
+	[http]
+	BindAddress = 127.0.0.1:3129
+	Username = bob
+	Password = pw
+
 	[TCPClientTunnel]
 	BindAddress = 127.0.0.1:2222
 	Target = 10.200.0.1:9000
@@ -308,6 +316,21 @@ for impl in wggo wgc; do
 		bash -c "! ip netns exec $NS_P curl -s --max-time 5 --socks5 127.0.0.1:1081 --proxy-user alice:nope \
 			http://10.200.0.1:8000/blob -o /dev/null"
 	check "$impl: 20 concurrent SOCKS5 downloads of 10 MiB, all intact" concurrent_ok 20
+
+	# Test: the HTTP proxy: forwarded GET, CONNECT, Basic authentication, bad requests
+	say "$impl: curl through the HTTP proxy"
+	check "$impl: curl -x http:// (forwarded GET), 10 MiB intact" \
+		curl_blob_ok -x http://127.0.0.1:3128 http://10.200.0.1:8000/blob
+	check "$impl: curl -x http:// --proxytunnel (CONNECT to a name), 10 MiB intact" \
+		curl_blob_ok -x http://127.0.0.1:3128 --proxytunnel http://web.wgc.test:8000/blob
+	check "$impl: curl -x http://bob:pw@ (Basic auth), 10 MiB intact" \
+		curl_blob_ok -x http://bob:pw@127.0.0.1:3129 http://10.200.0.1:8000/blob
+	check "$impl: no credentials: 407" [ "$(P curl -s -o /dev/null -w '%{http_code}' \
+		-x http://127.0.0.1:3129 http://10.200.0.1:8000/)" = 407 ]
+	check "$impl: bad HTTP proxy requests (see the case lines)" \
+		P $PTOOLS http-bad 127.0.0.1 3128 10.200.0.1 9999
+	check "$impl: counted: bad HTTP requests" counter_ge "bad request" 6
+	check "$impl: counted: HTTP unauthorized" counter_ge "unauthorized" 1
 
 	# Test: TCP client tunnels, 10 MiB each way (IPv4 target up, IPv6 target down)
 	say "$impl: TCP client tunnels"

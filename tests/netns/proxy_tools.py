@@ -9,8 +9,10 @@
                                         malformed, unsupported and unreachable SOCKS5 requests
                                         against a proxy without authentication; one
                                         "PASS|FAIL <case>: ..." line each, exit 1 on a failure
-  proxy_tools.py socks-auth ADDR PORT USER PASSWORD
+  proxy_tools.py socks-auth ADDR PORT USER PASSWORD TARGET
                                         the RFC 1929 cases against a proxy with authentication
+  proxy_tools.py http-bad ADDR PORT TARGET REFUSED_PORT
+                                        malformed and unreachable HTTP proxy requests
 """
 import hashlib
 import os
@@ -216,8 +218,44 @@ def cmd_socks_auth(addr, port, user, password, target):
     sys.exit(1 if Case.failed else 0)
 
 
+def cmd_http_bad(addr, port, target, refused_port):
+    c = Case(addr, port)
+
+    def status(name, head, code, max_s=None):
+        start = time.monotonic()
+        s = c.connect()
+        try:
+            s.sendall(head)
+        except OSError:
+            pass
+        got, closed = Case.read_reply(s, 4096)
+        s.close()
+        took = time.monotonic() - start
+        line = got.split(b"\r\n", 1)[0].decode(errors="replace")
+        ok = line.startswith(f"HTTP/1.1 {code} ") and closed
+        if max_s is not None:
+            ok = ok and took <= max_s
+        c.check(name, ok, f"{line or 'no reply'}, closed {closed}, {took:.2f} s")
+
+    status("origin-form request (not a proxy request): 400", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+           400)
+    status("https:// in absolute form: 501", b"GET https://x/ HTTP/1.1\r\n\r\n", 501)
+    status("HTTP/2.0: 501", b"CONNECT x:1 HTTP/2.0\r\n\r\n", 501)
+    status("binary junk: 400", bytes(range(1, 200)) + b"\r\n\r\n", 400)
+    status("header without a colon: 400", b"CONNECT a:1 HTTP/1.1\r\njunk\r\n\r\n", 400)
+    status("a 10 kB head: 431", b"GET http://x/ HTTP/1.1\r\nX: " + b"a" * 10000 + b"\r\n\r\n",
+           431)
+    status("CONNECT with no route: 502 at once", f"CONNECT 10.99.0.1:80 HTTP/1.1\r\n\r\n".encode(),
+           502, max_s=1.0)
+    status("CONNECT to a closed port: 502 quickly",
+           f"CONNECT {target}:{refused_port} HTTP/1.1\r\n\r\n".encode(), 502, max_s=3.0)
+    status("unresolvable name: 502", b"CONNECT no-such-host.invalid:80 HTTP/1.1\r\n\r\n", 502)
+    sys.exit(1 if Case.failed else 0)
+
+
 def main():
     cmds = {
+        "http-bad": cmd_http_bad,
         "serve": cmd_serve,
         "fetch": cmd_fetch,
         "socks-bad": cmd_socks_bad,
