@@ -221,6 +221,7 @@ $(BUILD)/asan/wgc-proxy: $(PROXY_OBJ_SAN) $(NETIF_OBJ_SAN) $(BUILD)/asan/libwgc.
 test_proxy_config_PROXY := config
 test_proxy_socks5_PROXY := socks5
 test_proxy_http_PROXY := http
+test_proxy_dns_PROXY := dns
 
 $(BUILD)/tests/test_netif: tests/unit/test_netif.c $(NETIF_OBJ) $(BUILD)/libwgc.a
 	@mkdir -p $(dir $@)
@@ -250,6 +251,10 @@ $(BUILD)/fuzz/fuzz_proxy_config: tests/fuzz/fuzz_proxy_config.c proxy/config.c
 .PHONY: bench-proxy
 bench-proxy: $(BUILD)/wgc-proxy $(BUILD)/wgc
 	@bench/proxy.sh
+
+$(BUILD)/fuzz/fuzz_proxy_dns: tests/fuzz/fuzz_proxy_dns.c proxy/dns.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_FLAGS) -D_GNU_SOURCE -o $@ $< proxy/dns.c
 
 # ==== end of wgc-proxy ====
 

@@ -39,6 +39,7 @@
 #include "lwip/tcp.h"
 #include "proxy/http.h"
 #include "proxy/proxy.h"
+#include "proxy/resolver.h"
 #include "proxy/socks5.h"
 
 enum {
@@ -54,6 +55,7 @@ enum conn_state {
 	CONN_GREETING,
 	CONN_AUTH,
 	CONN_REQUEST,
+	CONN_RESOLVING, /* a name is being looked up through the tunnel's DNS */
 	CONN_CONNECTING,
 	CONN_DIALING, /* server tunnel: the host socket is connecting to Target */
 	CONN_RELAY,
@@ -64,7 +66,8 @@ struct listener {
 	struct tcp_pcb *lpcb; /* server tunnels: lwIP's listening pcb */
 	struct proxy *px;
 	const struct config_service *svc;
-	ip_addr_t target; /* TCPClientTunnel: resolved at start */
+	ip_addr_t target; /* TCPClientTunnel: resolved at start, unless target_by_dns */
+	bool target_by_dns; /* TCPClientTunnel: a name, resolved per connection by the tunnel's DNS */
 	u16_t target_port;
 	struct sockaddr_storage host_target; /* TCPServerTunnel: resolved at start */
 	socklen_t host_target_len;
@@ -85,6 +88,8 @@ struct conn {
 	bool remote_eof;   /* the target sent FIN */
 	bool shut_wr_done; /* shutdown(fd, SHUT_WR) done */
 	bool is_dead;      /* freed: waits in px->dead until the loop's iteration ends */
+	struct resolver_query *dns; /* RESOLVING */
+	u16_t dns_port;    /* the port to connect to once resolved */
 	uint64_t deadline_ns; /* GREETING..CONNECTING */
 	/* tunnel -> client: lwIP's pbufs not yet written to the socket (<= TCP_WND bytes) */
 	struct pbuf *pending;
@@ -128,6 +133,8 @@ static void conn_free(struct conn *c)
 		tcp_sent(c->pcb, NULL);
 		tcp_err(c->pcb, NULL);
 	}
+	resolver_cancel(c->dns);
+	c->dns = NULL;
 	if (c->w.fd >= 0) {
 		proxy_unwatch(px, &c->w);
 		close(c->w.fd);
@@ -552,6 +559,47 @@ static void start_connect(struct conn *c, const ip_addr_t *ip, u16_t port)
 	conn_update_events(c);
 }
 
+static void on_resolved(void *arg, bool ok, const ip_addr_t *ip)
+{
+	struct conn *c = arg;
+
+	c->dns = NULL;
+	if (!ok) {
+		c->px->stats.resolve_failed++;
+		connect_failed(c, SOCKS5_REP_HOST_UNREACHABLE, false);
+		return;
+	}
+	start_connect(c, ip, c->dns_port);
+}
+
+/* Connects to host (a literal, or a name: through the tunnel's DNS when one is configured,
+ * else the system resolver), port. */
+static void resolve_and_connect(struct conn *c, const char *host, u16_t port)
+{
+	ip_addr_t ip;
+
+	if (ipaddr_aton(host, &ip) || c->px->resolver == NULL) {
+		if (!wire_resolve(c->px, host, &ip)) {
+			c->px->stats.resolve_failed++;
+			connect_failed(c, SOCKS5_REP_HOST_UNREACHABLE, false);
+			return;
+		}
+		start_connect(c, &ip, port);
+		return;
+	}
+	c->state = CONN_RESOLVING;
+	c->dns_port = port;
+	/* the resolver gives up by itself; this only backs it up */
+	c->deadline_ns = proxy_now_ns() + (uint64_t)(RESOLVER_TIMEOUT_S + 5) * 1000000000u;
+	c->dns = resolver_lookup(c->px, host, on_resolved, c);
+	if (c->dns == NULL) {
+		c->px->stats.resolve_failed++;
+		connect_failed(c, SOCKS5_REP_HOST_UNREACHABLE, false);
+		return;
+	}
+	conn_update_events(c);
+}
+
 /* ---- SOCKS5 negotiation ---- */
 
 static void consume_hs(struct conn *c, size_t used)
@@ -615,9 +663,13 @@ static void socks_request(struct conn *c, const struct socks5_request *req)
 	} else if (req->address_type == SOCKS5_ATYP_IPV6) {
 		ip_addr_set_zero_ip6(&ip);
 		memcpy(ip_2_ip6(&ip)->addr, req->ip, 16);
-	} else if (!wire_resolve(c->px, req->host, &ip)) {
-		c->px->stats.resolve_failed++;
-		socks_fail(c, SOCKS5_REP_HOST_UNREACHABLE);
+	} else {
+		if (c->hs_len > 0 && !stash_bytes(c, c->hs, c->hs_len)) {
+			conn_free(c);
+			return;
+		}
+		free_hs(c);
+		resolve_and_connect(c, req->host, req->port);
 		return;
 	}
 	if ((IP_IS_V4(&ip) && !c->px->has_ip4) || (IP_IS_V6(&ip) && !c->px->has_ip6)) {
@@ -780,7 +832,6 @@ static bool http_advance(struct conn *c)
 	struct proxy_stats *st = &c->px->stats;
 	struct http_request req;
 	enum http_result r = http_parse_request((const char *)c->hs, c->hs_len, &req);
-	ip_addr_t ip;
 	bool ok;
 
 	switch (r) {
@@ -806,11 +857,6 @@ static bool http_advance(struct conn *c)
 	if (!ok) {
 		st->http_bad_auth++;
 		http_fail(c, 407);
-		return false;
-	}
-	if (!wire_resolve(c->px, req.host, &ip)) {
-		st->resolve_failed++;
-		http_fail(c, 502);
 		return false;
 	}
 	if (req.is_connect) {
@@ -845,7 +891,7 @@ static bool http_advance(struct conn *c)
 		c->stash_off = 0;
 		c->hs_len = 0;
 	}
-	start_connect(c, &ip, req.port);
+	resolve_and_connect(c, req.host, req.port);
 	return false;
 }
 
@@ -862,6 +908,7 @@ static void conn_update_events(struct conn *c)
 	case CONN_REQUEST:
 		ev = EPOLLIN;
 		break;
+	case CONN_RESOLVING:
 	case CONN_CONNECTING:
 		ev = 0; /* early data waits in the socket buffer (the stash holds what came along) */
 		break;
@@ -958,6 +1005,8 @@ static void on_listener(struct watch *w, uint32_t events)
 			}
 			c->state = CONN_GREETING;
 			conn_update_events(c);
+		} else if (ls->target_by_dns) {
+			resolve_and_connect(c, ls->svc->target.host, ls->target_port);
 		} else {
 			start_connect(c, &ls->target, ls->target_port);
 		}
@@ -1150,6 +1199,13 @@ bool conn_start(struct proxy *px, char *err, size_t err_size)
 			continue;
 		}
 		if (svc->kind == SERVICE_TCP_CLIENT) {
+			ip_addr_t literal;
+
+			ls->target_port = svc->target.port;
+			ls->target_by_dns = px->resolver != NULL &&
+					    !ipaddr_aton(svc->target.host, &literal);
+		}
+		if (svc->kind == SERVICE_TCP_CLIENT && !ls->target_by_dns) {
 			if (!wire_resolve(px, svc->target.host, &ls->target)) {
 				snprintf(err, err_size,
 					 "%s:%d: Target %s does not resolve to an address of a "

@@ -20,6 +20,7 @@
 
 #include "lwip/timeouts.h"
 #include "proxy/proxy.h"
+#include "proxy/resolver.h"
 
 #define WGC_PROXY_VERSION "0.1"
 
@@ -59,8 +60,9 @@ static const char usage[] =
 	"                      addresses' ListenPort go to Target (resolved at start)\n"
 	"  [http]              BindAddress, Username, Password: an HTTP proxy: CONNECT, and\n"
 	"                      http:// requests forwarded (Connection: close); Basic auth\n"
-	"  Not yet: [STDIOTunnel], UDP tunnels, UDP ASSOCIATE,\n"
-	"  names resolved through the tunnel's DNS (today: the system resolver).\n"
+	"  Names in SOCKS5 and HTTP requests, and TCPClientTunnel Targets, resolve through\n"
+	"  the tunnel's DNS server when [Interface] has DNS (else the system resolver).\n"
+	"  Not yet: [STDIOTunnel], UDP tunnels, UDP ASSOCIATE.\n"
 	"\n"
 	"A bad file gets one line \"file:line: what is wrong\" on stderr and exit status 1.\n"
 	"\n"
@@ -179,6 +181,7 @@ static void run(struct proxy *px)
 		wgc_deadline = wire_tick(px);
 		now = proxy_now_ns();
 		if (now >= sweep_at) {
+			resolver_sweep(px, now);
 			conn_sweep(px, now);
 			sweep_at = now + (uint64_t)SWEEP_INTERVAL_MS * 1000000u;
 		}
@@ -267,6 +270,7 @@ int main(int argc, char **argv)
 	char err[CONFIG_ERROR_MAX];
 	int opt;
 	int status = 1;
+	bool ok;
 
 	while ((opt = getopt_long(argc, argv, "c:nfdhv", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -317,7 +321,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wgc-proxy: epoll/signalfd: %s\n", strerror(errno));
 		goto out;
 	}
-	if (!wire_start(&px, err, sizeof(err)) || !conn_start(&px, err, sizeof(err))) {
+	err[0] = '\0';
+	ok = wire_start(&px, err, sizeof(err));
+	if (ok && cfg.dns_count > 0 && !resolver_start(&px)) {
+		snprintf(err, sizeof(err), "wgc-proxy: out of memory for the resolver");
+		ok = false;
+	}
+	if (!ok || !conn_start(&px, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		goto undo_conn;
 	}
@@ -332,6 +342,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "wgc-proxy: stopping\n");
 undo_conn:
 	conn_stop(&px);
+	resolver_stop(&px);
 	wire_stop(&px);
 out:
 	config_free(&cfg);

@@ -25,6 +25,7 @@
 
 struct conn;
 struct listener;
+struct resolver;
 
 /* An epoll registration: events for fd go to fn. */
 struct watch {
@@ -76,6 +77,7 @@ struct proxy {
 	int udp_family; /* AF_INET6 (dual stack) or AF_INET */
 	bool has_ip4;   /* a tunnel IPv4 address is configured */
 	bool has_ip6;
+	struct resolver *resolver; /* resolver.c: only with a DNS server configured */
 	/* conn.c */
 	struct listener *listeners;
 	size_t listener_count;

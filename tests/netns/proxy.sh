@@ -5,7 +5,9 @@
 # a real WireGuard interface (wireguard-go, then the wgc daemon) with an HTTP server and TCP
 # sinks/sources behind it. curl goes through SOCKS5 (IPv4, IPv6, socks5h names, user/password),
 # 10 MiB move each way through TCP client tunnels and through TCP server tunnels (S connects to
-# the proxy's tunnel address), SHA-256 checked; malformed, unsupported and
+# the proxy's tunnel address), SHA-256 checked; names resolve through the tunnel's DNS server (a
+# small one in S); curl through the HTTP proxy (forwarded GET, CONNECT, Basic auth); malformed,
+# unsupported and
 # unreachable SOCKS5 requests get their error replies and are counted; the configuration
 # checker reports "file:line: what".
 #
@@ -13,7 +15,7 @@
 #   │ wgS 10.200.0.1/24 fd00:200::1/64  │          │ wgc-proxy (uid nobody, CapEff 0)        │
 #   │     (wireguard-go | wgc)          │  tunnel  │   lwIP 10.200.0.2, fd00:200::2          │
 #   │ http.server [::]:8000 (10 MiB)    │◀════════▶│   SOCKS5 127.0.0.1:1080, :1081 (auth)   │
-#   │ sink :9000, source :9001          │          │   tunnels 127.0.0.1:2222 -> S:9000,     │
+#   │ sink :9000, source :9001, DNS :53 │          │   tunnels 127.0.0.1:2222 -> S:9000,     │
 #   │                                   │          │           127.0.0.1:2223 -> S:9001      │
 #   │                                   │          │   server :8080 -> 127.0.0.1:9100 (sink) │
 #   │                                   │          │          :8081 -> localhost:9101 (src)  │
@@ -50,6 +52,7 @@ write_config() {
 	Address = 10.200.0.2/32, fd00:200::2/128
 	ListenPort = 51002
 	MTU = 1420
+	DNS = 10.200.0.1
 
 	[Peer]
 	PublicKey = $PUB_S
@@ -75,7 +78,7 @@ write_config() {
 
 	[TCPClientTunnel]
 	BindAddress = 127.0.0.1:2222
-	Target = 10.200.0.1:9000
+	Target = sink.wgc.test:9000
 
 	[TCPClientTunnel]
 	BindAddress = 127.0.0.1:2223
@@ -106,7 +109,6 @@ setup() {
 	add_ns "$NS_S"
 	add_ns "$NS_P"
 	echo "10.250.0.1 server.wgc.test" >>"/etc/netns/$NS_P/hosts"
-	echo "10.200.0.1 web.wgc.test" >>"/etc/netns/$NS_P/hosts"
 	echo "+ ip link add veth0 netns $NS_S type veth peer name veth0 netns $NS_P" >&2
 	ip link add veth0 netns "$NS_S" type veth peer name veth0 netns "$NS_P"
 	S ip addr add 10.250.0.1/24 dev veth0
@@ -124,6 +126,11 @@ setup() {
 		>"$TMP/http.log" 2>&1 &
 	HTTP_PID=$!
 	wait_listen "$NS_S" 8000
+	# The tunnel's DNS server: the proxy's namespace knows none of these names.
+	echo "+ [$NS_S] proxy_tools.py dns-server 10.200.0.1 ... &" >&2
+	ip netns exec "$NS_S" $PTOOLS dns-server 10.200.0.1 web.wgc.test=10.200.0.1 \
+		sink.wgc.test=10.200.0.1 v6.wgc.test=fd00:200::1 >"$TMP/dns.log" 2>&1 &
+	DNS_PID=$!
 	write_config
 	echo "+ [$NS_P] setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all" \
 		"--bounding-set=-all --no-new-privs $PROXY -c $TMP/proxy.conf &" >&2
@@ -135,8 +142,8 @@ setup() {
 }
 
 teardown() {
-	kill "$HTTP_PID" 2>/dev/null
-	wait "$HTTP_PID" 2>/dev/null
+	kill "$HTTP_PID" "$DNS_PID" 2>/dev/null
+	wait "$HTTP_PID" "$DNS_PID" 2>/dev/null
 	if kill -0 "$PROXY_PID" 2>/dev/null; then
 		kill -TERM "$PROXY_PID"
 		wait "$PROXY_PID" 2>/dev/null
@@ -210,7 +217,7 @@ concurrent_ok() {
 wait_jobs_curl() {
 	local pid
 	for pid in $(jobs -p); do
-		case " ${DAEMON_PID[*]} $HTTP_PID $PROXY_PID " in *" $pid "*) ;; *) wait "$pid" ;; esac
+		case " ${DAEMON_PID[*]} $HTTP_PID $DNS_PID $PROXY_PID " in *" $pid "*) ;; *) wait "$pid" ;; esac
 	done
 }
 
@@ -305,8 +312,12 @@ for impl in wggo wgc; do
 	say "$impl: curl through SOCKS5"
 	check "$impl: curl --socks5, IPv4 target, 10 MiB intact" \
 		curl_blob_ok --socks5 127.0.0.1:1080 http://10.200.0.1:8000/blob
-	check "$impl: curl --socks5-hostname (name resolved by the proxy), 10 MiB intact" \
+	check "$impl: curl --socks5-hostname (name resolved by the tunnel's DNS), 10 MiB intact" \
 		curl_blob_ok --socks5-hostname 127.0.0.1:1080 http://web.wgc.test:8000/blob
+	check "$impl: curl --socks5-hostname, a name with only an AAAA record, 10 MiB intact" \
+		curl_blob_ok --socks5-hostname 127.0.0.1:1080 http://v6.wgc.test:8000/blob
+	check "$impl: ns P's own resolver does not know these names" \
+		bash -c "! ip netns exec $NS_P getent hosts web.wgc.test"
 	check "$impl: curl --socks5, IPv6 target, 10 MiB intact" \
 		curl_blob_ok --socks5 127.0.0.1:1080 "http://[fd00:200::1]:8000/blob"
 	check "$impl: curl with the right user/password, 10 MiB intact" \
@@ -334,7 +345,8 @@ for impl in wggo wgc; do
 
 	# Test: TCP client tunnels, 10 MiB each way (IPv4 target up, IPv6 target down)
 	say "$impl: TCP client tunnels"
-	check "$impl: 10 MiB up through 127.0.0.1:2222 -> 10.200.0.1:9000, intact" tunnel_upload_ok
+	check "$impl: 10 MiB up through 127.0.0.1:2222 -> sink.wgc.test:9000 (tunnel DNS), intact" \
+		tunnel_upload_ok
 	check "$impl: 10 MiB down through 127.0.0.1:2223 -> [fd00:200::1]:9001, intact" \
 		tunnel_download_ok
 

@@ -11,6 +11,8 @@
                                         "PASS|FAIL <case>: ..." line each, exit 1 on a failure
   proxy_tools.py socks-auth ADDR PORT USER PASSWORD TARGET
                                         the RFC 1929 cases against a proxy with authentication
+  proxy_tools.py dns-server ADDR NAME=IP...
+                                        a DNS server on ADDR:53 answering A/AAAA from the list
   proxy_tools.py http-bad ADDR PORT TARGET REFUSED_PORT
                                         malformed and unreachable HTTP proxy requests
 """
@@ -253,8 +255,41 @@ def cmd_http_bad(addr, port, target, refused_port):
     sys.exit(1 if Case.failed else 0)
 
 
+def cmd_dns_server(addr, *entries):
+    """Answers A and AAAA queries from NAME=IP entries (NXDOMAIN for other names)."""
+    table = {}
+    for e in entries:
+        name, ip = e.split("=", 1)
+        table.setdefault(name.lower(), []).append(ip)
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.bind((addr, 53))
+    while True:
+        q, peer = s.recvfrom(1500)
+        try:
+            pos, labels = 12, []
+            while q[pos]:
+                labels.append(q[pos + 1:pos + 1 + q[pos]].decode())
+                pos += 1 + q[pos]
+            qtype, _ = struct.unpack(">HH", q[pos + 1:pos + 5])
+            question = q[12:pos + 5]
+        except (IndexError, struct.error, UnicodeDecodeError):
+            continue
+        name = ".".join(labels).lower()
+        answers = []
+        for ip in table.get(name, []):
+            if qtype == 1 and ":" not in ip:
+                answers.append(struct.pack(">HHHIH", 0xC00C, 1, 1, 60, 4) + socket.inet_aton(ip))
+            elif qtype == 28 and ":" in ip:
+                answers.append(struct.pack(">HHHIH", 0xC00C, 28, 1, 60, 16)
+                               + socket.inet_pton(socket.AF_INET6, ip))
+        rcode = 0 if name in table else 3
+        head = q[:2] + struct.pack(">HHHHH", 0x8180 | rcode, 1, len(answers), 0, 0)
+        s.sendto(head + question + b"".join(answers), peer)
+
+
 def main():
     cmds = {
+        "dns-server": cmd_dns_server,
         "http-bad": cmd_http_bad,
         "serve": cmd_serve,
         "fetch": cmd_fetch,
