@@ -1183,6 +1183,8 @@ bool conn_start(struct proxy *px, char *err, size_t err_size)
 		const struct config_service *svc = &cfg->services[i];
 		struct listener *ls = &px->listeners[px->listener_count];
 
+		if (svc->kind == SERVICE_UDP_CLIENT || svc->kind == SERVICE_UDP_SERVER)
+			continue; /* proxy/udp_tunnel.c */
 		if (svc->kind != SERVICE_SOCKS5 && svc->kind != SERVICE_TCP_CLIENT &&
 		    svc->kind != SERVICE_TCP_SERVER && svc->kind != SERVICE_HTTP) {
 			snprintf(err, err_size, "%s:%d: [%s] is not supported yet", svc->file,

@@ -21,6 +21,7 @@
 #include "lwip/timeouts.h"
 #include "proxy/proxy.h"
 #include "proxy/resolver.h"
+#include "proxy/udp_tunnel.h"
 
 #define WGC_PROXY_VERSION "0.1"
 
@@ -62,7 +63,10 @@ static const char usage[] =
 	"                      http:// requests forwarded (Connection: close); Basic auth\n"
 	"  Names in SOCKS5 and HTTP requests, and TCPClientTunnel Targets, resolve through\n"
 	"  the tunnel's DNS server when [Interface] has DNS (else the system resolver).\n"
-	"  Not yet: [STDIOTunnel], UDP tunnels, UDP ASSOCIATE.\n"
+	"  [UDPClientTunnel]   BindAddress, Target: datagrams to BindAddress go to Target,\n"
+	"                      replies come back; a flow per client address, 60 s idle\n"
+	"  [UDPServerTunnel]   ListenPort, Target: the same, from the tunnel to the host\n"
+	"  Not yet: [STDIOTunnel], SOCKS5 UDP ASSOCIATE, --metrics.\n"
 	"\n"
 	"A bad file gets one line \"file:line: what is wrong\" on stderr and exit status 1.\n"
 	"\n"
@@ -126,6 +130,11 @@ static void print_status(struct proxy *px)
 		(unsigned long long)s->http_ok, (unsigned long long)s->http_bad_request,
 		(unsigned long long)s->http_bad_auth, (unsigned long long)s->http_truncated);
 	fprintf(stderr,
+		"udp: %llu flows, %llu expired, %llu datagrams up, %llu down, %llu dropped\n",
+		(unsigned long long)s->udp_flows, (unsigned long long)s->udp_flows_expired,
+		(unsigned long long)s->udp_up, (unsigned long long)s->udp_down,
+		(unsigned long long)s->udp_dropped);
+	fprintf(stderr,
 		"connect: no route %llu, refused %llu, timed out %llu, failed %llu, names not "
 		"resolved %llu\n",
 		(unsigned long long)s->connect_no_route, (unsigned long long)s->connect_refused,
@@ -183,6 +192,7 @@ static void run(struct proxy *px)
 		if (now >= sweep_at) {
 			resolver_sweep(px, now);
 			conn_sweep(px, now);
+			udp_tunnel_sweep(px, now);
 			sweep_at = now + (uint64_t)SWEEP_INTERVAL_MS * 1000000u;
 		}
 		conn_reap(px);
@@ -327,7 +337,7 @@ int main(int argc, char **argv)
 		snprintf(err, sizeof(err), "wgc-proxy: out of memory for the resolver");
 		ok = false;
 	}
-	if (!ok || !conn_start(&px, err, sizeof(err))) {
+	if (!ok || !conn_start(&px, err, sizeof(err)) || !udp_tunnel_start(&px, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		goto undo_conn;
 	}
@@ -341,6 +351,7 @@ int main(int argc, char **argv)
 	status = 0;
 	fprintf(stderr, "wgc-proxy: stopping\n");
 undo_conn:
+	udp_tunnel_stop(&px);
 	conn_stop(&px);
 	resolver_stop(&px);
 	wire_stop(&px);

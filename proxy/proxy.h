@@ -26,6 +26,7 @@
 struct conn;
 struct listener;
 struct resolver;
+struct udp_tunnel;
 
 /* An epoll registration: events for fd go to fn. */
 struct watch {
@@ -60,7 +61,12 @@ struct proxy_stats {
 	uint64_t relay_resets;     /* established connections ended by an error or reset */
 	uint64_t bytes_up;         /* client -> tunnel */
 	uint64_t bytes_down;       /* tunnel -> client */
-	uint64_t udp_rx_errors;    /* oversized or unreadable datagrams */
+	uint64_t udp_rx_errors;    /* oversized or unreadable datagrams on the WireGuard socket */
+	uint64_t udp_flows;        /* UDP tunnel flows created */
+	uint64_t udp_flows_expired;
+	uint64_t udp_up;           /* datagrams into the tunnel */
+	uint64_t udp_down;         /* datagrams out of the tunnel */
+	uint64_t udp_dropped;      /* no memory, flow limit, full socket */
 };
 
 struct proxy {
@@ -85,6 +91,7 @@ struct proxy {
 	struct conn *dead;  /* closed in this loop iteration, freed by conn_reap */
 	size_t conn_count;
 	size_t conn_max;
+	struct udp_tunnel *udp_tunnels; /* udp_tunnel.c */
 	struct proxy_stats stats;
 };
 

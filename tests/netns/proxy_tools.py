@@ -13,6 +13,10 @@
                                         the RFC 1929 cases against a proxy with authentication
   proxy_tools.py dns-server ADDR NAME=IP...
                                         a DNS server on ADDR:53 answering A/AAAA from the list
+  proxy_tools.py udp-paced ADDR PORT COUNT SIZE   numbered datagrams at about 10 MB/s
+  proxy_tools.py udp-echo-server ADDR PORT      echo every datagram to its sender
+  proxy_tools.py udp-echo-client ADDR PORT COUNT
+                                        COUNT datagrams one at a time; print "<echoed> <count>"
   proxy_tools.py http-bad ADDR PORT TARGET REFUSED_PORT
                                         malformed and unreachable HTTP proxy requests
 """
@@ -287,8 +291,49 @@ def cmd_dns_server(addr, *entries):
         s.sendto(head + question + b"".join(answers), peer)
 
 
+def cmd_udp_echo_server(addr, port):
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.bind((addr, int(port)))
+    while True:
+        d, peer = s.recvfrom(65536)
+        s.sendto(d, peer)
+
+
+def cmd_udp_echo_client(addr, port, count):
+    """Sends COUNT numbered datagrams one at a time, waiting up to 1 s for each echo; prints
+    "<echoed> <count>"."""
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.settimeout(1)
+    echoed = 0
+    for n in range(int(count)):
+        msg = n.to_bytes(8, "big") + os.urandom(100)
+        s.sendto(msg, (addr, int(port)))
+        try:
+            while True:
+                d = s.recv(65536)
+                if d == msg:
+                    echoed += 1
+                    break
+        except socket.timeout:
+            pass
+    print(echoed, count, flush=True)
+
+
+def cmd_udp_paced(addr, port, count, size):
+    """COUNT numbered datagrams of SIZE bytes, about 10 MB/s (10 per millisecond)."""
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    pad = os.urandom(int(size) - 8)
+    for n in range(int(count)):
+        s.sendto(n.to_bytes(8, "big") + pad, (addr, int(port)))
+        if n % 10 == 9:
+            time.sleep(0.001)
+
+
 def main():
     cmds = {
+        "udp-paced": cmd_udp_paced,
+        "udp-echo-server": cmd_udp_echo_server,
+        "udp-echo-client": cmd_udp_echo_client,
         "dns-server": cmd_dns_server,
         "http-bad": cmd_http_bad,
         "serve": cmd_serve,
