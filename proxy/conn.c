@@ -41,6 +41,7 @@
 #include "proxy/proxy.h"
 #include "proxy/resolver.h"
 #include "proxy/socks5.h"
+#include "proxy/socks5_udp.h"
 
 enum {
 	HANDSHAKE_TIMEOUT_S = 10, /* from accept to a complete SOCKS request */
@@ -59,6 +60,7 @@ enum conn_state {
 	CONN_CONNECTING,
 	CONN_DIALING, /* server tunnel: the host socket is connecting to Target */
 	CONN_RELAY,
+	CONN_UDP_ASSOC, /* SOCKS5 UDP ASSOCIATE: the TCP connection only keeps it alive */
 };
 
 struct listener {
@@ -89,6 +91,7 @@ struct conn {
 	bool shut_wr_done; /* shutdown(fd, SHUT_WR) done */
 	bool is_dead;      /* freed: waits in px->dead until the loop's iteration ends */
 	struct resolver_query *dns; /* RESOLVING */
+	struct socks5_assoc assoc;  /* UDP_ASSOC */
 	u16_t dns_port;    /* the port to connect to once resolved */
 	uint64_t deadline_ns; /* GREETING..CONNECTING */
 	/* tunnel -> client: lwIP's pbufs not yet written to the socket (<= TCP_WND bytes) */
@@ -135,6 +138,7 @@ static void conn_free(struct conn *c)
 	}
 	resolver_cancel(c->dns);
 	c->dns = NULL;
+	socks5_assoc_close(&c->assoc);
 	if (c->w.fd >= 0) {
 		proxy_unwatch(px, &c->w);
 		close(c->w.fd);
@@ -648,12 +652,53 @@ static bool check_auth(const struct config_service *svc, const uint8_t *user, si
 	return !bad;
 }
 
+/* UDP ASSOCIATE: a UDP socket on the address the client reached us at, replied as BND. The
+ * request's DST (where the client will send from) is not needed: only the TCP peer's IP may
+ * use the association, and its first datagram fixes the port. */
+static void socks_associate(struct conn *c)
+{
+	struct sockaddr_storage local;
+	struct sockaddr_storage peer;
+	struct sockaddr_storage bound;
+	socklen_t llen = sizeof(local);
+	socklen_t plen = sizeof(peer);
+	uint8_t out[SOCKS5_REPLY_MAX];
+	size_t len;
+
+	if (getsockname(c->w.fd, (struct sockaddr *)&local, &llen) != 0 ||
+	    getpeername(c->w.fd, (struct sockaddr *)&peer, &plen) != 0 ||
+	    !socks5_assoc_open(&c->assoc, c->px, &local, &peer, &bound)) {
+		c->px->stats.connect_failed++;
+		socks_fail(c, SOCKS5_REP_GENERAL_FAILURE);
+		return;
+	}
+	if (bound.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&bound;
+
+		len = socks5_reply(out, SOCKS5_REP_SUCCEEDED, (const uint8_t *)&sin->sin_addr, 4,
+				   ntohs(sin->sin_port));
+	} else {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&bound;
+
+		len = socks5_reply(out, SOCKS5_REP_SUCCEEDED, (const uint8_t *)&sin6->sin6_addr,
+				   16, ntohs(sin6->sin6_port));
+	}
+	send_small(c, out, len);
+	c->px->stats.socks_ok++;
+	free_hs(c);
+	c->state = CONN_UDP_ASSOC;
+	conn_update_events(c);
+}
+
 static void socks_request(struct conn *c, const struct socks5_request *req)
 {
 	ip_addr_t ip;
 
+	if (req->command == SOCKS5_CMD_UDP_ASSOCIATE) {
+		socks_associate(c);
+		return;
+	}
 	if (req->command != SOCKS5_CMD_CONNECT) {
-		/* TODO(#12): UDP ASSOCIATE */
 		c->px->stats.socks_bad_command++;
 		socks_fail(c, SOCKS5_REP_COMMAND_NOT_SUPPORTED);
 		return;
@@ -915,6 +960,9 @@ static void conn_update_events(struct conn *c)
 	case CONN_DIALING:
 		ev = EPOLLOUT;
 		break;
+	case CONN_UDP_ASSOC:
+		ev = EPOLLIN;
+		break;
 	case CONN_RELAY:
 		if (!c->client_eof && !c->stash && c->pcb && tcp_room(c->pcb) > 0)
 			ev |= EPOLLIN;
@@ -934,6 +982,14 @@ static void on_client(struct watch *w, uint32_t events)
 
 	if (c->is_dead)
 		return;
+	if (c->state == CONN_UDP_ASSOC) {
+		/* nothing is expected on the connection: its end ends the association */
+		ssize_t n = read(c->w.fd, read_buf, sizeof(read_buf));
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			conn_free(c);
+		return;
+	}
 	if (c->state == CONN_DIALING) {
 		int soerr = 0;
 		socklen_t len = sizeof(soerr);
@@ -1230,7 +1286,7 @@ void conn_sweep(struct proxy *px, uint64_t now)
 
 	for (struct conn *c = px->conns; c; c = next) {
 		next = c->next;
-		if (c->state == CONN_RELAY || now < c->deadline_ns)
+		if (c->state == CONN_RELAY || c->state == CONN_UDP_ASSOC || now < c->deadline_ns)
 			continue;
 		if (c->state == CONN_DIALING) {
 			px->stats.connect_timeouts++;

@@ -61,12 +61,52 @@ enum socks5_result socks5_parse_auth(const uint8_t *buf, size_t len, size_t *use
 	return SOCKS5_OK;
 }
 
-enum socks5_result socks5_parse_request(const uint8_t *buf, size_t len, size_t *used,
+/* ATYP DST.ADDR DST.PORT at buf[off..len) into req; *end is where it stops. */
+static enum socks5_result parse_address(const uint8_t *buf, size_t len, size_t off, size_t *end,
 					struct socks5_request *req)
 {
 	size_t addr_len;
-	size_t addr_off = 4;
+	size_t addr_off = off + 1;
 
+	if (len < off + 1)
+		return SOCKS5_NEED_MORE;
+	switch (buf[off]) {
+	case SOCKS5_ATYP_IPV4:
+		addr_len = 4;
+		break;
+	case SOCKS5_ATYP_IPV6:
+		addr_len = 16;
+		break;
+	case SOCKS5_ATYP_DOMAIN:
+		if (len < off + 2)
+			return SOCKS5_NEED_MORE;
+		addr_len = buf[off + 1];
+		addr_off = off + 2;
+		if (addr_len == 0)
+			return SOCKS5_BAD_FORMAT;
+		break;
+	default:
+		return SOCKS5_BAD_ADDRESS_TYPE;
+	}
+	if (len < addr_off + addr_len + 2)
+		return SOCKS5_NEED_MORE;
+	req->address_type = buf[off];
+	if (buf[off] == SOCKS5_ATYP_DOMAIN) {
+		if (memchr(buf + addr_off, '\0', addr_len))
+			return SOCKS5_BAD_FORMAT;
+		memcpy(req->host, buf + addr_off, addr_len);
+		req->host[addr_len] = '\0';
+	} else {
+		memcpy(req->ip, buf + addr_off, addr_len);
+	}
+	req->port = (uint16_t)(buf[addr_off + addr_len] << 8 | buf[addr_off + addr_len + 1]);
+	*end = addr_off + addr_len + 2;
+	return SOCKS5_OK;
+}
+
+enum socks5_result socks5_parse_request(const uint8_t *buf, size_t len, size_t *used,
+					struct socks5_request *req)
+{
 	if (len < 1)
 		return SOCKS5_NEED_MORE;
 	if (buf[0] != SOCKS5_VERSION)
@@ -80,41 +120,34 @@ enum socks5_result socks5_parse_request(const uint8_t *buf, size_t len, size_t *
 		return SOCKS5_NEED_MORE;
 	if (buf[2] != 0)
 		return SOCKS5_BAD_FORMAT;
-	if (len < 4)
-		return SOCKS5_NEED_MORE;
-	switch (buf[3]) {
-	case SOCKS5_ATYP_IPV4:
-		addr_len = 4;
-		break;
-	case SOCKS5_ATYP_IPV6:
-		addr_len = 16;
-		break;
-	case SOCKS5_ATYP_DOMAIN:
-		if (len < 5)
-			return SOCKS5_NEED_MORE;
-		addr_len = buf[4];
-		addr_off = 5;
-		if (addr_len == 0)
-			return SOCKS5_BAD_FORMAT;
-		break;
-	default:
-		return SOCKS5_BAD_ADDRESS_TYPE;
-	}
-	if (len < addr_off + addr_len + 2)
-		return SOCKS5_NEED_MORE;
 	memset(req, 0, sizeof(*req));
 	req->command = buf[1];
-	req->address_type = buf[3];
-	if (buf[3] == SOCKS5_ATYP_DOMAIN) {
-		if (memchr(buf + addr_off, '\0', addr_len))
-			return SOCKS5_BAD_FORMAT;
-		memcpy(req->host, buf + addr_off, addr_len);
-	} else {
-		memcpy(req->ip, buf + addr_off, addr_len);
-	}
-	req->port = (uint16_t)(buf[addr_off + addr_len] << 8 | buf[addr_off + addr_len + 1]);
-	*used = addr_off + addr_len + 2;
-	return SOCKS5_OK;
+	return parse_address(buf, len, 3, used, req);
+}
+
+enum socks5_result socks5_parse_udp(const uint8_t *buf, size_t len, size_t *header_len,
+				    struct socks5_request *dst)
+{
+	enum socks5_result r;
+
+	if (len < 4 || buf[0] != 0 || buf[1] != 0)
+		return SOCKS5_BAD_FORMAT;
+	if (buf[2] != 0)
+		return SOCKS5_BAD_FORMAT; /* fragments: not supported (RFC 1928 allows dropping) */
+	memset(dst, 0, sizeof(*dst));
+	r = parse_address(buf, len, 3, header_len, dst);
+	return r == SOCKS5_NEED_MORE ? SOCKS5_BAD_FORMAT : r;
+}
+
+size_t socks5_udp_header(uint8_t out[SOCKS5_REPLY_MAX], const uint8_t *ip, size_t ip_len,
+			 uint16_t port)
+{
+	size_t n = socks5_reply(out, SOCKS5_REP_SUCCEEDED, ip, ip_len, port);
+
+	out[0] = 0; /* RSV RSV FRAG, then the same ATYP ADDR PORT as a reply */
+	out[1] = 0;
+	out[2] = 0;
+	return n;
 }
 
 size_t socks5_reply(uint8_t out[SOCKS5_REPLY_MAX], enum socks5_reply rep, const uint8_t *ip,

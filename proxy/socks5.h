@@ -75,6 +75,15 @@ struct socks5_request {
 enum socks5_result socks5_parse_request(const uint8_t *buf, size_t len, size_t *used,
 					struct socks5_request *req);
 
+/* A UDP ASSOCIATE datagram from the client (RFC 1928 section 7): RSV RSV FRAG ATYP DST.ADDR
+ * DST.PORT DATA. On OK, dst holds the destination and the data starts at *header_len.
+ * BAD_FORMAT for a short or malformed header and for fragments (FRAG != 0), which we drop. */
+enum socks5_result socks5_parse_udp(const uint8_t *buf, size_t len, size_t *header_len,
+				    struct socks5_request *dst);
+/* The header for a datagram to the client from ip (4 or 16 bytes):port; returns its length. */
+size_t socks5_udp_header(uint8_t out[SOCKS5_REPLY_MAX], const uint8_t *ip, size_t ip_len,
+			 uint16_t port);
+
 /* Writes a reply with rep and the bound address (ip of ip_len 4 or 16, or NULL for 0.0.0.0:0)
  * to out (SOCKS5_REPLY_MAX bytes); returns its length. */
 size_t socks5_reply(uint8_t out[SOCKS5_REPLY_MAX], enum socks5_reply rep, const uint8_t *ip,

@@ -11,6 +11,9 @@
                                         "PASS|FAIL <case>: ..." line each, exit 1 on a failure
   proxy_tools.py socks-auth ADDR PORT USER PASSWORD TARGET
                                         the RFC 1929 cases against a proxy with authentication
+  proxy_tools.py socks-udp ADDR PORT TARGET TARGET_PORT COUNT
+                                        SOCKS5 UDP ASSOCIATE to a UDP echo server through the
+                                        proxy; print "<echoed> <count> ..."
   proxy_tools.py dns-server ADDR NAME=IP...
                                         a DNS server on ADDR:53 answering A/AAAA from the list
   proxy_tools.py udp-paced ADDR PORT COUNT SIZE   numbered datagrams at about 10 MB/s
@@ -149,8 +152,6 @@ def cmd_socks_bad(addr, port, target, refused_port):
     c.exchange("unknown command 9: 05 07", [hello, request(9, 1, ipv4(target), 80)],
                b"\x05\x00\x05\x07", reply_len=12)
     c.exchange("BIND: 05 07", [hello, request(2, 1, ipv4(target), 80)], b"\x05\x00\x05\x07", reply_len=12)
-    c.exchange("UDP ASSOCIATE: 05 07 (not yet)", [hello, request(3, 1, ipv4(target), 80)],
-               b"\x05\x00\x05\x07", reply_len=12)
     c.exchange("address type 7: 05 08", [hello, b"\x05\x01\x00\x07"], b"\x05\x00\x05\x08", reply_len=12)
     c.exchange("reserved byte set: 05 01", [hello, request(1, 1, ipv4(target), 80, rsv=1)],
                b"\x05\x00\x05\x01", reply_len=12)
@@ -329,8 +330,59 @@ def cmd_udp_paced(addr, port, count, size):
             time.sleep(0.001)
 
 
+def cmd_socks_udp(addr, port, target, target_port, count):
+    """UDP ASSOCIATE, then COUNT wrapped datagrams to an echo server at TARGET:TARGET_PORT, one
+    at a time; the echoes must come back wrapped with the target as their source. Then the
+    association must end with its TCP connection. Prints "<echoed> <count>"."""
+    tcp = socket.create_connection((addr, int(port)), timeout=5)
+    tcp.sendall(b"\x05\x01\x00" + request(3, 1, ipv4("0.0.0.0"), 0))
+    got, _ = Case.read_reply(tcp, 2 + 10)
+    if got[:4] != b"\x05\x00\x05\x00" or got[5] != 1:
+        sys.exit(f"socks-udp: ASSOCIATE failed: {got.hex()}")
+    relay = (socket.inet_ntoa(got[6:10]), struct.unpack(">H", got[10:12])[0])
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(1)
+    head = b"\x00\x00\x00\x01" + ipv4(target) + struct.pack(">H", int(target_port))
+    echoed = 0
+    for n in range(int(count)):
+        body = n.to_bytes(8, "big") + os.urandom(200)
+        u.sendto(head + body, relay)
+        try:
+            while True:
+                d = u.recv(65536)
+                if d == head + body:
+                    echoed += 1
+                    break
+        except socket.timeout:
+            pass
+    # a fragment and a datagram from another socket are dropped, the association goes on
+    u.sendto(b"\x00\x00\x01\x01" + ipv4(target) + struct.pack(">H", int(target_port)) + b"x",
+             relay)
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.sendto(head + b"intruder", relay)
+    other.settimeout(0.5)
+    try:
+        other.recv(100)
+        intruder_answered = True
+    except socket.timeout:
+        intruder_answered = False
+    tcp.close()
+    time.sleep(0.5)
+    u.sendto(head + b"after close", relay)
+    try:
+        u.recv(100)
+        after_close = True
+    except (socket.timeout, ConnectionRefusedError):
+        after_close = False
+    print(echoed, count, "intruder answered" if intruder_answered else "intruder dropped",
+          "open after close" if after_close else "closed with TCP", flush=True)
+    ok = echoed >= int(count) * 98 // 100 and not intruder_answered and not after_close
+    sys.exit(0 if ok else 1)
+
+
 def main():
     cmds = {
+        "socks-udp": cmd_socks_udp,
         "udp-paced": cmd_udp_paced,
         "udp-echo-server": cmd_udp_echo_server,
         "udp-echo-client": cmd_udp_echo_client,

@@ -154,6 +154,28 @@ static void test_replies(void **state)
 	assert_int_equal(out[21], 1);
 }
 
+static void test_udp(void **state)
+{
+	static const uint8_t d4[] = { 0, 0, 0, 1, 10, 200, 0, 1, 0x23, 0xf1, 'h', 'i' };
+	static const uint8_t frag[] = { 0, 0, 1, 1, 10, 200, 0, 1, 0x23, 0xf1, 'h', 'i' };
+	static const uint8_t rsv[] = { 0, 1, 0, 1, 10, 200, 0, 1, 0x23, 0xf1 };
+	struct socks5_request dst;
+	uint8_t out[SOCKS5_REPLY_MAX];
+	size_t h;
+
+	(void)state;
+	assert_int_equal(socks5_parse_udp(d4, sizeof(d4), &h, &dst), SOCKS5_OK);
+	assert_int_equal(h, 10);
+	assert_int_equal(dst.port, 9201);
+	assert_memory_equal(dst.ip, ((uint8_t[]){ 10, 200, 0, 1 }), 4);
+	for (size_t len = 0; len < 10; len++)
+		assert_int_equal(socks5_parse_udp(d4, len, &h, &dst), SOCKS5_BAD_FORMAT);
+	assert_int_equal(socks5_parse_udp(frag, sizeof(frag), &h, &dst), SOCKS5_BAD_FORMAT);
+	assert_int_equal(socks5_parse_udp(rsv, sizeof(rsv), &h, &dst), SOCKS5_BAD_FORMAT);
+	assert_int_equal(socks5_udp_header(out, d4 + 4, 4, 9201), 10);
+	assert_memory_equal(out, d4, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -162,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_replies),
+		cmocka_unit_test(test_udp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
