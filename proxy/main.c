@@ -20,6 +20,7 @@
 
 #include "lwip/timeouts.h"
 #include "proxy/proxy.h"
+#include "proxy/metrics.h"
 #include "proxy/resolver.h"
 #include "proxy/udp_tunnel.h"
 
@@ -31,7 +32,7 @@ enum {
 };
 
 static const char usage[] =
-	"Usage: wgc-proxy -c FILE [-n] [-f | -d]\n"
+	"Usage: wgc-proxy -c FILE [-n] [-f | -d] [--metrics IP:PORT]\n"
 	"\n"
 	"A WireGuard tunnel for applications, as an ordinary user: no TUN device, no\n"
 	"capabilities, one UDP socket. The TCP/IP stack is lwIP, in this process; the\n"
@@ -44,6 +45,7 @@ static const char usage[] =
 	"  -d, --daemon        detach and run in the background (output goes to /dev/null)\n"
 	"  -h, --help          this text\n"
 	"  -v, --version       print the version\n"
+	"  -m, --metrics IP:PORT  serve the counters as Prometheus text over HTTP there\n"
 	"\n"
 	"Configuration (INI; section and key names are case-insensitive):\n"
 	"  WGConfig = PATH     before any section: read [Interface] and [Peer] from a\n"
@@ -66,7 +68,8 @@ static const char usage[] =
 	"  [UDPClientTunnel]   BindAddress, Target: datagrams to BindAddress go to Target,\n"
 	"                      replies come back; a flow per client address, 60 s idle\n"
 	"  [UDPServerTunnel]   ListenPort, Target: the same, from the tunnel to the host\n"
-	"  Not yet: [STDIOTunnel], SOCKS5 UDP ASSOCIATE, --metrics.\n"
+	"  [Socks5] also relays UDP ASSOCIATE (IP destinations).\n"
+	"  Not yet: [STDIOTunnel].\n"
 	"\n"
 	"A bad file gets one line \"file:line: what is wrong\" on stderr and exit status 1.\n"
 	"\n"
@@ -269,12 +272,14 @@ int main(int argc, char **argv)
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
+		{ "metrics", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct proxy px;
 	static struct config cfg;
 	struct watch sig = { .fd = -1 };
 	const char *path = NULL;
+	const char *metrics_addr = NULL;
 	bool check_only = false;
 	bool is_daemon = false;
 	char err[CONFIG_ERROR_MAX];
@@ -282,8 +287,11 @@ int main(int argc, char **argv)
 	int status = 1;
 	bool ok;
 
-	while ((opt = getopt_long(argc, argv, "c:nfdhv", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:nfdhvm:", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'm':
+			metrics_addr = optarg;
+			break;
 		case 'c':
 			path = optarg;
 			break;
@@ -337,7 +345,8 @@ int main(int argc, char **argv)
 		snprintf(err, sizeof(err), "wgc-proxy: out of memory for the resolver");
 		ok = false;
 	}
-	if (!ok || !conn_start(&px, err, sizeof(err)) || !udp_tunnel_start(&px, err, sizeof(err))) {
+	if (!ok || !conn_start(&px, err, sizeof(err)) || !udp_tunnel_start(&px, err, sizeof(err)) ||
+	    (metrics_addr && !metrics_start(&px, metrics_addr, err, sizeof(err)))) {
 		fprintf(stderr, "%s\n", err);
 		goto undo_conn;
 	}
@@ -351,6 +360,7 @@ int main(int argc, char **argv)
 	status = 0;
 	fprintf(stderr, "wgc-proxy: stopping\n");
 undo_conn:
+	metrics_stop(&px);
 	udp_tunnel_stop(&px);
 	conn_stop(&px);
 	resolver_stop(&px);

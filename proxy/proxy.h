@@ -27,6 +27,7 @@ struct conn;
 struct listener;
 struct resolver;
 struct udp_tunnel;
+struct metrics;
 
 /* An epoll registration: events for fd go to fn. */
 struct watch {
@@ -92,6 +93,7 @@ struct proxy {
 	size_t conn_count;
 	size_t conn_max;
 	struct udp_tunnel *udp_tunnels; /* udp_tunnel.c */
+	struct metrics *metrics;        /* metrics.c: --metrics */
 	struct proxy_stats stats;
 };
 

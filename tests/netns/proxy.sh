@@ -147,19 +147,21 @@ setup() {
 	ECHO_S_PID=$!
 	ip netns exec "$NS_P" $PTOOLS udp-echo-server 127.0.0.1 9301 >/dev/null 2>&1 &
 	ECHO_P_PID=$!
+	ip netns exec "$NS_S" $PTOOLS tcp-echo-server 10.200.0.1 9400 >/dev/null 2>&1 &
+	TECHO_PID=$!
 	write_config
 	echo "+ [$NS_P] setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all" \
 		"--bounding-set=-all --no-new-privs $PROXY -c $TMP/proxy.conf &" >&2
 	ip netns exec "$NS_P" setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		--inh-caps=-all --bounding-set=-all --no-new-privs \
-		"$PROXY" -f -c "$TMP/proxy.conf" >>"$TMP/proxy.log" 2>&1 &
+		"$PROXY" -f -c "$TMP/proxy.conf" --metrics 127.0.0.1:9090 >>"$TMP/proxy.log" 2>&1 &
 	PROXY_PID=$!
 	wait_until 5 P bash -c 'echo >/dev/tcp/127.0.0.1/1080' 2>/dev/null
 }
 
 teardown() {
-	kill "$HTTP_PID" "$DNS_PID" "$ECHO_S_PID" "$ECHO_P_PID" 2>/dev/null
-	wait "$HTTP_PID" "$DNS_PID" "$ECHO_S_PID" "$ECHO_P_PID" 2>/dev/null
+	kill "$HTTP_PID" "$DNS_PID" "$ECHO_S_PID" "$ECHO_P_PID" "$TECHO_PID" 2>/dev/null
+	wait "$HTTP_PID" "$DNS_PID" "$ECHO_S_PID" "$ECHO_P_PID" "$TECHO_PID" 2>/dev/null
 	if kill -0 "$PROXY_PID" 2>/dev/null; then
 		kill -TERM "$PROXY_PID"
 		wait "$PROXY_PID" 2>/dev/null
@@ -233,7 +235,7 @@ concurrent_ok() {
 wait_jobs_curl() {
 	local pid
 	for pid in $(jobs -p); do
-		case " ${DAEMON_PID[*]} $HTTP_PID $DNS_PID $ECHO_S_PID $ECHO_P_PID $PROXY_PID " in *" $pid "*) ;; *) wait "$pid" ;; esac
+		case " ${DAEMON_PID[*]} $HTTP_PID $DNS_PID $ECHO_S_PID $ECHO_P_PID $TECHO_PID $PROXY_PID " in *" $pid "*) ;; *) wait "$pid" ;; esac
 	done
 }
 
@@ -298,6 +300,37 @@ echo_ok() {
 	got=$($1 $PTOOLS udp-echo-client "$2" "$3" 100)
 	echo "echoed: $got"
 	[ "${got%% *}" -ge 98 ]
+}
+
+# many_ok N: N SOCKS5 connections at once through the tunnel, each echoes; prints the proxy's RSS.
+many_ok() {
+	local out rc
+	wait_listen "$NS_S" 9400
+	out=$(P $PTOOLS socks-many 127.0.0.1 1080 10.200.0.1 9400 "$1")
+	rc=$?
+	echo "echoed: $out; proxy VmHWM $(awk '/^VmHWM/ { print $2, $3 }' "/proc/$PROXY_PID/status")"
+	return $rc
+}
+
+# restart_ok: the WireGuard daemon in S restarts (new process, same keys) during a 10 MiB
+# download paced to about 6 s; the transfer must still finish intact.
+restart_ok() {
+	local impl=$1 sha
+	P bash -c "curl -sS --max-time 90 --limit-rate 1700k --socks5 127.0.0.1:1080 \
+		http://10.200.0.1:8000/blob | sha256sum | cut -d' ' -f1" >"$TMP/restart.sha" &
+	local curl=$!
+	sleep 2
+	stop_daemon "$IF_S"
+	start_daemon "$NS_S" "$impl" "$IF_S" || return 1
+	S wg set "$IF_S" private-key "$TMP/s.key" listen-port 51001 peer "$PUB_P" \
+		allowed-ips 10.200.0.2/32,fd00:200::2/128
+	S ip addr add 10.200.0.1/24 dev "$IF_S"
+	S ip addr add fd00:200::1/64 dev "$IF_S" nodad
+	S ip link set "$IF_S" up
+	wait $curl
+	sha=$(cat "$TMP/restart.sha")
+	echo "sha after the restart: $sha"
+	[ "$sha" = "$BLOB_SHA" ]
 }
 
 status_has() {
@@ -408,6 +441,10 @@ for impl in wggo wgc; do
 	check "$impl: SOCKS5 UDP ASSOCIATE: 200 datagrams echoed, strangers dropped, ends with TCP" \
 		P $PTOOLS socks-udp 127.0.0.1 1080 10.200.0.1 9201 200
 
+	# Test: 500 SOCKS5 connections at once (lwIP's nominal MEMP_NUM_TCP_PCB is 5)
+	say "$impl: 500 concurrent connections"
+	check "$impl: 500 SOCKS5 connections open at once, each echoes 1 KiB" many_ok 500
+
 	# Test: bad SOCKS5 input: the protocol's error replies, quickly, the proxy unaffected
 	say "$impl: bad SOCKS5 input"
 	check "$impl: malformed, unsupported and unreachable requests (see the case lines)" \
@@ -428,7 +465,15 @@ for impl in wggo wgc; do
 	check "$impl: counted: refused" counter_ge "refused" 1
 	check "$impl: counted: names not resolved" counter_ge "resolved" 1
 	check "$impl: SIGUSR1 status shows the peer's handshake" status_has "handshake [0-9]* s ago"
+	check "$impl: --metrics serves Prometheus text with the counters" \
+		bash -c "ip netns exec $NS_P curl -s http://127.0.0.1:9090/metrics |
+			grep -q '^wgc_proxy_socks_bad_total [1-9]'"
 	grep -E "^(peer|tunnel|connections|socks5|connect)" "$TMP/proxy.log" | tail -5
+
+	# Test: the peer restarts mid-transfer; the tunnel and the TCP connection recover
+	say "$impl: peer restart mid-transfer"
+	check "$impl: a 10 MiB SOCKS5 download survives a restart of the peer's daemon" \
+		restart_ok "$impl"
 
 	# Test: SIGTERM ends the proxy cleanly
 	say "$impl: clean shutdown"

@@ -14,6 +14,10 @@
   proxy_tools.py socks-udp ADDR PORT TARGET TARGET_PORT COUNT
                                         SOCKS5 UDP ASSOCIATE to a UDP echo server through the
                                         proxy; print "<echoed> <count> ..."
+  proxy_tools.py tcp-echo-server ADDR PORT      a TCP echo server for many connections
+  proxy_tools.py socks-many ADDR PORT TARGET TARGET_PORT COUNT
+                                        COUNT SOCKS5 connections open at once, each echoing
+                                        1 KiB; print "<ok> <count>"
   proxy_tools.py dns-server ADDR NAME=IP...
                                         a DNS server on ADDR:53 answering A/AAAA from the list
   proxy_tools.py udp-paced ADDR PORT COUNT SIZE   numbered datagrams at about 10 MB/s
@@ -380,8 +384,89 @@ def cmd_socks_udp(addr, port, target, target_port, count):
     sys.exit(0 if ok else 1)
 
 
+def cmd_tcp_echo_server(addr, port):
+    """A single-threaded TCP echo server for many connections at once."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    srv = socket.socket(family(addr), socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((addr, int(port)))
+    srv.listen(1024)
+    srv.setblocking(False)
+    sel.register(srv, selectors.EVENT_READ)
+    while True:
+        for key, _ in sel.select():
+            if key.fileobj is srv:
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    continue
+                conn.setblocking(False)
+                sel.register(conn, selectors.EVENT_READ)
+                continue
+            conn = key.fileobj
+            try:
+                d = conn.recv(65536)
+            except OSError:
+                d = b""
+            if not d:
+                sel.unregister(conn)
+                conn.close()
+                continue
+            try:
+                conn.sendall(d)
+            except OSError:
+                pass
+
+
+def cmd_socks_many(addr, port, target, target_port, count):
+    """COUNT SOCKS5 CONNECTs to a TCP echo server, all open at once; then each sends 1 KiB and
+    must get it back. Prints "<ok> <count> (<refused> no reply, <lost> no echo)"."""
+    conns = []
+    head = b"\x05\x01\x00" + request(1, 1, ipv4(target), int(target_port))
+    for _ in range(int(count)):
+        s = socket.create_connection((addr, int(port)), timeout=15)
+        s.sendall(head)
+        conns.append(s)
+    ok = no_reply = no_echo = 0
+    for s in conns:
+        got = b""
+        try:
+            while len(got) < 12:  # exactly the reply: the connection stays open
+                d = s.recv(12 - len(got))
+                if not d:
+                    break
+                got += d
+        except OSError:
+            pass
+        if got[:4] != b"\x05\x00\x05\x00":
+            no_reply += 1
+            continue
+        msg = os.urandom(1024)
+        back = b""
+        try:
+            s.sendall(msg)
+            while len(back) < len(msg):
+                d = s.recv(4096)
+                if not d:
+                    break
+                back += d
+        except OSError:
+            pass
+        if back == msg:
+            ok += 1
+        else:
+            no_echo += 1
+    for s in conns:
+        s.close()
+    print(ok, count, f"({no_reply} no reply, {no_echo} no echo)", flush=True)
+    sys.exit(0 if ok == int(count) else 1)
+
+
 def main():
     cmds = {
+        "tcp-echo-server": cmd_tcp_echo_server,
+        "socks-many": cmd_socks_many,
         "socks-udp": cmd_socks_udp,
         "udp-paced": cmd_udp_paced,
         "udp-echo-server": cmd_udp_echo_server,
