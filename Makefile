@@ -259,7 +259,7 @@ $(BUILD)/fuzz/fuzz_proxy_dns: tests/fuzz/fuzz_proxy_dns.c proxy/dns.c
 # ==== end of wgc-proxy ====
 
 # End-to-end tests in network namespaces (root): wgc<->wgc and wgc<->wireguard-go.
-netns: $(BUILD)/wgc
+netns: $(BUILD)/wgc $(BUILD)/wgc-proxy
 	@tests/netns/run.sh
 
 # ---- fuzzing (clang libFuzzer) ----
