@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "base/assert.h"
 #include "base/ip.h"
 #include "crypto/crypto.h"
 
@@ -52,6 +53,24 @@ void wgc_cookie_checker_set_public_key(struct wgc_cookie_checker *checker,
 {
 	hash_label(checker->mac1_key, LABEL_MAC1, public_key);
 	hash_label(checker->cookie_key, LABEL_COOKIE, public_key);
+	wgc_blake2s_init_key_absorbed(&checker->mac1_state, MAC_LEN, checker->mac1_key,
+				      sizeof(checker->mac1_key));
+}
+
+bool wgc_cookie_mac1_is_valid(const struct wgc_cookie_checker *checker, const uint8_t *msg,
+			      size_t len)
+{
+	size_t mac1_off = len - 2 * MAC_LEN;
+	struct wgc_blake2s state = checker->mac1_state;
+	uint8_t computed[MAC_LEN];
+	bool ok;
+
+	WGC_ASSERT(len > 2 * MAC_LEN);
+	wgc_blake2s_update(&state, msg, mac1_off);
+	wgc_blake2s_final(&state, computed); /* wipes state */
+	ok = wgc_ct_equal(computed, msg + mac1_off, MAC_LEN);
+	wgc_memzero(computed, sizeof(computed));
+	return ok;
 }
 
 bool wgc_cookie_checker_needs_secret(const struct wgc_cookie_checker *checker, uint64_t now)
@@ -76,17 +95,17 @@ enum wgc_mac_state wgc_cookie_validate(const struct wgc_cookie_checker *checker,
 				       const uint8_t *msg, size_t len, const struct wgc_addr *src,
 				       bool check_mac2)
 {
-	size_t mac1_off = len - 2 * MAC_LEN;
 	size_t mac2_off = len - MAC_LEN;
 	uint8_t computed[MAC_LEN];
 	uint8_t cookie[COOKIE_LEN];
 	enum wgc_mac_state state = MAC_STATE_INVALID_MAC1;
 
-	compute_mac(computed, checker->mac1_key, sizeof(checker->mac1_key), msg, mac1_off);
-	if (!wgc_ct_equal(computed, msg + mac1_off, MAC_LEN))
+	if (!wgc_cookie_mac1_is_valid(checker, msg, len))
 		goto out;
 	state = MAC_STATE_VALID_MAC1;
-	if (!check_mac2 || !checker->has_secret)
+	/* An all-zero mac2 is what a sender without a cookie sends (a real one is zero with
+	 * probability 2^-128): no need to hash to refuse it. mac2 is public, so this branch is. */
+	if (!check_mac2 || !checker->has_secret || wgc_ct_is_zero(msg + mac2_off, MAC_LEN))
 		goto out;
 	compute_cookie(cookie, checker->secret, src);
 	compute_mac(computed, cookie, sizeof(cookie), msg, mac2_off);

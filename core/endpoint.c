@@ -32,6 +32,7 @@ struct layout {
 	size_t keypairs_off;
 	size_t allowedips_off;
 	size_t ratelimit_off;
+	size_t cookie_ratelimit_off;
 	size_t heap_off;
 	size_t total;
 };
@@ -91,6 +92,8 @@ static bool compute_layout(const struct wgc_limits *limits, struct layout *l)
 	       layout_add(&l->total, &l->allowedips_off, 1, routes_size) &&
 	       layout_add(&l->total, &l->ratelimit_off, l->ratelimit_entries,
 			  sizeof(struct wgc_ratelimit_entry)) &&
+	       layout_add(&l->total, &l->cookie_ratelimit_off, l->ratelimit_entries,
+			  sizeof(struct wgc_ratelimit_entry)) &&
 	       layout_add(&l->total, &l->heap_off, limits->max_peers, sizeof(struct wgc_timers *));
 }
 
@@ -126,6 +129,16 @@ enum wgc_status wgc_endpoint_init(void *mem, size_t mem_size, const struct wgc_c
 	ep->mtu = cfg->mtu ? cfg->mtu : WGC_DEFAULT_MTU;
 	ep->load_threshold_per_s = cfg->load_threshold_per_s ? cfg->load_threshold_per_s :
 							       WGC_DEFAULT_LOAD_THRESHOLD;
+	ep->cookie_cost_ns = WGC_NSEC_PER_SEC / (cfg->cookie_replies_per_s ?
+						 cfg->cookie_replies_per_s :
+						 WGC_DEFAULT_COOKIE_REPLIES_PER_S);
+	if (ep->cookie_cost_ns == 0) /* more than 10^9 a second asked: one a nanosecond */
+		ep->cookie_cost_ns = 1;
+	ep->cookie_tokens_max_ns = WGC_NSEC_PER_SEC / 10 < ep->cookie_cost_ns ?
+					   ep->cookie_cost_ns :
+					   WGC_NSEC_PER_SEC / 10;
+	ep->cookie_tokens_ns = ep->cookie_tokens_max_ns;
+	ep->cookie_last_ns = now;
 	wgc_peer_table_init(&ep->peers, (struct wgc_peer **)(void *)(base + l.peer_buckets_off),
 			    l.peer_buckets, (struct wgc_peer *)(void *)(base + l.peers_off),
 			    cfg->limits.max_peers);
@@ -137,7 +150,10 @@ enum wgc_status wgc_endpoint_init(void *mem, size_t mem_size, const struct wgc_c
 	wgc_trie_init(&ep->allowedips, base + l.allowedips_off, cfg->limits.max_allowed_ips);
 	wgc_ratelimiter_init(&ep->ratelimiter,
 			     (struct wgc_ratelimit_entry *)(void *)(base + l.ratelimit_off),
-			     l.ratelimit_entries, secret);
+			     l.ratelimit_entries, RATELIMIT_HANDSHAKES, secret);
+	wgc_ratelimiter_init(&ep->cookie_ratelimiter,
+			     (struct wgc_ratelimit_entry *)(void *)(base + l.cookie_ratelimit_off),
+			     l.ratelimit_entries, RATELIMIT_COOKIE_REPLIES, secret);
 	wgc_timer_heap_init(&ep->timers, (struct wgc_timers **)(void *)(base + l.heap_off),
 			    cfg->limits.max_peers);
 	wgc_cookie_checker_set_secret(&ep->cookie_checker, secret + RATELIMIT_SECRET_LEN, now);
@@ -161,6 +177,7 @@ void wgc_endpoint_clear(struct wgc_endpoint *ep)
 	wgc_noise_local_set_private_key(&ep->local, NULL);
 	wgc_cookie_checker_clear(&ep->cookie_checker);
 	wgc_memzero(ep->ratelimiter.secret, sizeof(ep->ratelimiter.secret));
+	wgc_memzero(ep->cookie_ratelimiter.secret, sizeof(ep->cookie_ratelimiter.secret));
 	wgc_endpoint_serial_exit(ep);
 }
 
@@ -248,6 +265,22 @@ void wgc_endpoint_mark_load(struct wgc_endpoint *ep, uint64_t now)
 {
 	ep->has_load = true;
 	ep->under_load_until_ns = now + UNDER_LOAD_AFTER;
+}
+
+bool wgc_endpoint_take_cookie_token(struct wgc_endpoint *ep, uint64_t now)
+{
+	uint64_t elapsed = now - ep->cookie_last_ns;
+
+	/* Refill by the time elapsed, capped; compared first so the sum cannot overflow. */
+	if (elapsed >= ep->cookie_tokens_max_ns - ep->cookie_tokens_ns)
+		ep->cookie_tokens_ns = ep->cookie_tokens_max_ns;
+	else
+		ep->cookie_tokens_ns += elapsed;
+	ep->cookie_last_ns = now;
+	if (ep->cookie_tokens_ns < ep->cookie_cost_ns)
+		return false;
+	ep->cookie_tokens_ns -= ep->cookie_cost_ns;
+	return true;
 }
 
 void wgc_endpoint_report_load(struct wgc_endpoint *ep, uint64_t now)
@@ -645,7 +678,27 @@ uint64_t wgc_endpoint_next_deadline(const struct wgc_endpoint *ep)
 	return wgc_timer_heap_next(&ep->timers);
 }
 
+/* ---- crypto backend ---- */
+
+const char *wgc_aead_backend(void)
+{
+	wgc_crypto_init(); /* the choice is made there */
+	return wgc_crypto_aead_name();
+}
+
+enum wgc_status wgc_set_aead_backend(const char *name)
+{
+	if (!name)
+		return WGC_ERR_INVALID;
+	return wgc_crypto_aead_select(name);
+}
+
 /* ---- text ---- */
+
+const char *wgc_version(void)
+{
+	return WGC_VERSION_STRING;
+}
 
 const char *wgc_status_str(enum wgc_status status)
 {
@@ -692,6 +745,8 @@ const char *wgc_drop_reason_str(enum wgc_drop_reason reason)
 		[WGC_DROP_PEER_GONE] = "peer_gone",
 		[WGC_DROP_RANDOM_FAILED] = "random_failed",
 		[WGC_DROP_BAD_ADDRESS] = "bad_address",
+		[WGC_DROP_COOKIE_LIMITED] = "cookie_limited",
+		[WGC_DROP_QUEUE_FULL] = "queue_full",
 	};
 
 	if ((unsigned)reason >= WGC_DROP__COUNT || !names[reason])

@@ -49,7 +49,8 @@ struct wgc_endpoint {
 	struct wgc_index_table indexes;
 	struct wgc_keypair_pool keypairs;
 	struct wgc_allowedips allowedips;
-	struct wgc_ratelimiter ratelimiter;
+	struct wgc_ratelimiter ratelimiter;        /* mac2-valid handshakes under load */
+	struct wgc_ratelimiter cookie_ratelimiter; /* cookie replies, per address and port */
 	struct wgc_timer_heap timers;
 	wgc_random_fn random;
 	wgc_wall_clock_fn wall_clock;
@@ -60,6 +61,12 @@ struct wgc_endpoint {
 	uint64_t load_window_start_ns;
 	bool has_load;                /* under_load_until_ns is valid */
 	uint64_t under_load_until_ns;
+	/* The endpoint-wide cookie-reply budget: a token bucket in nanoseconds (ratelimiter.c's
+	 * scheme), cookie_cost_ns per reply, at most cookie_tokens_max_ns saved up. */
+	uint64_t cookie_cost_ns;
+	uint64_t cookie_tokens_max_ns;
+	uint64_t cookie_tokens_ns;
+	uint64_t cookie_last_ns;
 	uint32_t allowedips_generation; /* bumped by every change of the allowed-IPs table */
 	uint64_t drops[WGC_DROP__COUNT];
 #ifdef WGC_DEBUG
@@ -116,6 +123,8 @@ bool wgc_endpoint_is_under_load(const struct wgc_endpoint *ep, uint64_t now);
 /* Behave as under load until now + UNDER_LOAD_AFTER (wgc_endpoint_report_load without the serial
  * check, for the built-in load signal). */
 void wgc_endpoint_mark_load(struct wgc_endpoint *ep, uint64_t now);
+/* Takes one reply from the endpoint-wide cookie-reply budget; false when it is spent. */
+bool wgc_endpoint_take_cookie_token(struct wgc_endpoint *ep, uint64_t now);
 /*
  * Applies an overdue ZERO_KEY_MATERIAL (3 * REJECT_AFTER_TIME after the last session): retires
  * every keypair and wipes the handshake state; true if it was due. Called by the tick and, before

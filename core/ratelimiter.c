@@ -15,27 +15,40 @@
 #define TOKEN_MAX (PACKET_COST * RATELIMIT_PACKETS_BURSTABLE)
 
 void wgc_ratelimiter_init(struct wgc_ratelimiter *limiter, struct wgc_ratelimit_entry *entries,
-			  uint32_t cap, const uint8_t secret[RATELIMIT_SECRET_LEN])
+			  uint32_t cap, enum wgc_ratelimit_kind kind,
+			  const uint8_t secret[RATELIMIT_SECRET_LEN])
 {
 	limiter->entries = entries;
 	limiter->cap = cap;
+	limiter->kind = kind;
 	memcpy(limiter->secret, secret, RATELIMIT_SECRET_LEN);
 }
 
-static void make_key(uint8_t key[RATELIMIT_KEY_LEN], const struct wgc_addr *src)
+static void make_key(const struct wgc_ratelimiter *limiter, uint8_t key[RATELIMIT_KEY_LEN],
+		     const struct wgc_addr *src)
 {
 	memset(key, 0, RATELIMIT_KEY_LEN);
 	key[0] = src->family;
 	/* IPv6 sources are grouped by /64: one subscriber usually owns a whole /64. */
 	memcpy(key + 1, src->ip, src->family == WGC_AF_INET6 ? 8 : 4);
+	if (limiter->kind == RATELIMIT_COOKIE_REPLIES) {
+		key[9] = (uint8_t)(src->port >> 8);
+		key[10] = (uint8_t)src->port;
+	}
 }
 
+/* BLAKE2s of secret || key: one compression (keyed BLAKE2s would spend a second one on the key
+ * block), and as good a PRF, BLAKE2 having no length extension. Runs for every handshake
+ * message under load, flood included. */
 static uint32_t slot_of(const struct wgc_ratelimiter *limiter, const uint8_t key[RATELIMIT_KEY_LEN])
 {
+	uint8_t in[RATELIMIT_SECRET_LEN + RATELIMIT_KEY_LEN];
 	uint8_t digest[4];
 
-	wgc_blake2s(digest, sizeof(digest), key, RATELIMIT_KEY_LEN, limiter->secret,
-		    RATELIMIT_SECRET_LEN);
+	memcpy(in, limiter->secret, RATELIMIT_SECRET_LEN);
+	memcpy(in + RATELIMIT_SECRET_LEN, key, RATELIMIT_KEY_LEN);
+	wgc_blake2s(digest, sizeof(digest), in, sizeof(in), NULL, 0);
+	wgc_memzero(in, sizeof(in));
 	return (uint32_t)digest[0] | (uint32_t)digest[1] << 8 | (uint32_t)digest[2] << 16 |
 	       (uint32_t)digest[3] << 24;
 }
@@ -54,7 +67,9 @@ bool wgc_ratelimiter_allow(struct wgc_ratelimiter *limiter, const struct wgc_add
 	struct wgc_ratelimit_entry *entry;
 	uint32_t i;
 
-	make_key(key, src);
+	struct wgc_ratelimit_entry *oldest = NULL;
+
+	make_key(limiter, key, src);
 	slot = slot_of(limiter, key);
 	for (i = 0; i < RATELIMIT_MAX_PROBE; i++) {
 		entry = &limiter->entries[(slot + i) & (limiter->cap - 1)];
@@ -62,7 +77,11 @@ bool wgc_ratelimiter_allow(struct wgc_ratelimiter *limiter, const struct wgc_add
 			goto found;
 		if (!reusable && is_stale(entry, now))
 			reusable = entry;
+		if (!oldest || entry->last_ns < oldest->last_ns)
+			oldest = entry;
 	}
+	if (!reusable && limiter->kind == RATELIMIT_COOKIE_REPLIES)
+		reusable = oldest;
 	if (!reusable)
 		return false;
 	memcpy(reusable->key, key, RATELIMIT_KEY_LEN);

@@ -16,7 +16,7 @@
 enum {
 	RATELIMIT_PACKETS_PER_SECOND = 20,
 	RATELIMIT_PACKETS_BURSTABLE = 5,
-	RATELIMIT_KEY_LEN = 9,     /* family byte + IPv4 address or IPv6 /64 */
+	RATELIMIT_KEY_LEN = 11,    /* family byte + IPv4 address or IPv6 /64 (+ port, if keyed so) */
 	RATELIMIT_MAX_PROBE = 8,   /* slots looked at per packet */
 	RATELIMIT_SECRET_LEN = 16, /* keys the slot hash so sources cannot be aimed at one slot */
 };
@@ -28,16 +28,29 @@ struct wgc_ratelimit_entry {
 	bool is_used;
 };
 
+/* Two uses. The handshake limiter (the kernel's): keyed by address, for sources that proved
+ * their address with mac2; a full table refuses a new source. The cookie-reply limiter: keyed
+ * by address and port, for sources that proved nothing; a full table evicts the longest idle of
+ * the slots probed, so a flood from countless spoofed sources cannot shut out a new one (the
+ * endpoint-wide budget bounds that case), and a spoofer must know a victim's port, not only its
+ * address, to spend the victim's bucket. */
+enum wgc_ratelimit_kind {
+	RATELIMIT_HANDSHAKES,
+	RATELIMIT_COOKIE_REPLIES,
+};
+
 struct wgc_ratelimiter {
 	struct wgc_ratelimit_entry *entries; /* cap entries, caller memory, cap a power of two */
 	uint32_t cap;
+	enum wgc_ratelimit_kind kind;
 	uint8_t secret[RATELIMIT_SECRET_LEN];
 };
 
 void wgc_ratelimiter_init(struct wgc_ratelimiter *limiter, struct wgc_ratelimit_entry *entries,
-			  uint32_t cap, const uint8_t secret[RATELIMIT_SECRET_LEN]);
-/* True if a handshake message from src may be processed now (and charges it). False when its
- * bucket is empty or, rarely, when the table has no room for a new source. */
+			  uint32_t cap, enum wgc_ratelimit_kind kind,
+			  const uint8_t secret[RATELIMIT_SECRET_LEN]);
+/* True if a message from src may be processed now (and charges it). False when its bucket is
+ * empty or, for the handshake limiter, rarely, when the table has no room for a new source. */
 bool wgc_ratelimiter_allow(struct wgc_ratelimiter *limiter, const struct wgc_addr *src,
 			   uint64_t now);
 

@@ -82,31 +82,42 @@ static bool refresh_cookie_secret(struct wgc_endpoint *ep, uint64_t now)
 }
 
 /* The DoS gate every handshake message passes (whitepaper 5.3): mac1 always; under load a valid
- * mac2 (else a cookie reply) and the per-source token bucket. */
+ * mac2 and the per-source token bucket, else a cookie reply within the cookie budget. Under a
+ * flood this runs for every message, so it hashes as little as it can: mac1 once, mac2 only under
+ * load and only when the sender filled it in. */
 static enum wgc_drop_reason admit_handshake(struct wgc_endpoint *ep, const uint8_t *msg,
 					    size_t len, const struct wgc_addr *src, uint64_t now,
 					    struct wgc_actions *out)
 {
 	enum wgc_mac_state state;
-	bool under_load;
+	bool was_under_load;
 
 	if (!ep->local.has_private_key)
 		return WGC_DROP_NO_IDENTITY;
-	if (wgc_cookie_validate(&ep->cookie_checker, msg, len, src, false) ==
-	    MAC_STATE_INVALID_MAC1)
+	was_under_load = wgc_endpoint_is_under_load(ep, now);
+	if (was_under_load && !refresh_cookie_secret(ep, now))
+		return WGC_DROP_RANDOM_FAILED;
+	state = wgc_cookie_validate(&ep->cookie_checker, msg, len, src, was_under_load);
+	if (state == MAC_STATE_INVALID_MAC1)
 		return WGC_DROP_BAD_MAC1;
 	note_handshake_load(ep, now);
-	under_load = wgc_endpoint_is_under_load(ep, now);
-	if (!under_load)
+	if (!wgc_endpoint_is_under_load(ep, now))
 		return WGC_DROP_NONE;
-	if (!refresh_cookie_secret(ep, now))
-		return WGC_DROP_RANDOM_FAILED;
-	state = wgc_cookie_validate(&ep->cookie_checker, msg, len, src, true);
-	if (state != MAC_STATE_VALID_MAC1_AND_MAC2)
-		return send_cookie_reply(ep, msg, len, src, out);
-	if (!wgc_ratelimiter_allow(&ep->ratelimiter, src, now))
-		return WGC_DROP_RATE_LIMITED;
-	return WGC_DROP_NONE;
+	if (!was_under_load) { /* this very message tipped the balance: mac2 was not looked at */
+		if (!refresh_cookie_secret(ep, now))
+			return WGC_DROP_RANDOM_FAILED;
+		state = wgc_cookie_validate(&ep->cookie_checker, msg, len, src, true);
+	}
+	if (state == MAC_STATE_VALID_MAC1_AND_MAC2)
+		return wgc_ratelimiter_allow(&ep->ratelimiter, src, now) ? WGC_DROP_NONE :
+									    WGC_DROP_RATE_LIMITED;
+	/* A cookie reply is budgeted per source address and port (a bucket of its own: charging the
+	 * handshake bucket, as a first version did, let a spoofer using a peer's address spend the
+	 * budget of the peer's mac2-valid retries) and in all. */
+	if (!wgc_ratelimiter_allow(&ep->cookie_ratelimiter, src, now) ||
+	    !wgc_endpoint_take_cookie_token(ep, now))
+		return WGC_DROP_COOKIE_LIMITED;
+	return send_cookie_reply(ep, msg, len, src, out);
 }
 
 /* Makes a keypair from fresh session keys, files it under its index and in the peer's slots. */
@@ -303,6 +314,7 @@ static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *
 	job->keypair = NULL;
 	job->peer = NULL;
 	job->buf = buf;
+	job->plain = buf + DATA_OFF_PAYLOAD;
 	job->len = len;
 	job->counter = 0;
 	job->src = *src;
@@ -343,6 +355,44 @@ static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *
 	return WGC_VERDICT_DONE;
 }
 
+static enum wgc_drop_reason precheck(struct wgc_endpoint *ep, const uint8_t *buf, size_t len)
+{
+	size_t want;
+
+	if (len < 4)
+		return WGC_DROP_NONE; /* prepare's to refuse, as for every other type */
+	switch (wgc_load_le32(buf)) {
+	case MESSAGE_HANDSHAKE_INITIATION:
+		want = INIT_LEN;
+		break;
+	case MESSAGE_HANDSHAKE_RESPONSE:
+		want = RESP_LEN;
+		break;
+	case MESSAGE_HANDSHAKE_COOKIE: /* no mac1; opened only for a handshake of ours */
+		return len == COOKIE_REPLY_LEN ? WGC_DROP_NONE : WGC_DROP_BAD_LENGTH;
+	default:
+		return WGC_DROP_NONE;
+	}
+	if (len != want)
+		return WGC_DROP_BAD_LENGTH;
+	if (!ep->local.has_private_key)
+		return WGC_DROP_NO_IDENTITY;
+	return wgc_cookie_mac1_is_valid(&ep->cookie_checker, buf, len) ? WGC_DROP_NONE :
+									 WGC_DROP_BAD_MAC1;
+}
+
+enum wgc_drop_reason wgc_receive_precheck(struct wgc_endpoint *ep, const uint8_t *buf, size_t len)
+{
+	enum wgc_drop_reason reason;
+
+	wgc_endpoint_serial_enter(ep);
+	reason = precheck(ep, buf, len);
+	if (reason != WGC_DROP_NONE)
+		wgc_endpoint_count(ep, reason);
+	wgc_endpoint_serial_exit(ep);
+	return reason;
+}
+
 enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
 				     size_t len, const struct wgc_addr *src,
 				     struct wgc_receive_job *job, struct wgc_actions *out)
@@ -363,7 +413,27 @@ void wgc_receive_open(struct wgc_receive_job *job)
 	WGC_ASSERT(job->state == JOB_PREPARED);
 	job->is_authentic = wgc_aead_open(payload, payload, job->len - DATA_HEADER_LEN, NULL, 0,
 					  job->counter, job->keypair->recv_key);
+	job->plain = payload;
 	job->state = JOB_OPENED;
+}
+
+enum wgc_status wgc_receive_open_into(struct wgc_receive_job *job, uint8_t *dst, size_t dst_size)
+{
+	const uint8_t *payload = job->buf + DATA_OFF_PAYLOAD;
+
+	WGC_ASSERT(job->state == JOB_PREPARED);
+	if (!dst)
+		return WGC_ERR_INVALID;
+	/* A short dst leaves the job as it was: the caller may still open it in place. */
+	if (dst_size < job->len - DATA_MIN_LEN)
+		return WGC_ERR_NO_SPACE;
+	WGC_ASSERT((uintptr_t)(dst + dst_size) <= (uintptr_t)job->buf ||
+		   (uintptr_t)dst >= (uintptr_t)(job->buf + job->len));
+	job->is_authentic = wgc_aead_open(dst, payload, job->len - DATA_HEADER_LEN, NULL, 0,
+					  job->counter, job->keypair->recv_key);
+	job->plain = dst;
+	job->state = JOB_OPENED;
+	return WGC_OK;
 }
 
 void wgc_receive_abandon(struct wgc_receive_job *job)
@@ -455,7 +525,7 @@ static enum wgc_verdict commit(struct wgc_endpoint *ep, uint64_t now, struct wgc
 {
 	struct wgc_keypair *keypair = job->keypair;
 	struct wgc_peer *peer = keypair->peer;
-	uint8_t *packet = job->buf + DATA_OFF_PAYLOAD;
+	uint8_t *packet = job->plain; /* in place, or where wgc_receive_open_into put it */
 	size_t plain_len = job->len - DATA_MIN_LEN;
 	size_t inner_len;
 	const uint8_t *source;

@@ -72,9 +72,11 @@ static void keep_key_fresh_sending(struct wgc_endpoint *ep, struct wgc_peer *pee
 		wgc_endpoint_send_initiation(ep, peer, now, false, out);
 }
 
+/* plain: the plaintext when it is not at buf + DATA_HEADER_LEN (out of place), else NULL. */
 static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, struct wgc_peer *peer,
-				uint8_t *buf, size_t buf_size, size_t plain_len,
-				struct wgc_send_job *job, struct wgc_actions *out)
+				const uint8_t *plain, uint8_t *buf, size_t buf_size,
+				size_t plain_len, struct wgc_send_job *job,
+				struct wgc_actions *out)
 {
 	struct wgc_keypair *keypair;
 	enum wgc_drop_reason reason = WGC_DROP_NONE;
@@ -84,6 +86,7 @@ static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, struct wg
 	job->keypair = NULL;
 	job->peer = peer;
 	job->buf = buf;
+	job->plain = plain;
 	job->plain_len = plain_len;
 	job->message_len = 0;
 	job->counter = 0;
@@ -91,7 +94,7 @@ static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, struct wg
 	job->addr.family = WGC_AF_NONE;
 	job->state = JOB_IDLE;
 	if (!peer) {
-		peer = route(ep, buf + DATA_HEADER_LEN, plain_len, &reason);
+		peer = route(ep, plain ? plain : buf + DATA_HEADER_LEN, plain_len, &reason);
 		if (!peer)
 			return drop(ep, job, reason);
 	}
@@ -137,7 +140,24 @@ enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep, uint64_t now, struct 
 	enum wgc_verdict verdict;
 
 	wgc_endpoint_serial_enter(ep);
-	verdict = prepare(ep, now, peer, buf, buf_size, plain_len, job, out);
+	verdict = prepare(ep, now, peer, NULL, buf, buf_size, plain_len, job, out);
+	wgc_endpoint_serial_exit(ep);
+	return verdict;
+}
+
+enum wgc_verdict wgc_send_prepare_from(struct wgc_endpoint *ep, uint64_t now,
+				       struct wgc_peer *peer, const uint8_t *plain,
+				       size_t plain_len, uint8_t *buf, size_t buf_size,
+				       struct wgc_send_job *job, struct wgc_actions *out)
+{
+	enum wgc_verdict verdict;
+
+	/* The plaintext must lie wholly outside the message it is sealed into. */
+	WGC_ASSERT(plain_len == 0 || (uintptr_t)(plain + plain_len) <= (uintptr_t)buf ||
+		   (uintptr_t)plain >= (uintptr_t)(buf + buf_size));
+	wgc_endpoint_serial_enter(ep);
+	verdict = prepare(ep, now, peer, plain_len ? plain : NULL, buf, buf_size, plain_len, job,
+			  out);
 	wgc_endpoint_serial_exit(ep);
 	return verdict;
 }
@@ -146,11 +166,25 @@ void wgc_send_seal(struct wgc_send_job *job)
 {
 	uint8_t *payload = job->buf + DATA_OFF_PAYLOAD;
 	size_t padded = job->message_len - DATA_HEADER_LEN - AEAD_TAG_LEN;
+	const uint8_t *src = payload;
 
 	/* Only a CRYPTO verdict gives the job a keypair; sealing twice would reuse a nonce. */
 	WGC_ASSERT(job->state == JOB_PREPARED);
-	memset(payload + job->plain_len, 0, padded - job->plain_len);
-	wgc_aead_seal(payload, payload, padded, NULL, 0, job->counter, job->keypair->send_key);
+	/*
+	 * Out of place without padding (a full-size packet at the MTU, or any multiple of 16
+	 * bytes) is one pass: the cipher's read of the plaintext is the copy. With padding the
+	 * AEAD needs the zeros right after the plaintext, in one run of bytes, and the plaintext
+	 * is not ours to write after: it is copied into the message first (as an in-place caller
+	 * would have done), at most one copy.
+	 */
+	if (job->plain && padded == job->plain_len) {
+		src = job->plain;
+	} else {
+		if (job->plain)
+			memcpy(payload, job->plain, job->plain_len);
+		memset(payload + job->plain_len, 0, padded - job->plain_len);
+	}
+	wgc_aead_seal(payload, src, padded, NULL, 0, job->counter, job->keypair->send_key);
 	wgc_keypair_unref(job->keypair);
 	job->keypair = NULL;
 	job->state = JOB_FINISHED;
@@ -173,7 +207,7 @@ static enum wgc_verdict send_one(struct wgc_endpoint *ep, uint64_t now, struct w
 	struct wgc_send_job job;
 	enum wgc_verdict verdict;
 
-	verdict = prepare(ep, now, peer, buf, buf_size, plain_len, &job, out);
+	verdict = prepare(ep, now, peer, NULL, buf, buf_size, plain_len, &job, out);
 	if (verdict != WGC_VERDICT_CRYPTO)
 		return verdict;
 	wgc_send_seal(&job);

@@ -241,6 +241,16 @@ void wgc_blake2s_init_key(struct wgc_blake2s *state, size_t out_len, const uint8
 	state->buf_len = WGC_BLAKE2S_BLOCK_LEN;
 }
 
+void wgc_blake2s_init_key_absorbed(struct wgc_blake2s *state, size_t out_len, const uint8_t *key,
+				   size_t key_len)
+{
+	wgc_blake2s_init_key(state, out_len, key, key_len);
+	/* Not the last block, since a non-empty message follows: no final flag. */
+	compress(state, state->buf, 1, WGC_BLAKE2S_BLOCK_LEN);
+	wgc_memzero(state->buf, sizeof(state->buf));
+	state->buf_len = 0;
+}
+
 void wgc_blake2s_update(struct wgc_blake2s *state, const uint8_t *in, size_t in_len)
 {
 	size_t fill = WGC_BLAKE2S_BLOCK_LEN - state->buf_len;

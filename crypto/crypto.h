@@ -3,8 +3,20 @@
  * The primitives WireGuard needs, behind one small interface: BLAKE2s (plain, keyed), HMAC-BLAKE2s
  * and the WireGuard KDF (our own code, RFC 7693 / RFC 2104), ChaCha20-Poly1305 and XChaCha20-Poly1305
  * AEAD, X25519 (libsodium), TAI64N, constant-time comparison and secure wipe. Nothing here knows of
- * WireGuard messages. Every function is pure (no global state beyond libsodium's one-time init) and
- * callable from any thread.
+ * WireGuard messages. Every function is callable from any thread.
+ *
+ * ChaCha20-Poly1305 has two implementations in the Linux build (crypto/aead_backend.h), chosen
+ * once per process by wgc_crypto_init: OpenSSL 3 (crypto/openssl.c) on x86-64 CPUs with AVX-512,
+ * for messages of WGC_AEAD_OPENSSL_MIN_LEN (1280) bytes and more, driven through its provider's
+ * functions (measured here ~1.25x libsodium's speed at 1420 B and ~2.4x on 64 KiB; through
+ * EVP, the other driver, 1.0-1.1x at 1420 B); libsodium for everything else, and wherever OpenSSL does
+ * not load, fails its start-up check against libsodium, or cannot get a context. All give the
+ * same bytes. Global state: libsodium's one-time init, the choice (written at configuration
+ * time), and for OpenSSL one cipher context per thread that seals or opens. That context is the
+ * one allocation in crypto/: made inside libcrypto on the thread's first full-size seal/open,
+ * never again on that thread, freed (cleansed) when the thread exits; the main thread's lives
+ * until the process ends. After each call its key is overwritten with zeros, so an idle thread
+ * keeps no session key beyond the core's own wipe of it.
  */
 #ifndef WGC_CRYPTO_CRYPTO_H
 #define WGC_CRYPTO_CRYPTO_H
@@ -26,8 +38,18 @@ enum {
 
 /* ---- one-time setup ---- */
 
-/* Initialises the AEAD/X25519 backend. Idempotent and thread-safe; wgc_endpoint_init calls it. */
+/*
+ * Initialises the AEAD/X25519 backend and chooses the ChaCha20-Poly1305 implementation (see the
+ * AEAD section). Idempotent and thread-safe; wgc_endpoint_init calls it.
+ */
 void wgc_crypto_init(void);
+/* The name of the ChaCha20-Poly1305 implementation full-size messages use ("libsodium",
+ * "openssl-direct", "openssl"; a build with other backends has other names). Any thread. */
+const char *wgc_crypto_aead_name(void);
+/* Forces that implementation by name (not NULL). Returns WGC_OK, or, changing nothing,
+ * WGC_ERR_INVALID for a name this build does not have and WGC_ERR_STATE for one that cannot run
+ * here. Configuration-time only: before any thread seals or opens. */
+WGC_MUST_CHECK enum wgc_status wgc_crypto_aead_select(const char *name);
 
 /* ---- BLAKE2s (RFC 7693) ---- */
 
@@ -46,6 +68,11 @@ void wgc_blake2s_init(struct wgc_blake2s *state, size_t out_len);
 /* Starts a keyed hash (MAC); key_len 1..32, out_len 1..32. */
 void wgc_blake2s_init_key(struct wgc_blake2s *state, size_t out_len, const uint8_t *key,
 			  size_t key_len);
+/* Like wgc_blake2s_init_key, but compresses the key block at once: a state to copy and reuse for
+ * many messages under one long-lived key (mac1), one compression cheaper per message. Every
+ * message hashed from it must be at least one byte long. Holds key material: wipe copies. */
+void wgc_blake2s_init_key_absorbed(struct wgc_blake2s *state, size_t out_len, const uint8_t *key,
+				   size_t key_len);
 void wgc_blake2s_update(struct wgc_blake2s *state, const uint8_t *in, size_t in_len);
 /* Writes state->out_len bytes to out and wipes the state. */
 void wgc_blake2s_final(struct wgc_blake2s *state, uint8_t *out);
@@ -67,16 +94,22 @@ void wgc_kdf(uint8_t out1[WGC_KEY_LEN], uint8_t *out2, uint8_t *out3,
 
 /* ---- AEAD (RFC 8439), nonce = 32 zero bits || counter as 64-bit little-endian ---- */
 
-/* Encrypts len bytes of src into dst and appends the 16-byte tag (dst holds len + 16). dst == src
- * is allowed (in place); other overlaps are not. */
+/*
+ * Encrypts len bytes of src into dst and appends the 16-byte tag (dst holds len + 16). dst == src
+ * is allowed (in place); other overlaps are not. Callable from any thread, concurrently; with
+ * OpenSSL chosen, a thread's first call of at least WGC_AEAD_OPENSSL_MIN_LEN bytes allocates its
+ * EVP context (see above). Never fails: a backend that cannot run hands the call to libsodium.
+ */
 void wgc_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
 		   uint64_t counter, const uint8_t key[WGC_KEY_LEN]);
 /* Checks and decrypts src (len bytes, tag included) into dst (len - 16 bytes). Returns false, with dst
- * unspecified, if len < 16 or the tag does not verify. dst == src allowed. */
+ * unspecified (OpenSSL: zeroed; it never holds unauthenticated plaintext), if len < 16 or the tag
+ * does not verify. dst == src allowed. Threads as wgc_aead_seal. */
 WGC_MUST_CHECK bool wgc_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 				  size_t ad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN]);
 
-/* XChaCha20-Poly1305 with a 24-byte nonce; same conventions as above. */
+/* XChaCha20-Poly1305 with a 24-byte nonce; same conventions as above. Always libsodium (cookie
+ * replies only, never on the data path). */
 void wgc_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
 		    const uint8_t nonce[WGC_XAEAD_NONCE_LEN], const uint8_t key[WGC_KEY_LEN]);
 WGC_MUST_CHECK bool wgc_xaead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,

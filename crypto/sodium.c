@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The primitives we take from libsodium: ChaCha20-Poly1305 and XChaCha20-Poly1305 AEAD (RFC 8439,
- * draft-irtf-cfrg-xchacha), X25519 (RFC 7748), constant-time comparison and wiping; plus TAI64N
- * encoding (whitepaper 5.1), which needs nothing but byte stores. This is the only file that
- * includes <sodium.h>; swapping the backend means rewriting this file and nothing else.
+ * The libsodium backend (the default, CRYPTO=sodium): ChaCha20-Poly1305 and XChaCha20-Poly1305
+ * AEAD (RFC 8439, draft-irtf-cfrg-xchacha), X25519 (RFC 7748), constant-time comparison and
+ * wiping. This is the only file that includes <sodium.h>; crypto/portable.c is the other backend
+ * and implements the same functions. What does not depend on the backend (TAI64N, clamping, the
+ * zero test) is in crypto/common.c. It also owns the choice of ChaCha20-Poly1305 implementation
+ * (aead_backend.h): wgc_aead_seal/open dispatch between libsodium and, where it was measured
+ * faster, OpenSSL 3 (crypto/openssl.c), which falls back to libsodium by itself when it cannot run.
  */
 #include "crypto/crypto.h"
+
+#include "crypto/aead_backend.h"
 
 #include "base/bytes.h"
 
@@ -17,13 +22,7 @@
 
 enum {
 	AEAD_NONCE_LEN = 12,
-	/* Cleared nanosecond bits: 2^24 ns (~16.8 ms) is the largest power of two below the
-	 * 1/50 s minimum spacing of initiations, as in the Linux and Go implementations. */
-	TAI64N_NS_MASK = 0xFFFFFF,
 };
-
-/* TAI64 label for the Unix epoch: 2^62 plus the 10 s TAI-UTC offset of 1970. */
-#define TAI64_EPOCH 0x400000000000000aULL
 
 /* WireGuard's AEAD nonce: 32 zero bits, then the counter as a 64-bit little-endian integer. */
 static void make_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint64_t counter)
@@ -31,6 +30,23 @@ static void make_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint64_t counter)
 	memset(nonce, 0, 4);
 	wgc_store_le64(nonce + 4, counter);
 }
+
+/*
+ * The backend for messages of WGC_AEAD_OPENSSL_MIN_LEN bytes and more. Changed only at
+ * configuration time (wgc_crypto_init, wgc_aead_backend_set) and read by every seal/open: the
+ * OpenSSL functions reach their own state through pthread_once, so a plain atomic suffices here.
+ * Every value gives the same bytes, so a thread that still reads the old one during a change (or
+ * while two first calls of wgc_crypto_init race) is merely slower or faster, never wrong.
+ */
+static enum wgc_aead_backend aead_backend = WGC_AEAD_SODIUM;
+/* Set by the first wgc_crypto_init, whose choice only that call makes. */
+static bool has_chosen;
+
+static const char *const backend_names[WGC_AEAD_BACKEND__COUNT] = {
+	[WGC_AEAD_SODIUM] = "libsodium",
+	[WGC_AEAD_OPENSSL] = "openssl",
+	[WGC_AEAD_OPENSSL_DIRECT] = "openssl-direct",
+};
 
 void wgc_crypto_init(void)
 {
@@ -44,6 +60,61 @@ void wgc_crypto_init(void)
 	 */
 	rc = sodium_init();
 	(void)rc; /* a plain (void) cast does not silence warn_unused_result in GCC */
+	/*
+	 * The AEAD backend is chosen by CPU, not timed here (crypto/ has no clock): OpenSSL where
+	 * it was measured faster and it loads and passes its self-check, driven through its
+	 * provider functions (~20% faster at 1420 B than through EVP, make bench) unless only
+	 * EVP works; libsodium otherwise. Repeated calls choose the same; a choice made by
+	 * wgc_aead_backend_set is kept.
+	 */
+	if (!__atomic_exchange_n(&has_chosen, true, __ATOMIC_ACQ_REL)) {
+		enum wgc_aead_backend choice = WGC_AEAD_SODIUM;
+
+		if (wgc_openssl_aead_preferred() && wgc_openssl_aead_init())
+			choice = wgc_openssl_direct_ready() ? WGC_AEAD_OPENSSL_DIRECT
+							    : WGC_AEAD_OPENSSL;
+		__atomic_store_n(&aead_backend, choice, __ATOMIC_RELEASE);
+	}
+}
+
+enum wgc_aead_backend wgc_aead_backend_get(void)
+{
+	return __atomic_load_n(&aead_backend, __ATOMIC_ACQUIRE);
+}
+
+const char *wgc_aead_backend_name(enum wgc_aead_backend backend)
+{
+	if ((unsigned int)backend >= WGC_AEAD_BACKEND__COUNT)
+		return "unknown";
+	return backend_names[backend];
+}
+
+bool wgc_aead_backend_set(enum wgc_aead_backend backend)
+{
+	if ((unsigned int)backend >= WGC_AEAD_BACKEND__COUNT)
+		return false;
+	wgc_crypto_init(); /* makes the start-up choice first, so it cannot undo this one later */
+	if (backend == WGC_AEAD_OPENSSL && !wgc_openssl_aead_init())
+		return false;
+	if (backend == WGC_AEAD_OPENSSL_DIRECT && !wgc_openssl_direct_ready())
+		return false;
+	__atomic_store_n(&aead_backend, backend, __ATOMIC_RELEASE);
+	return true;
+}
+
+const char *wgc_crypto_aead_name(void)
+{
+	return wgc_aead_backend_name(wgc_aead_backend_get());
+}
+
+enum wgc_status wgc_crypto_aead_select(const char *name)
+{
+	for (int b = 0; b < WGC_AEAD_BACKEND__COUNT; b++) {
+		if (strcmp(name, backend_names[b]) == 0)
+			return wgc_aead_backend_set((enum wgc_aead_backend)b) ? WGC_OK
+									     : WGC_ERR_STATE;
+	}
+	return WGC_ERR_INVALID;
 }
 
 /* ---- AEAD ---- */
@@ -53,8 +124,8 @@ void wgc_crypto_init(void)
  * the stream cipher works in place, and the tag lands after the ciphertext without libsodium
  * needing to move anything. Their return values are always 0 for encryption.
  */
-void wgc_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
-		   uint64_t counter, const uint8_t key[WGC_KEY_LEN])
+void wgc_sodium_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			  size_t ad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN])
 {
 	uint8_t nonce[AEAD_NONCE_LEN];
 
@@ -63,8 +134,8 @@ void wgc_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *
 								 ad_len, NULL, nonce, key);
 }
 
-bool wgc_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
-		   uint64_t counter, const uint8_t key[WGC_KEY_LEN])
+bool wgc_sodium_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			  size_t ad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN])
 {
 	uint8_t nonce[AEAD_NONCE_LEN];
 
@@ -75,6 +146,45 @@ bool wgc_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *
 	return crypto_aead_chacha20poly1305_ietf_decrypt_detached(
 		       dst, NULL, src, len - WGC_AEAD_TAG_LEN, src + len - WGC_AEAD_TAG_LEN, ad,
 		       ad_len, nonce, key) == 0;
+}
+
+/* The backend for a message of plain_len bytes: short ones always take libsodium
+ * (WGC_AEAD_OPENSSL_MIN_LEN says why). One predictable branch per message. */
+static enum wgc_aead_backend backend_for(size_t plain_len)
+{
+	if (plain_len < WGC_AEAD_OPENSSL_MIN_LEN)
+		return WGC_AEAD_SODIUM;
+	return __atomic_load_n(&aead_backend, __ATOMIC_ACQUIRE);
+}
+
+void wgc_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
+		   uint64_t counter, const uint8_t key[WGC_KEY_LEN])
+{
+	switch (backend_for(len)) {
+	case WGC_AEAD_OPENSSL:
+		wgc_openssl_aead_seal(dst, src, len, ad, ad_len, counter, key);
+		return;
+	case WGC_AEAD_OPENSSL_DIRECT:
+		wgc_openssl_direct_aead_seal(dst, src, len, ad, ad_len, counter, key);
+		return;
+	default:
+		wgc_sodium_aead_seal(dst, src, len, ad, ad_len, counter, key);
+		return;
+	}
+}
+
+bool wgc_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
+		   uint64_t counter, const uint8_t key[WGC_KEY_LEN])
+{
+	/* The threshold counts plaintext bytes, as in wgc_aead_seal. */
+	switch (backend_for(len >= WGC_AEAD_TAG_LEN ? len - WGC_AEAD_TAG_LEN : 0)) {
+	case WGC_AEAD_OPENSSL:
+		return wgc_openssl_aead_open(dst, src, len, ad, ad_len, counter, key);
+	case WGC_AEAD_OPENSSL_DIRECT:
+		return wgc_openssl_direct_aead_open(dst, src, len, ad, ad_len, counter, key);
+	default:
+		return wgc_sodium_aead_open(dst, src, len, ad, ad_len, counter, key);
+	}
 }
 
 void wgc_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
@@ -95,13 +205,6 @@ bool wgc_xaead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t 
 }
 
 /* ---- X25519 ---- */
-
-void wgc_x25519_clamp(uint8_t private_key[WGC_KEY_LEN])
-{
-	private_key[0] &= 248;
-	private_key[31] &= 127;
-	private_key[31] |= 64;
-}
 
 void wgc_x25519_public(uint8_t public_key[WGC_KEY_LEN], const uint8_t private_key[WGC_KEY_LEN])
 {
@@ -132,36 +235,11 @@ bool wgc_x25519(uint8_t shared[WGC_KEY_LEN], const uint8_t private_key[WGC_KEY_L
 	return true;
 }
 
-/* ---- TAI64N ---- */
-
-void wgc_tai64n(uint8_t out[WGC_TAI64N_LEN], uint64_t wall_ns)
-{
-	uint64_t seconds = wall_ns / WGC_NSEC_PER_SEC;
-	uint32_t ns = (uint32_t)(wall_ns % WGC_NSEC_PER_SEC);
-
-	wgc_store_be64(out, TAI64_EPOCH + seconds);
-	wgc_store_be32(out + 8, ns & ~(uint32_t)TAI64N_NS_MASK);
-}
-
 /* ---- constant time and wiping ---- */
 
 bool wgc_ct_equal(const void *a, const void *b, size_t len)
 {
 	return sodium_memcmp(a, b, len) == 0;
-}
-
-bool wgc_ct_is_zero(const void *p, size_t len)
-{
-	const uint8_t *bytes = p;
-	/* volatile so the compiler cannot turn the OR into a loop that exits at the first
-	 * non-zero byte. */
-	volatile uint8_t acc = 0;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		acc |= bytes[i];
-	/* (acc - 1) >> 8 has bit 0 set exactly when acc was 0, without a data-dependent branch. */
-	return (1U & (((unsigned int)acc - 1U) >> 8)) != 0;
 }
 
 void wgc_memzero(void *p, size_t len)

@@ -10,8 +10,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "daemon/hsqueue.h"
 #include "daemon/icmp.h"
 #include "daemon/log.h"
 #include "daemon/offload.h"
@@ -32,6 +34,10 @@ enum {
 	SMALL_ACTIONS = 8,
 	CONTROL_SLOTS = 2 * UDP_BATCH_MAX,
 	TICK_ROUNDS_MAX = 4096,
+	/* Handshake work per event-loop round: messages are taken from the queue until it is empty
+	 * or this much time has gone (checked after each one: a message costs up to three X25519),
+	 * so the data of the next round waits at most about this long for handshakes. */
+	HS_ROUND_NS = 100 * 1000,
 };
 
 /* An action list with its own storage. */
@@ -68,6 +74,7 @@ struct datapath {
 	struct offload_gro gro; /* this batch's deliveries, when the TUN device takes GSO writes */
 	struct datapath_stats stats;
 	struct icmp_limiter icmp_limit; /* ICMP errors written to the TUN device */
+	struct hsq hsq;                 /* handshake messages waiting for datapath_handshakes */
 	struct workers *workers; /* crypto threads for the batches' seal/open */
 	unsigned worker_count;   /* threads datapath_start_workers starts */
 };
@@ -255,6 +262,8 @@ static bool prepare_send(struct datapath *dp, struct wgc_peer *peer, struct pool
 }
 
 static void run_actions(struct datapath *dp, struct wgc_actions *out);
+static void run_actions_from(struct datapath *dp, struct wgc_actions *out,
+			     const struct udp_src *local);
 
 static void flush_staged(struct datapath *dp, struct wgc_peer *peer)
 {
@@ -329,7 +338,10 @@ static void deliver(struct datapath *dp, uint8_t *data, size_t len)
 	}
 }
 
-static void run_actions(struct datapath *dp, struct wgc_actions *out)
+/* Carries out the core's actions; a SEND without a peer (a cookie reply) leaves from local, or
+ * from the kernel's choice when local is NULL. */
+static void run_actions_from(struct datapath *dp, struct wgc_actions *out,
+			     const struct udp_src *local)
 {
 	size_t i;
 
@@ -339,7 +351,8 @@ static void run_actions(struct datapath *dp, struct wgc_actions *out)
 		switch (a->kind) {
 		case WGC_ACTION_SEND:
 			trace_sent(a);
-			tx_add_control(dp, a->data, a->len, &a->addr, source_of(a->peer));
+			tx_add_control(dp, a->data, a->len, &a->addr,
+				       a->peer ? source_of(a->peer) : local);
 			break;
 		case WGC_ACTION_DELIVER:
 			deliver(dp, a->data, a->len);
@@ -357,6 +370,11 @@ static void run_actions(struct datapath *dp, struct wgc_actions *out)
 		gro_flush(dp);
 	out->count = 0;
 	out->scratch_used = 0;
+}
+
+static void run_actions(struct datapath *dp, struct wgc_actions *out)
+{
+	run_actions_from(dp, out, NULL);
 }
 
 struct wgc_actions *datapath_actions(struct datapath *dp)
@@ -483,6 +501,22 @@ static void receive_batch(struct datapath *dp, uint8_t *const data[], const size
 		uint8_t type = lens[i] ? data[i][0] : 0;
 
 		job = &dp->recv_jobs[i];
+		if (hsq_wants(data[i], lens[i])) {
+			/* Data first: handshakes wait for the end of the round. A bad mac1 never
+			 * takes a slot (the core counts it). */
+			enum wgc_drop_reason why = wgc_receive_precheck(dp->ep, data[i], lens[i]);
+
+			dp->is_crypto[i] = false;
+			if (why != WGC_DROP_NONE) {
+				trace_received_reason(type, lens[i], &srcs[i], why);
+				continue;
+			}
+			if (!hsq_push(&dp->hsq, data[i], lens[i], &srcs[i], &locals[i])) {
+				dp->stats.handshakes_dropped++;
+				wgc_endpoint_count_drop(dp->ep, WGC_DROP_QUEUE_FULL);
+			}
+			continue;
+		}
 		dp->is_crypto[i] = wgc_receive_prepare(dp->ep, dp->now_ns, data[i], lens[i],
 						       &srcs[i], job, &dp->batch.out) ==
 				   WGC_VERDICT_CRYPTO;
@@ -505,6 +539,47 @@ static void receive_batch(struct datapath *dp, uint8_t *const data[], const size
 			learn_source(job->peer, &locals[i]);
 	}
 	run_actions(dp, &dp->batch.out);
+	if (hsq_count(&dp->hsq) >= HSQ_LOAD_FILL)
+		wgc_endpoint_report_load(dp->ep, dp->now_ns);
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+bool datapath_handshakes(struct datapath *dp, uint64_t now)
+{
+	struct wgc_receive_job job;
+	struct hsq_slot *slot;
+	uint64_t deadline;
+
+	if (hsq_count(&dp->hsq) == 0)
+		return false;
+	dp->now_ns = now;
+	deadline = monotonic_ns() + HS_ROUND_NS;
+	do {
+		uint8_t type;
+
+		slot = hsq_peek(&dp->hsq);
+		type = slot->msg[0];
+		batch_reset(&dp->batch);
+		/* Handshake messages are handled whole by prepare; CRYPTO would be a data message,
+		 * which never gets here: give it up rather than leak it. */
+		if (wgc_receive_prepare(dp->ep, now, slot->msg, slot->len, &slot->src, &job,
+					&dp->batch.out) == WGC_VERDICT_CRYPTO)
+			wgc_receive_abandon(&job);
+		trace_received(type, slot->len, &slot->src, &job);
+		if (job.peer)
+			learn_source(job.peer, &slot->local);
+		/* A cookie reply has no peer: it leaves from the address the message came to. */
+		run_actions_from(dp, &dp->batch.out, &slot->local);
+		hsq_pop(&dp->hsq);
+	} while (hsq_count(&dp->hsq) > 0 && monotonic_ns() < deadline);
+	return hsq_count(&dp->hsq) > 0;
 }
 
 void datapath_on_udp(struct datapath *dp, int fd, uint64_t now)
@@ -605,6 +680,8 @@ int datapath_create(struct wgc_endpoint *ep, struct tun *tun, struct udp *udp,
 	icmp_limiter_init(&dp->icmp_limit, ICMP_DEFAULT_PER_S, ICMP_DEFAULT_BURST);
 	ret = pool_init(&dp->pool);
 	if (ret == 0)
+		ret = hsq_init(&dp->hsq);
+	if (ret == 0)
 		ret = workers_create(0, &dp->workers); /* inline until datapath_start_workers */
 	if (ret < 0) {
 		datapath_destroy(dp);
@@ -619,6 +696,7 @@ void datapath_destroy(struct datapath *dp)
 	if (!dp)
 		return;
 	workers_destroy(dp->workers);
+	hsq_clear(&dp->hsq);
 	pool_clear(&dp->pool);
 	free(dp);
 }
@@ -632,4 +710,5 @@ void datapath_get_stats(const struct datapath *dp, struct datapath_stats *out)
 	out->crypto_parallel_batches = ws.parallel_batches;
 	out->crypto_inline_batches = ws.inline_batches;
 	out->crypto_worker_joins = ws.helpers_joined;
+	out->handshakes_queued_max = dp->hsq.high;
 }

@@ -32,6 +32,7 @@
 #ifndef WGC_DAEMON_DATAPATH_H
 #define WGC_DAEMON_DATAPATH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "daemon/tun.h"
@@ -53,6 +54,8 @@ struct datapath_stats {
 	uint64_t icmp_sent;         /* ICMP unreachable errors written for unroutable packets */
 	uint64_t icmp_rate_limited; /* ... and those the rate limit held back */
 	uint64_t sources_forgotten; /* sticky sources the kernel refused (the address went away) */
+	uint64_t handshakes_dropped;    /* handshake messages dropped: the queue was full */
+	uint64_t handshakes_queued_max; /* most handshake messages ever waiting at once */
 };
 
 /*
@@ -78,6 +81,11 @@ void datapath_destroy(struct datapath *dp);
 int datapath_on_tun(struct datapath *dp, uint64_t now);
 /* A UDP socket is readable: one batch from fd. */
 void datapath_on_udp(struct datapath *dp, int fd, uint64_t now);
+/* Handshake messages queued by datapath_on_udp (data first) run here, at the end of the
+ * event-loop round, for about HS_ROUND_NS at most. True when some are left: the caller comes
+ * back without sleeping. While the queue is HSQ_LOAD_FILL or more full the core is told it is
+ * under load. */
+bool datapath_handshakes(struct datapath *dp, uint64_t now);
 /* Runs the core's timers that are due (wgc_endpoint_tick) and their actions. */
 void datapath_tick(struct datapath *dp, uint64_t now);
 /* Sends everything queued. Called at the end of every event batch and before the sockets change. */

@@ -157,13 +157,16 @@ static void on_timer(void *ctx, uint32_t events)
 	datapath_tick(dev->dp, loop_now(dev->loop));
 }
 
-/* After every batch of events: what was queued leaves in one sendmmsg, and the timer follows the
- * core's next deadline. */
+/* After every batch of events: the handshakes that waited for the data (within their time
+ * budget; the loop comes straight back for the rest), then what was queued leaves in one
+ * sendmmsg, and the timer follows the core's next deadline. */
 static void on_end_of_batch(void *ctx, uint32_t events)
 {
 	struct device *dev = ctx;
 
 	(void)events;
+	if (datapath_handshakes(dev->dp, loop_now(dev->loop)))
+		loop_busy(dev->loop);
 	datapath_tx_flush(dev->dp);
 	loop_timer_arm(dev->loop, wgc_endpoint_next_deadline(dev->ep));
 }
@@ -186,6 +189,10 @@ static int init_endpoint(struct device *dev)
 			    .max_allowed_ips = dev->limits.max_allowed_ips },
 		.random = random_cb,
 		.wall_clock = wall_clock_cb,
+		/* "Under load" is the handshake queue's fill (datapath_handshakes), as in the
+		 * kernel, not a count per second: a burst of legitimate handshakes that the CPU
+		 * keeps up with costs no one a cookie round trip. */
+		.load_threshold_per_s = UINT32_MAX,
 	};
 	uint32_t mtu = WGC_DEFAULT_MTU;
 	enum wgc_status status;

@@ -32,6 +32,7 @@ struct loop {
 	void *end_ctx;
 	uint64_t now_ns;
 	bool is_stopping;
+	bool is_busy; /* loop_busy: poll, do not sleep, at the next wait */
 	int exit_status;
 	/* The batch being dispatched, so loop_remove can wipe a removed source's pending events. */
 	struct epoll_event events[EPOLL_EVENTS];
@@ -163,6 +164,11 @@ void loop_stop(struct loop *loop, int status)
 	loop->exit_status = status;
 }
 
+void loop_busy(struct loop *loop)
+{
+	loop->is_busy = true;
+}
+
 uint64_t loop_now(const struct loop *loop)
 {
 	return loop->now_ns;
@@ -179,9 +185,10 @@ int loop_run(struct loop *loop)
 	if (loop->end_fn)
 		loop->end_fn(loop->end_ctx, 0);
 	while (!loop->is_stopping) {
-		n = epoll_wait(loop->epoll_fd, loop->events, EPOLL_EVENTS, -1);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = epoll_wait(loop->epoll_fd, loop->events, EPOLL_EVENTS, loop->is_busy ? 0 : -1);
+		if (n < 0 && errno == EINTR) /* (a stop/continue wakes it without a handler) */
+			continue;                /* busy stays set: the work is still there */
+		loop->is_busy = false;
 		if (n < 0) {
 			err = errno;
 			log_error("waiting for events: %s", strerror(err));

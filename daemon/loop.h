@@ -59,6 +59,10 @@ void loop_timer_arm(struct loop *loop, uint64_t deadline);
 /* fn(ctx, 0) runs after every batch of events, before the loop sleeps again. One per loop. */
 void loop_set_end_of_batch(struct loop *loop, loop_fn fn, void *ctx);
 
+/* Work is left over (the end-of-batch hook had more to do than its budget): the next wait
+ * polls without sleeping, so a new round starts at once, with fresh events first. */
+void loop_busy(struct loop *loop);
+
 /* Runs until loop_stop; returns the status given to it (0, or -errno for a fatal error). */
 int loop_run(struct loop *loop);
 /* Ends loop_run after the current callback; the first status given wins. */

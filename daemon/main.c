@@ -3,7 +3,9 @@
  * wgc: the Linux daemon, a drop-in for wireguard-go. `wgc [-f|--foreground] IFACE` creates the TUN
  * interface and the UAPI socket, detaches unless told not to (the parent returns only once the
  * child is ready, so `wgc wg0 && wg setconf wg0 ...` works, as wg-quick relies on), then runs the
- * event loop until SIGINT/SIGTERM or the interface's deletion. On the way out the socket file is
+ * event loop until SIGINT/SIGTERM or the interface's deletion. Under systemd (Type=notify) it
+ * sends READY=1 to $NOTIFY_SOCKET at the moment it would tell a waiting parent, from the process
+ * that stays, so readiness means the same thing in both modes. On the way out the socket file is
  * removed and every key wiped. main owns the three top-level objects and their order: the loop
  * first (it blocks the signals every later thread inherits), then the device (TUN, endpoint,
  * sockets, data path), then the UAPI server; teardown is the reverse.
@@ -21,11 +23,11 @@
 #include "daemon/device.h"
 #include "daemon/log.h"
 #include "daemon/loop.h"
+#include "daemon/notify.h"
 #include "daemon/sandbox.h"
 #include "daemon/tun.h"
 #include "daemon/uapi.h"
-
-#define WGC_VERSION "0.1.0"
+#include "wgc.h"
 
 enum {
 	/* Generous: the endpoint's memory is mapped lazily, so unused capacity costs no RSS. */
@@ -38,7 +40,7 @@ static void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
 		"Usage: %s [-f/--foreground] [--user NAME] [--no-sandbox] INTERFACE-NAME\n"
-		"       %s --version | --help\n"
+		"       %s --version | -h/--help\n"
 		"\n"
 		"Creates the WireGuard interface INTERFACE-NAME, served by this process and\n"
 		"configured with wg(8) through /var/run/wireguard/INTERFACE-NAME.sock.\n"
@@ -46,7 +48,7 @@ static void usage(FILE *out, const char *prog)
 		"seccomp allow-list and Landlock; --user NAME also runs it as that user, and\n"
 		"--no-sandbox leaves all of that off (for debugging).\n"
 		"Environment: LOG_LEVEL=verbose|error|silent, WG_PROCESS_FOREGROUND=1, WGC_USER=NAME,\n"
-		"WGC_WORKERS=N, WGC_NO_OFFLOAD=1.\n",
+		"WGC_WORKERS=N, WGC_NO_OFFLOAD=1, WGC_AEAD=libsodium|openssl|openssl-direct.\n",
 		prog, prog);
 }
 
@@ -72,7 +74,7 @@ static int parse_args(int argc, char **argv, struct options *opts)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0) {
 			printf("wgc v%s\n\nUserspace WireGuard daemon for Linux, built on libwgc.\n",
-			       WGC_VERSION);
+			       wgc_version());
 			return 0;
 		}
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -222,6 +224,25 @@ static int enter_sandbox(const struct options *opts)
 	return sandbox_enter(&with_lock, NULL); /* logs what it applied */
 }
 
+/*
+ * WGC_AEAD forces libwgc's ChaCha20-Poly1305 implementation (for A/B runs of the tunnel
+ * benchmark); unset, libwgc's own choice by CPU stands. Before the endpoint exists, so no packet
+ * is ever sealed by another. A bad value is logged and ignored, like WGC_WORKERS.
+ */
+static void select_aead(void)
+{
+	const char *name = getenv("WGC_AEAD");
+	enum wgc_status status;
+
+	if (name && name[0] != '\0') {
+		status = wgc_set_aead_backend(name);
+		if (status != WGC_OK)
+			log_error("WGC_AEAD=%s: %s; keeping %s", name, wgc_status_str(status),
+				  wgc_aead_backend());
+	}
+	log_verbose("ChaCha20-Poly1305 for full-size packets: %s", wgc_aead_backend());
+}
+
 int main(int argc, char **argv)
 {
 	const struct device_limits limits = { .max_peers = MAX_PEERS,
@@ -234,6 +255,7 @@ int main(int argc, char **argv)
 	enum log_level level = log_level_from_env();
 	int notify_fd = -1;
 	int null_fd = -1;
+	int manager_fd = -1; /* $NOTIFY_SOCKET, for systemd's Type=notify */
 	int ret = parse_args(argc, argv, &opts);
 
 	if (ret >= 0)
@@ -254,6 +276,7 @@ int main(int argc, char **argv)
 	ret = tun_open(&tun, opts.ifname);
 	if (ret < 0)
 		goto out;
+	select_aead();
 	ret = device_create(loop, &tun, &limits, &dev); /* takes tun, even on failure */
 	if (ret < 0)
 		goto out;
@@ -263,17 +286,22 @@ int main(int argc, char **argv)
 	protect_stack();
 	if (notify_fd >= 0)
 		null_fd = prepare_detach();
+	/* In the process that stays (the child when detaching), while connect() still may. */
+	manager_fd = notify_connect();
 	/* Still one thread here (the sandbox needs it); the workers inherit every layer. */
 	ret = enter_sandbox(&opts);
 	if (ret < 0)
 		goto out;
 	(void)device_start_workers(dev); /* on failure the data path runs inline; logged */
-	log_verbose("device started (wgc v%s)", WGC_VERSION);
+	log_verbose("device started (wgc v%s)", wgc_version());
 	detach(notify_fd, null_fd, opts.ifname, level, true);
+	notify_ready(manager_fd, notify_fd >= 0);
 	notify_fd = null_fd = -1;
 	ret = loop_run(loop);
 	log_verbose("device closing");
+	notify_stopping(manager_fd);
 out:
+	notify_close(manager_fd);
 	detach(notify_fd, null_fd, opts.ifname, level, false);
 	if (null_fd >= 0)
 		close(null_fd);

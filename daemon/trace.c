@@ -95,8 +95,8 @@ void trace_sent(const struct wgc_action *a)
 	}
 }
 
-void trace_received(uint8_t type, size_t len, const struct wgc_addr *src,
-		    const struct wgc_receive_job *job)
+void trace_received_reason(uint8_t type, size_t len, const struct wgc_addr *src,
+			   enum wgc_drop_reason drop)
 {
 	const char *name = message_name(type, len);
 	char ip[INET6_ADDRSTRLEN];
@@ -104,11 +104,17 @@ void trace_received(uint8_t type, size_t len, const struct wgc_addr *src,
 	if (!log_is_verbose() || !name || type == 4 || !received_line_allowed())
 		return;
 	addr_format_ip(src->family, src->ip, ip);
-	if (job->drop == WGC_DROP_NONE)
+	if (drop == WGC_DROP_NONE)
 		log_verbose("Received %s from %s:%u", name, ip, src->port);
 	else
 		log_verbose("Dropped %s from %s:%u: %s", name, ip, src->port,
-			    wgc_drop_reason_str(job->drop));
+			    wgc_drop_reason_str(drop));
+}
+
+void trace_received(uint8_t type, size_t len, const struct wgc_addr *src,
+		    const struct wgc_receive_job *job)
+{
+	trace_received_reason(type, len, src, job->drop);
 }
 
 void trace_purged(const struct wgc_peer *peer)

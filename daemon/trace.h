@@ -25,6 +25,9 @@ void trace_sent(const struct wgc_action *a);
  * reported with the next line). */
 void trace_received(uint8_t type, size_t len, const struct wgc_addr *src,
 		    const struct wgc_receive_job *job);
+/* The same for a message refused before prepare (wgc_receive_precheck's reason). */
+void trace_received_reason(uint8_t type, size_t len, const struct wgc_addr *src,
+			   enum wgc_drop_reason drop);
 /* The core gave up on a peer's handshake. */
 void trace_purged(const struct wgc_peer *peer);
 

@@ -416,6 +416,8 @@ static bool format_counters(struct uapi_text *out, const struct device *dev)
 			{ "icmp_sent", st.icmp_sent },
 			{ "icmp_rate_limited", st.icmp_rate_limited },
 			{ "sources_forgotten", st.sources_forgotten },
+			{ "handshakes_dropped", st.handshakes_dropped },
+			{ "handshakes_queued_max", st.handshakes_queued_max },
 		};
 		size_t i;
 

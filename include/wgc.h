@@ -18,7 +18,10 @@
  *
  * Packets are sealed and opened in place. For sending, the plaintext sits at buf + WGC_DATA_HEADROOM
  * and buf has WGC_DATA_TAILROOM bytes after it; the sealed message then starts at buf. Received data is
- * decrypted in place and delivered as a range of the caller's buffer.
+ * decrypted in place and delivered as a range of the caller's buffer. Out of place is there too, for
+ * callers that would otherwise copy first: wgc_send_prepare_from seals a plaintext that lives
+ * elsewhere (e.g. a segment of a TUN super-packet) into buf, and wgc_receive_open_into decrypts a
+ * message into another buffer (e.g. a coalesced TUN write); the cipher's pass is then the copy.
  */
 #ifndef WGC_H
 #define WGC_H
@@ -38,6 +41,29 @@ extern "C" {
 #define WGC_API
 #define WGC_MUST_CHECK
 #endif
+
+/* ---- version ----
+ *
+ * The one place the version is written: the Makefile reads these three lines for the shared
+ * library's file name (libwgc.so.MAJOR.MINOR.PATCH), its soname (libwgc.so.MAJOR), wgc.pc and the
+ * Debian changelog check; `wgc --version` prints wgc_version(). MAJOR changes with every
+ * incompatible ABI change (abi/libwgc.sym lists the ABI), MINOR when functions are added. */
+#define WGC_VERSION_MAJOR 0
+#define WGC_VERSION_MINOR 1
+#define WGC_VERSION_PATCH 0
+
+#define WGC_VERSION_STRINGIFY_(x) #x
+#define WGC_VERSION_STRINGIFY(x) WGC_VERSION_STRINGIFY_(x)
+/* "MAJOR.MINOR.PATCH" of the header compiled against. */
+#define WGC_VERSION_STRING                                                                        \
+	WGC_VERSION_STRINGIFY(WGC_VERSION_MAJOR)                                                  \
+	"." WGC_VERSION_STRINGIFY(WGC_VERSION_MINOR) "." WGC_VERSION_STRINGIFY(WGC_VERSION_PATCH)
+/* One integer for #if comparisons: 0x00MMmmpp. */
+#define WGC_VERSION_NUMBER                                                                        \
+	((WGC_VERSION_MAJOR << 16) | (WGC_VERSION_MINOR << 8) | WGC_VERSION_PATCH)
+
+/* "MAJOR.MINOR.PATCH" of the library linked at run time (static storage). Any thread. */
+WGC_API const char *wgc_version(void);
 
 /* ---- sizes ---- */
 
@@ -76,7 +102,7 @@ enum wgc_drop_reason {
 	WGC_DROP_BAD_LENGTH,         /* handshake/cookie message of the wrong length */
 	WGC_DROP_BAD_MAC1,           /* mac1 does not verify: never answered */
 	WGC_DROP_COOKIE_SENT,        /* under load without valid mac2: answered with a cookie reply */
-	WGC_DROP_RATE_LIMITED,       /* handshake over the per-source token bucket */
+	WGC_DROP_RATE_LIMITED,       /* handshake with valid mac2 over its address's token bucket */
 	WGC_DROP_NO_IDENTITY,        /* handshake while we have no private key */
 	WGC_DROP_UNKNOWN_PEER,       /* initiation from a static key that is not a configured peer */
 	WGC_DROP_HANDSHAKE_INVALID,  /* handshake decryption or DH failed */
@@ -98,6 +124,12 @@ enum wgc_drop_reason {
 	WGC_DROP_PEER_GONE,          /* in-flight packet of a removed peer or retired keypair */
 	WGC_DROP_RANDOM_FAILED,      /* the random callback failed, so no reply could be made */
 	WGC_DROP_BAD_ADDRESS,        /* caller passed a source address of no known family */
+	WGC_DROP_COOKIE_LIMITED,     /* under load without valid mac2, over the cookie-reply budget
+				      * (its address and port's bucket, or the endpoint's):
+				      * dropped unanswered, so a flood cannot use us as a reflector */
+	WGC_DROP_QUEUE_FULL,         /* handshake message the caller dropped, before any crypto,
+				      * because its handshake queue was full (counted by the caller
+				      * with wgc_endpoint_count_drop) */
 	WGC_DROP__COUNT
 };
 
@@ -188,10 +220,19 @@ struct wgc_config {
 	 * better signal (queue depth) call wgc_endpoint_report_load as well. */
 	uint32_t load_threshold_per_s;
 	uint32_t mtu; /* tunnel MTU for padding, bytes; 0 = WGC_DEFAULT_MTU */
+	/* Cookie replies (made under load for handshakes without a valid mac2) cost a random draw, a
+	 * hash, an AEAD and a datagram each. They are budgeted twice: per source address and port
+	 * (20/s, burst 5, IPv6 by /64, a table of max_ratelimit_entries that evicts the longest idle
+	 * source when full) and in all, at most this many per second (burst: a tenth of it). Over
+	 * budget: dropped unanswered (COOKIE_LIMITED). The endpoint-wide figure bounds the chance of
+	 * a peer without a cookie under a flood from more sources than that: about budget / flood
+	 * rate per attempt. 0 = default (WGC_DEFAULT_COOKIE_REPLIES_PER_S). */
+	uint32_t cookie_replies_per_s;
 };
 
 enum {
 	WGC_DEFAULT_LOAD_THRESHOLD = 1024, /* handshake messages per second */
+	WGC_DEFAULT_COOKIE_REPLIES_PER_S = 16384, /* about 3% of a core here */
 	/* Tunnel MTU when none is given: 1500 minus the largest overhead (IPv6 40, UDP 8, data
 	 * header 16, tag 16), as wg-quick and wireguard-go use. */
 	WGC_DEFAULT_MTU = 1420,
@@ -212,6 +253,18 @@ WGC_API WGC_MUST_CHECK enum wgc_status wgc_endpoint_init(void *mem, size_t mem_s
 /* Wipes every secret and forgets every peer. Every job prepared with CRYPTO must have been sealed,
  * committed or abandoned first. The memory is the caller's. Configuration-time. */
 WGC_API void wgc_endpoint_clear(struct wgc_endpoint *ep);
+
+/*
+ * The ChaCha20-Poly1305 implementation that seals and opens full-size data messages, for logs and
+ * A/B tests. libwgc chooses it once per process by CPU: on x86-64 with AVX-512, OpenSSL 3 when it
+ * loads and agrees with libsodium ("openssl-direct": its provider functions called directly;
+ * "openssl": the same code through EVP), "libsodium" otherwise; shorter messages always use
+ * libsodium. Every implementation gives the same bytes. wgc_aead_backend is callable from any thread. wgc_set_aead_backend forces one
+ * by name for the whole process: WGC_ERR_INVALID for a name this build lacks, WGC_ERR_STATE
+ * for one that cannot run here (nothing changes then). Call it before any endpoint seals or opens.
+ */
+WGC_API const char *wgc_aead_backend(void);
+WGC_API WGC_MUST_CHECK enum wgc_status wgc_set_aead_backend(const char *name);
 
 /* ---- endpoint configuration (configuration-time: serial per endpoint) ---- */
 
@@ -325,6 +378,7 @@ struct wgc_send_job {
 	struct wgc_keypair *keypair; /* referenced until wgc_send_seal or wgc_send_abandon */
 	struct wgc_peer *peer;
 	uint8_t *buf;          /* message starts here; plaintext at buf + WGC_DATA_HEADROOM */
+	const uint8_t *plain;  /* wgc_send_prepare_from's plaintext (borrowed), else NULL */
 	size_t plain_len;      /* plaintext bytes */
 	size_t message_len;    /* bytes of the sealed message */
 	uint64_t counter;
@@ -348,9 +402,26 @@ WGC_API WGC_MUST_CHECK enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep
 							size_t buf_size, size_t plain_len,
 							struct wgc_send_job *job,
 							struct wgc_actions *out);
-/* Pads and encrypts a job that got CRYPTO from wgc_send_prepare, in place, and drops its keypair
- * reference; then the message is buf[0..message_len), to be sent to addr. Once per job. Any
- * thread (not concurrently with another call on the same job). */
+/*
+ * wgc_send_prepare for a plaintext that is not in buf: plain_len bytes at plain, which must not
+ * overlap buf[0..buf_size) and must stay unchanged until wgc_send_seal or wgc_send_abandon (the
+ * job borrows it); routing reads its destination from there. buf needs room for the whole sealed
+ * message (WGC_DATA_HEADROOM + plain_len + WGC_DATA_TAILROOM suffices); its contents are not read.
+ * Same verdicts, job rules and thread rule as wgc_send_prepare; wgc_send_seal then reads plain and
+ * writes the message into buf in one pass when no padding is needed (plain_len a multiple of 16,
+ * or equal to the MTU), else it copies plain into buf first.
+ */
+WGC_API WGC_MUST_CHECK enum wgc_verdict wgc_send_prepare_from(struct wgc_endpoint *ep, uint64_t now,
+							     struct wgc_peer *peer,
+							     const uint8_t *plain,
+							     size_t plain_len, uint8_t *buf,
+							     size_t buf_size,
+							     struct wgc_send_job *job,
+							     struct wgc_actions *out);
+/* Pads and encrypts a job that got CRYPTO from wgc_send_prepare (in place) or
+ * wgc_send_prepare_from (from its plaintext), and drops its keypair reference; then the message is
+ * buf[0..message_len), to be sent to addr. Once per job. Any thread (not concurrently with another
+ * call on the same job). */
 WGC_API void wgc_send_seal(struct wgc_send_job *job);
 /*
  * Gives up a job wgc_send_prepare returned with CRYPTO, without sealing it: drops its keypair
@@ -371,6 +442,7 @@ WGC_API enum wgc_verdict wgc_send(struct wgc_endpoint *ep, uint64_t now, struct 
 struct wgc_receive_job {
 	struct wgc_keypair *keypair; /* referenced until wgc_receive_commit or wgc_receive_abandon */
 	uint8_t *buf;
+	uint8_t *plain;        /* the plaintext: buf + WGC_DATA_HEADROOM, or open_into's dst */
 	size_t len;            /* datagram bytes */
 	uint64_t counter;
 	struct wgc_addr src;
@@ -398,10 +470,31 @@ WGC_API WGC_MUST_CHECK enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint 
 							   const struct wgc_addr *src,
 							   struct wgc_receive_job *job,
 							   struct wgc_actions *out);
+/*
+ * The first, cheap checks wgc_receive_prepare makes of a handshake-class datagram (exact length
+ * for its type, a private key of ours, mac1), for callers that queue handshake messages to work
+ * them later: a datagram that fails them should not take a queue slot or count as load (a flood
+ * with a wrong mac1 then cannot make legitimate peers pay a cookie round trip). Returns the
+ * reason, counting the drop as prepare would, when prepare would refuse it at these checks;
+ * WGC_DROP_NONE otherwise, also for other message types (prepare makes these checks again).
+ * Serial per endpoint.
+ */
+WGC_API enum wgc_drop_reason wgc_receive_precheck(struct wgc_endpoint *ep, const uint8_t *buf,
+						  size_t len);
 /* Decrypts, in place, a job that got CRYPTO from wgc_receive_prepare; sets is_authentic. Once
  * per job. Changes nothing shared. Any thread (not concurrently with another call on the same
  * job). */
 WGC_API void wgc_receive_open(struct wgc_receive_job *job);
+/*
+ * wgc_receive_open, out of place: decrypts the message into dst (dst_size bytes, at least
+ * job->len - WGC_KEEPALIVE_MESSAGE_LEN, not overlapping buf), leaving buf as it was. commit then
+ * checks the plaintext there and its DELIVER points into dst, so dst must stay the caller's until
+ * commit's actions are handled. Returns WGC_OK (is_authentic set; a forgery leaves nothing of
+ * the plaintext in dst), WGC_ERR_INVALID for a NULL dst or WGC_ERR_NO_SPACE when dst is too
+ * small, the job then unchanged (open it in place, or abandon it). Threads as wgc_receive_open.
+ */
+WGC_API WGC_MUST_CHECK enum wgc_status wgc_receive_open_into(struct wgc_receive_job *job,
+							    uint8_t *dst, size_t dst_size);
 /*
  * Serial last step for an opened job: replay window, keypair confirmation, timers, roaming,
  * inner-packet and allowed-IPs checks; appends DELIVER (non-empty payload) or nothing (keepalive),

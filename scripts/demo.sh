@@ -10,7 +10,7 @@
 #   └───────────────────────────────┘  veth   └───────────────────────────────┘
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WGC=$PWD/build/wgc
+WGC=${WGC:-$PWD/build/wgc} # WGC=/usr/sbin/wgc: the installed one (scripts/check-deb.sh)
 NA=wgc-demo-a-$$
 NB=wgc-demo-b-$$
 TMP=$(mktemp -d)
@@ -48,7 +48,7 @@ A ip link set lo up
 B ip link set lo up
 
 echo
-echo "== a wgc daemon in each"
+echo "== a wgc daemon in each ($WGC, $("$WGC" --version | head -1))"
 A "$WGC" wgdemoa
 B "$WGC" wgdemob
 umask 077

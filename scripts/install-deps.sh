@@ -2,10 +2,14 @@
 # Installs the Debian packages the build, tests and demo need, only those that are missing.
 # Needs root (apt-get) when something is missing; prints what it does.
 set -euo pipefail
-pkgs=(build-essential clang libclang-rt-14-dev libsodium-dev libcmocka-dev libseccomp-dev
+pkgs=(build-essential clang libclang-rt-14-dev libsodium-dev libssl-dev libcmocka-dev libseccomp-dev
 	pkg-config python3 python3-cryptography iproute2 wireguard-tools wireguard-go iperf3 ethtool
-	iputils-ping procps gdb
-	liblwip-dev curl socat util-linux)
+	iputils-ping procps gdb valgrind
+	liblwip-dev curl socat util-linux
+	gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm)
+# Shipping (issue 13): man page lint, Debian package build and lint, the Python bindings' tests,
+# the benchmark chart.
+pkgs+=(mandoc man-db systemd dpkg-dev debhelper lintian dh-python python3-pytest gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

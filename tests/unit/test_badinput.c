@@ -24,6 +24,7 @@
 
 #include "core/cookie.h"
 #include "core/messages.h"
+#include "core/ratelimiter.h"
 #include "crypto/crypto.h"
 #include "harness.h"
 
@@ -722,6 +723,64 @@ static void test_duplicate_in_flight(void **state)
 	}
 }
 
+/* wgc_receive_precheck, the filter in front of a caller's handshake queue: it refuses, and counts
+ * as prepare would, exactly what prepare refuses at its first checks (length, identity, mac1),
+ * passes the rest, and changes nothing else: the message still works in prepare afterwards. */
+static void test_precheck(void **state)
+{
+	struct exchange x;
+	uint8_t t[INIT_LEN];
+	uint8_t data[DATA_MIN_LEN] = { 4 };
+	uint8_t cookie[COOKIE_REPLY_LEN] = { 3 };
+	uint8_t key[WGC_KEY_LEN];
+	struct snapshot before;
+	struct snapshot after;
+	const char *diff;
+
+	(void)state;
+	capture_initiation(&x);
+	snap(1, &before);
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, x.init, INIT_LEN), WGC_DROP_NONE);
+	/* Not its business: */
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, data, sizeof(data)), WGC_DROP_NONE);
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, cookie, sizeof(cookie)), WGC_DROP_NONE);
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, data, 2), WGC_DROP_NONE); /* SHORT */
+	snap(1, &after);
+	assert_memory_equal(before.drops, after.drops, sizeof(before.drops)); /* nothing counted */
+	assert_true(before.deadline == after.deadline);
+	/* Every single-bit change of mac1 is refused and counted as BAD_MAC1, nothing else. */
+	for (size_t i = INIT_OFF_MAC1; i < INIT_OFF_MAC2; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			memcpy(t, x.init, INIT_LEN);
+			t[i] ^= (uint8_t)(1u << bit);
+			snap(1, &before);
+			if (wgc_receive_precheck(node(1)->ep, t, INIT_LEN) != WGC_DROP_BAD_MAC1)
+				fail_msg("mac1 byte %zu bit %d passed the precheck", i, bit);
+			snap(1, &after);
+			diff = snap_diff(&before, &after, WGC_DROP_BAD_MAC1);
+			if (diff)
+				fail_msg("mac1 byte %zu bit %d: %s changed", i, bit, diff);
+		}
+	}
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, x.init, INIT_LEN - 1),
+			 WGC_DROP_BAD_LENGTH);
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, x.init, RESP_LEN), /* init, resp size */
+			 WGC_DROP_BAD_LENGTH);
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, cookie, sizeof(cookie) + 1),
+			 WGC_DROP_BAD_LENGTH);
+	/* The untouched initiation still goes through prepare and is answered. */
+	assert_int_equal(feed(1, x.init, INIT_LEN, addr_of(0)), WGC_VERDICT_DONE);
+	assert_int_equal(fx.out.count, 1);
+	assert_int_equal(fx.out.list[0].len, RESP_LEN);
+	/* Without a private key: NO_IDENTITY, as prepare. */
+	assert_int_equal(wgc_endpoint_set_private_key(node(1)->ep, NULL, fx.net.now), WGC_OK);
+	assert_false(wgc_endpoint_get_public_key(node(1)->ep, key));
+	snap(1, &before);
+	assert_int_equal(wgc_receive_precheck(node(1)->ep, x.init, INIT_LEN), WGC_DROP_NO_IDENTITY);
+	snap(1, &after);
+	assert_null(snap_diff(&before, &after, WGC_DROP_NO_IDENTITY));
+}
+
 /* The cookie exchange under load: tampered cookie replies are refused, a changed mac2 under load
  * is answered with a cookie reply (and nothing else), anything before mac2 gets no reply at all. */
 static void test_tamper_cookie_and_mac2_under_load(void **state)
@@ -760,6 +819,9 @@ static void test_tamper_cookie_and_mac2_under_load(void **state)
 
 			memcpy(t, init2, INIT_LEN);
 			t[i] ^= masks[k];
+			/* One per 50 ms: within the source's budget for cookie replies. */
+			fx.net.now += SEC / RATELIMIT_PACKETS_PER_SECOND;
+			wgc_endpoint_report_load(node(1)->ep, fx.net.now);
 			snap(1, &before);
 			if (receive(1, t, INIT_LEN, addr_of(0), &got) != WGC_VERDICT_DROP ||
 			    got != WGC_DROP_COOKIE_SENT)
@@ -1334,6 +1396,7 @@ int main(void)
 	    T(test_tamper_data),
 	    T(test_tamper_confirming_keepalive),
 	    T(test_duplicate_in_flight),
+	    T(test_precheck),
 	    T(test_tamper_cookie_and_mac2_under_load),
 	    T(test_cookie_reply_random_failure),
 	    T(test_initiation_without_room_is_not_consumed),

@@ -4,8 +4,8 @@
  * context, a source removed (and freed) by another callback of the same epoll batch is never
  * called (the UAPI server's idle timer closing a client whose event was already fetched was a
  * use-after-free; ASan catches a regression here), the protocol timer fires at its deadline and
- * only ever moves earlier, the end-of-batch hook runs after each batch, and the first stop status
- * wins.
+ * only ever moves earlier, the end-of-batch hook runs after each batch, a hook that left work over
+ * (loop_busy) is called again at once without any event, and the first stop status wins.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -177,12 +177,49 @@ static void test_timer_fires_and_only_moves_earlier(void **state)
 	loop_destroy(loop);
 }
 
+struct busy_probe {
+	struct loop *loop;
+	int rounds; /* hook calls to make, each with work left over */
+	int calls;
+};
+
+static void on_busy_batch(void *ctx, uint32_t events)
+{
+	struct busy_probe *b = ctx;
+
+	(void)events;
+	if (++b->calls < b->rounds)
+		loop_busy(b->loop);
+	else
+		loop_stop(b->loop, 7);
+}
+
+/* The handshake queue's contract: with no descriptor ready at all (only the idle timer and
+ * signal sources are registered), a hook that calls loop_busy runs again at once, round after
+ * round; without loop_busy the loop would sleep for ever and this test would hang. */
+static void test_busy_hook_runs_again_without_events(void **state)
+{
+	struct busy_probe b = { .rounds = 5 };
+	struct loop *loop;
+
+	(void)state;
+	assert_int_equal(loop_create(&loop), 0);
+	b.loop = loop;
+	loop_set_end_of_batch(loop, on_busy_batch, &b);
+	alarm(10); /* a hang fails the test instead of the run */
+	assert_int_equal(loop_run(loop), 7);
+	alarm(0);
+	assert_int_equal(b.calls, 5);
+	loop_destroy(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_removed_source_is_not_called),
 		cmocka_unit_test(test_sources_and_stop_status),
 		cmocka_unit_test(test_timer_fires_and_only_moves_earlier),
+		cmocka_unit_test(test_busy_hook_runs_again_without_events),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -349,7 +349,12 @@ static void test_flood_does_not_lock_out_legitimate_peer(void **state)
 		h_inject(&net, 1, initiation, sizeof(initiation), &attacker, &reason);
 		net.now += 100 * 1000; /* 10,000 per second */
 	}
-	assert_true(h_drops(B, WGC_DROP_COOKIE_SENT) > 1000);
+	/* Answers to the one source stay within its bucket (a burst of 5, then 20 a second over
+	 * these 0.3 s); the rest die unanswered. */
+	assert_true(h_drops(B, WGC_DROP_COOKIE_SENT) >= 5);
+	assert_true(h_drops(B, WGC_DROP_COOKIE_SENT) <= 5 + 7);
+	/* (The first 1024 came before the load switch.) */
+	assert_true(h_drops(B, WGC_DROP_COOKIE_LIMITED) > 3000 - 1025 - 12);
 	/* Replays processed before the load switch are refused as replays, never answered twice. */
 	assert_true(B->sent_by_type[2] <= 1);
 	/* Keep the flood going while A retries: A gets a cookie and then a handshake. */
@@ -359,6 +364,138 @@ static void test_flood_does_not_lock_out_legitimate_peer(void **state)
 	}
 	assert_int_equal(B->delivered, 1);
 	assert_true(h_stats(A).has_session);
+}
+
+/* A flood from many sources (one message each, so no source's bucket runs dry) is answered at
+ * most at the endpoint's cookie-reply budget: 4096/s plus a tenth of a second saved up. */
+static void test_cookie_replies_budgeted_in_all(void **state)
+{
+	struct wgc_addr from = { .family = WGC_AF_INET, .port = 666 };
+	uint8_t initiation[148];
+	uint64_t sent;
+	uint64_t limited;
+	int i;
+
+	(void)state;
+	net.is_down[1] = true;
+	h_send(&net, 0, 1);
+	memcpy(initiation, net.inflight[0].data, sizeof(initiation));
+	net.inflight_count = 0;
+	wgc_endpoint_report_load(B->ep, net.now);
+	for (i = 0; i < 12000; i++) {
+		from.ip[0] = 10;
+		from.ip[1] = (uint8_t)(i >> 16);
+		from.ip[2] = (uint8_t)(i >> 8);
+		from.ip[3] = (uint8_t)i;
+		h_inject(&net, 1, initiation, sizeof(initiation), &from, NULL);
+		net.now += 50 * 1000; /* 20,000 per second for 0.6 s */
+	}
+	sent = h_drops(B, WGC_DROP_COOKIE_SENT);
+	limited = h_drops(B, WGC_DROP_COOKIE_LIMITED);
+	assert_int_equal(sent + limited, 12000);
+	assert_true(sent <= WGC_DEFAULT_COOKIE_REPLIES_PER_S * 6 / 10 +
+			     WGC_DEFAULT_COOKIE_REPLIES_PER_S / 10 + 1);
+	assert_true(sent >= WGC_DEFAULT_COOKIE_REPLIES_PER_S / 2);
+	assert_int_equal(B->sent_by_type[3], sent);
+}
+
+/* Captures a valid-mac1 initiation of A's (for a flood), then lets A's retry under load earn a
+ * cookie, so that A's next initiations carry a valid mac2. */
+static void capture_and_get_cookie(uint8_t initiation[148])
+{
+	net.is_down[1] = true;
+	h_send(&net, 0, 1);
+	memcpy(initiation, net.inflight[0].data, 148);
+	net.inflight_count = 0;
+	net.is_down[1] = false;
+	net.filter = report_load_on_b;
+	h_run_for(&net, 6 * SEC);
+	assert_int_equal(B->sent_by_type[3], 1); /* A holds a cookie now */
+	assert_int_equal(B->sent_by_type[2], 0);
+	h_run_for(&net, 123457); /* the flood starts off the harness's millisecond grid */
+}
+
+/* An off-path spoofer using A's own address and port (it knows B's public key, not A's cookie)
+ * floods B at 10,000/s. Its messages cost no bucket that A's mac2-valid retries need: A gets
+ * its session at its next retry. (Charging cookie replies to the handshake bucket, as a first
+ * version did, kept A out for good; found in review.) */
+static void test_spoofing_a_peer_does_not_lock_it_out(void **state)
+{
+	uint8_t initiation[148];
+	struct wgc_addr victim;
+	int i;
+
+	(void)state;
+	capture_and_get_cookie(initiation);
+	victim = A->addr;
+	for (i = 0; i < 15 * 10000 && !B->delivered; i++) { /* up to 15 s */
+		h_inject(&net, 1, initiation, sizeof(initiation), &victim, NULL);
+		h_run_for(&net, 100 * 1000 - 9);
+	}
+	assert_int_equal(B->delivered, 1);
+	assert_true(h_drops(B, WGC_DROP_COOKIE_LIMITED) > 0);
+	assert_int_equal(h_drops(B, WGC_DROP_RATE_LIMITED), 0);
+}
+
+/* A flood from 250,000 spoofed sources a second fills the cookie-reply table, never the
+ * handshake limiter's (only mac2-valid sources enter that one): A, holding a cookie, gets its
+ * session at its next retry. */
+static void test_many_sources_do_not_fill_the_handshake_limiter(void **state)
+{
+	struct wgc_addr from = { .family = WGC_AF_INET, .port = 666 };
+	uint8_t initiation[148];
+	uint32_t n = 0;
+	int i;
+	int j;
+
+	(void)state;
+	capture_and_get_cookie(initiation);
+	for (i = 0; i < 15 * 1000 && !B->delivered; i++) { /* up to 15 s in 1 ms steps */
+		for (j = 0; j < 250; j++, n++) {
+			from.ip[0] = 10;
+			from.ip[1] = (uint8_t)(n >> 16);
+			from.ip[2] = (uint8_t)(n >> 8);
+			from.ip[3] = (uint8_t)n;
+			h_inject(&net, 1, initiation, sizeof(initiation), &from, NULL);
+		}
+		h_run_for(&net, 1 * MSEC - 9);
+	}
+	assert_int_equal(B->delivered, 1);
+	assert_int_equal(h_drops(B, WGC_DROP_RATE_LIMITED), 0);
+}
+
+/* A peer without a cookie, under a flood from 10,000 new sources a second (below the
+ * endpoint's budget, so every source is answered): the full cookie table evicts instead of
+ * refusing, A gets its cookie at once and its session at the retry. */
+static void test_new_peer_gets_a_cookie_under_many_source_flood(void **state)
+{
+	struct wgc_addr from = { .family = WGC_AF_INET, .port = 666 };
+	uint8_t initiation[148];
+	uint64_t start = net.now;
+	uint32_t n = 0;
+	int i;
+	int j;
+
+	(void)state;
+	net.is_down[1] = true;
+	h_send(&net, 0, 1);
+	memcpy(initiation, net.inflight[0].data, sizeof(initiation));
+	net.inflight_count = 0;
+	net.is_down[1] = false;
+	net.filter = report_load_on_b;
+	for (i = 0; i < 15 * 1000 && !B->delivered; i++) {
+		for (j = 0; j < 10; j++, n++) {
+			from.ip[0] = 10;
+			from.ip[1] = (uint8_t)(n >> 16);
+			from.ip[2] = (uint8_t)(n >> 8);
+			from.ip[3] = (uint8_t)n;
+			h_inject(&net, 1, initiation, sizeof(initiation), &from, NULL);
+		}
+		h_run_for(&net, 1 * MSEC - 9);
+	}
+	assert_int_equal(B->delivered, 1);
+	/* The first initiation was lost, the retry earned the cookie, the next one the session. */
+	assert_true(net.now - start < 12 * SEC);
 }
 
 static void test_roaming(void **state)
@@ -541,7 +678,11 @@ int main(void)
 		T(test_passive_keepalive_and_dead_peer),
 		T(test_persistent_keepalive),
 		T(test_cookie_under_load),
+		T(test_cookie_replies_budgeted_in_all),
 		T(test_flood_does_not_lock_out_legitimate_peer),
+		T(test_spoofing_a_peer_does_not_lock_it_out),
+		T(test_many_sources_do_not_fill_the_handshake_limiter),
+		T(test_new_peer_gets_a_cookie_under_many_source_flood),
 		T(test_roaming),
 		T(test_replay_and_reorder_end_to_end),
 		T(test_lossy_duplicating_network),
