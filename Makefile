@@ -69,9 +69,9 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_BIN_SAN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/asan/tests/%)
 
 .PHONY: all lib check unit unit-asan freestanding no-malloc fuzz fuzz-build bench demo clean deps \
-	example daemon netns
+	example daemon netns proxy
 
-all: lib example daemon tools
+all: lib example daemon tools proxy
 
 lib: $(BUILD)/libwgc.a $(BUILD)/libwgc.so $(BUILD)/$(SONAME)
 
@@ -235,8 +235,102 @@ $(BUILD)/fuzz/fuzz_uapi: tests/fuzz/fuzz_uapi.c $(FUZZ_UAPI_SRC)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_FLAGS) -D_GNU_SOURCE -o $@ $< $(FUZZ_UAPI_SRC) $(LIBS)
 
+# ==== wgc-proxy: netif/ (libwgc as an lwIP network interface) and proxy/ (the rootless proxy) ====
+#
+# lwIP is Debian's liblwip-dev (NO_SYS=0 build, but we drive it from one thread through the raw API
+# and never start its tcpip thread). Its headers are included as system headers: our warning set
+# applies to our code, not to theirs. netif/ is portable lwIP code; proxy/ is the Linux program.
+
+LWIP_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags-only-I lwip 2>/dev/null || \
+	echo -I/usr/include/lwip))
+LWIP_LIBS := -llwip
+NETIF_SRC := $(wildcard netif/*.c)
+PROXY_SRC := $(wildcard proxy/*.c)
+NETIF_CFLAGS := $(APP_CFLAGS) $(LWIP_CFLAGS)
+PROXY_CFLAGS := $(APP_CFLAGS) -D_GNU_SOURCE $(LWIP_CFLAGS)
+NETIF_OBJ := $(NETIF_SRC:%.c=$(BUILD)/%.o)
+NETIF_OBJ_SAN := $(NETIF_SRC:%.c=$(BUILD)/asan/%.o)
+PROXY_OBJ := $(PROXY_SRC:%.c=$(BUILD)/%.o)
+PROXY_OBJ_SAN := $(PROXY_SRC:%.c=$(BUILD)/asan/%.o)
+# Named here so that make counts them as files that "ought to exist" and picks the test_proxy_%
+# rules below over the generic test rule even before they are built.
+.PHONY: proxy-objects
+proxy-objects: $(PROXY_OBJ) $(PROXY_OBJ_SAN)
+
+$(BUILD)/netif/%.o: netif/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(NETIF_CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/netif/%.o: netif/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(NETIF_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/proxy/%.o: proxy/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PROXY_CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/proxy/%.o: proxy/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PROXY_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+proxy: $(BUILD)/wgc-proxy
+
+$(BUILD)/wgc-proxy: $(PROXY_OBJ) $(NETIF_OBJ) $(BUILD)/libwgc.a
+	$(CC) -o $@ $(PROXY_OBJ) $(NETIF_OBJ) $(BUILD)/libwgc.a $(LWIP_LIBS) $(LIBS)
+
+# The proxy under ASan+UBSan, for running the netns test with WGC_PROXY=build/asan/wgc-proxy.
+.PHONY: proxy-asan
+proxy-asan: $(BUILD)/asan/wgc-proxy
+
+$(BUILD)/asan/wgc-proxy: $(PROXY_OBJ_SAN) $(NETIF_OBJ_SAN) $(BUILD)/asan/libwgc.a
+	$(CC) $(SAN_FLAGS) -o $@ $(PROXY_OBJ_SAN) $(NETIF_OBJ_SAN) $(BUILD)/asan/libwgc.a \
+		$(LWIP_LIBS) $(LIBS)
+
+# Unit tests of netif/ and proxy/: test_netif runs the interface over the real lwIP; each
+# test_proxy_X links the proxy objects listed in test_proxy_X_PROXY. These rules have shorter
+# stems than the generic test rule above, so they win for these names.
+test_proxy_config_PROXY := config
+test_proxy_socks5_PROXY := socks5
+test_proxy_http_PROXY := http
+test_proxy_dns_PROXY := dns
+
+$(BUILD)/tests/test_netif: tests/unit/test_netif.c $(NETIF_OBJ) $(BUILD)/libwgc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(NETIF_CFLAGS) -o $@ $< $(NETIF_OBJ) $(BUILD)/libwgc.a -lcmocka $(LWIP_LIBS) $(LIBS)
+
+$(BUILD)/asan/tests/test_netif: tests/unit/test_netif.c $(NETIF_OBJ_SAN) $(BUILD)/asan/libwgc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(NETIF_CFLAGS) $(SAN_FLAGS) -o $@ $< $(NETIF_OBJ_SAN) $(BUILD)/asan/libwgc.a \
+		-lcmocka $(LWIP_LIBS) $(LIBS)
+
+$(BUILD)/tests/test_proxy_%: tests/unit/test_proxy_%.c \
+		$$(addprefix $(BUILD)/proxy/,$$(addsuffix .o,$$(test_proxy_$$*_PROXY)))
+	@mkdir -p $(dir $@)
+	$(CC) $(PROXY_CFLAGS) -Itests/unit -o $@ $(filter %.c %.o,$^) -lcmocka $(LIBS)
+
+$(BUILD)/asan/tests/test_proxy_%: tests/unit/test_proxy_%.c \
+		$$(addprefix $(BUILD)/asan/proxy/,$$(addsuffix .o,$$(test_proxy_$$*_PROXY)))
+	@mkdir -p $(dir $@)
+	$(CC) $(PROXY_CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $(filter %.c %.o,$^) -lcmocka $(LIBS)
+
+# The config parser's fuzz target (run by make fuzz with the others).
+$(BUILD)/fuzz/fuzz_proxy_config: tests/fuzz/fuzz_proxy_config.c proxy/config.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_FLAGS) -D_GNU_SOURCE -o $@ $< proxy/config.c $(LIBS)
+
+# wgc-proxy's figures (root, a minute): bench/proxy.sh. Figures, not asserts.
+.PHONY: bench-proxy
+bench-proxy: $(BUILD)/wgc-proxy $(BUILD)/wgc
+	@bench/proxy.sh
+
+$(BUILD)/fuzz/fuzz_proxy_dns: tests/fuzz/fuzz_proxy_dns.c proxy/dns.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_FLAGS) -D_GNU_SOURCE -o $@ $< proxy/dns.c
+
+# ==== end of wgc-proxy ====
+
 # End-to-end tests in network namespaces (root): wgc<->wgc and wgc<->wireguard-go.
-netns: $(BUILD)/wgc $(BUILD)/tools/wgc-flood
+netns: $(BUILD)/wgc $(BUILD)/tools/wgc-flood $(BUILD)/wgc-proxy
 	@tests/netns/run.sh
 
 # ---- fuzzing (clang libFuzzer) ----

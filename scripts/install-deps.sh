@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(build-essential clang libclang-rt-14-dev libsodium-dev libssl-dev libcmocka-dev libseccomp-dev
 	pkg-config python3 python3-cryptography iproute2 wireguard-tools wireguard-go iperf3 ethtool
 	iputils-ping procps gdb valgrind
+	liblwip-dev curl socat util-linux
 	gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm)
 # Shipping (issue 13): man page lint, Debian package build and lint, the Python bindings' tests,
 # the benchmark chart.
