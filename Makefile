@@ -580,6 +580,7 @@ clean:
 
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
@@ -591,10 +592,11 @@ INSTALL_EXTRA := share/man/man8/wgc.8 share/man/man3/libwgc.3 lib/systemd/system
 	lib/systemd/system/wg-quick@.service.d/wgc.conf
 
 .PHONY: install uninstall check-install install-systemd
-install: lib daemon install-systemd
-	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
-		$(DESTDIR)$(PKGCONFIGDIR)
+install: lib daemon proxy install-systemd
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	$(INSTALL) -m 0755 $(BUILD)/wgc $(DESTDIR)$(SBINDIR)/wgc
+	$(INSTALL) -m 0755 $(BUILD)/wgc-proxy $(DESTDIR)$(BINDIR)/wgc-proxy
 	$(INSTALL) -m 0644 $(BUILD)/$(LIB_REALNAME) $(DESTDIR)$(LIBDIR)/$(LIB_REALNAME)
 	ln -sf $(LIB_REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(LIB_REALNAME) $(DESTDIR)$(LIBDIR)/libwgc.so
@@ -617,7 +619,7 @@ install-systemd:
 		$(DESTDIR)$(SYSTEMDUNITDIR)/wg-quick@.service.d/wgc.conf
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/wgc $(DESTDIR)$(LIBDIR)/$(LIB_REALNAME) \
+	rm -f $(DESTDIR)$(SBINDIR)/wgc $(DESTDIR)$(BINDIR)/wgc-proxy $(DESTDIR)$(LIBDIR)/$(LIB_REALNAME) \
 		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libwgc.so $(DESTDIR)$(LIBDIR)/libwgc.a \
 		$(DESTDIR)$(INCLUDEDIR)/wgc.h $(DESTDIR)$(PKGCONFIGDIR)/wgc.pc \
 		$(DESTDIR)$(MANDIR)/man8/wgc.8 $(DESTDIR)$(MANDIR)/man3/libwgc.3 \

@@ -79,6 +79,7 @@ check "lintian: no error" run lintian --fail-on error --tag-display-limit 0 "$T"
 multiarch=$(dpkg-architecture -q DEB_HOST_MULTIARCH)
 has() { dpkg-deb -c "$1" | awk '{ print $6 }' | grep -qx "\./$2"; }
 check "wgc ships /usr/sbin/wgc" has "${debs[0]}" usr/sbin/wgc
+check "wgc ships /usr/bin/wgc-proxy" has "${debs[0]}" usr/bin/wgc-proxy
 check "wgc ships wgc(8)" has "${debs[0]}" usr/share/man/man8/wgc.8.gz
 check "wgc ships wgc@.service" has "${debs[0]}" lib/systemd/system/wgc@.service
 check "wgc ships the wg-quick drop-in" has "${debs[0]}" \

@@ -28,7 +28,7 @@ version=$(make -s --no-print-directory version)
 lib=libwgc.so.$version
 run make -s --no-print-directory install DESTDIR="$DEST" PREFIX=$PREFIX >"$WORK/install.log" 2>&1 ||
 	{ cat "$WORK/install.log"; fail "make install DESTDIR=$DEST"; }
-for f in sbin/wgc "lib/$lib" lib/libwgc.a include/wgc.h lib/pkgconfig/wgc.pc \
+for f in sbin/wgc bin/wgc-proxy "lib/$lib" lib/libwgc.a include/wgc.h lib/pkgconfig/wgc.pc \
 	$(make -s --no-print-directory install-list-extra); do
 	check "installed $PREFIX/$f" test -f "$DEST$PREFIX/$f"
 done
@@ -69,6 +69,7 @@ check "installed library exports exactly abi/libwgc.sym" \
 	scripts/check-abi.sh "$DEST$PREFIX/lib/$lib" install-abi
 check "installed wgc --version says v$version" \
 	sh -c "'$DEST$PREFIX/sbin/wgc' --version | head -1 | grep -qx 'wgc v$version'"
+check "the installed wgc-proxy runs (--version)" "$DEST$PREFIX/bin/wgc-proxy" --version
 # The header's macros and the library's wgc_version() agree with the Makefile's version.
 cat >"$WORK/version.c" <<'C'
 #include <stdio.h>
