@@ -10,15 +10,7 @@
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
+. scripts/checks.sh
 run() { echo "+ $*" >&2; "$@"; }
 PKGS=(wgc libwgc0 libwgc-dev python3-wgc)
 T=$(mktemp -d /tmp/wgc-deb.XXXXXX)

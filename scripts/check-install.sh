@@ -13,15 +13,7 @@ DEST=$(mktemp -d /tmp/wgc-install.XXXXXX)
 WORK=$(mktemp -d /tmp/wgc-install-work.XXXXXX)
 trap 'rm -rf "$DEST" "$WORK"' EXIT
 PREFIX=/usr/local
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
+. scripts/checks.sh
 run() { echo "+ $*" >&2; "$@"; }
 
 version=$(make -s --no-print-directory version)

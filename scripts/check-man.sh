@@ -7,15 +7,7 @@
 set -u
 cd "$(dirname "$0")/.."
 wgc=${1:-build/wgc}
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
+. scripts/checks.sh
 for page in man/*.[0-9]; do
 	check "$page: mandoc -T lint -W warning" mandoc -T lint -W warning "$page"
 	out=$(MANWIDTH=80 man --warnings -E UTF-8 -l "$page" 2>&1 >/dev/null)

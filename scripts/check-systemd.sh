@@ -8,15 +8,7 @@
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
+. scripts/checks.sh
 D=$(mktemp -d /tmp/wgc-systemd.XXXXXX)
 trap 'rm -rf "$D"' EXIT
 if ! command -v systemd-analyze >/dev/null; then

@@ -437,29 +437,35 @@ static void test_spoofing_a_peer_does_not_lock_it_out(void **state)
 	assert_int_equal(h_drops(B, WGC_DROP_RATE_LIMITED), 0);
 }
 
+/* Injects the initiation into B from per_ms new sources each millisecond (10.x.y.z, port 666)
+ * for up to 15 s, until B has delivered a packet (A's session is up). */
+static void flood_from_new_sources(const uint8_t initiation[148], int per_ms)
+{
+	struct wgc_addr from = { .family = WGC_AF_INET, .port = 666 };
+	uint32_t n = 0;
+
+	for (int i = 0; i < 15 * 1000 && !B->delivered; i++) {
+		for (int j = 0; j < per_ms; j++, n++) {
+			from.ip[0] = 10;
+			from.ip[1] = (uint8_t)(n >> 16);
+			from.ip[2] = (uint8_t)(n >> 8);
+			from.ip[3] = (uint8_t)n;
+			h_inject(&net, 1, initiation, 148, &from, NULL);
+		}
+		h_run_for(&net, 1 * MSEC - 9);
+	}
+}
+
 /* A flood from 250,000 spoofed sources a second fills the cookie-reply table, never the
  * handshake limiter's (only mac2-valid sources enter that one): A, holding a cookie, gets its
  * session at its next retry. */
 static void test_many_sources_do_not_fill_the_handshake_limiter(void **state)
 {
-	struct wgc_addr from = { .family = WGC_AF_INET, .port = 666 };
 	uint8_t initiation[148];
-	uint32_t n = 0;
-	int i;
-	int j;
 
 	(void)state;
 	capture_and_get_cookie(initiation);
-	for (i = 0; i < 15 * 1000 && !B->delivered; i++) { /* up to 15 s in 1 ms steps */
-		for (j = 0; j < 250; j++, n++) {
-			from.ip[0] = 10;
-			from.ip[1] = (uint8_t)(n >> 16);
-			from.ip[2] = (uint8_t)(n >> 8);
-			from.ip[3] = (uint8_t)n;
-			h_inject(&net, 1, initiation, sizeof(initiation), &from, NULL);
-		}
-		h_run_for(&net, 1 * MSEC - 9);
-	}
+	flood_from_new_sources(initiation, 250); /* 250,000 sources a second */
 	assert_int_equal(B->delivered, 1);
 	assert_int_equal(h_drops(B, WGC_DROP_RATE_LIMITED), 0);
 }
@@ -469,12 +475,8 @@ static void test_many_sources_do_not_fill_the_handshake_limiter(void **state)
  * refusing, A gets its cookie at once and its session at the retry. */
 static void test_new_peer_gets_a_cookie_under_many_source_flood(void **state)
 {
-	struct wgc_addr from = { .family = WGC_AF_INET, .port = 666 };
 	uint8_t initiation[148];
 	uint64_t start = net.now;
-	uint32_t n = 0;
-	int i;
-	int j;
 
 	(void)state;
 	net.is_down[1] = true;
@@ -483,16 +485,7 @@ static void test_new_peer_gets_a_cookie_under_many_source_flood(void **state)
 	net.inflight_count = 0;
 	net.is_down[1] = false;
 	net.filter = report_load_on_b;
-	for (i = 0; i < 15 * 1000 && !B->delivered; i++) {
-		for (j = 0; j < 10; j++, n++) {
-			from.ip[0] = 10;
-			from.ip[1] = (uint8_t)(n >> 16);
-			from.ip[2] = (uint8_t)(n >> 8);
-			from.ip[3] = (uint8_t)n;
-			h_inject(&net, 1, initiation, sizeof(initiation), &from, NULL);
-		}
-		h_run_for(&net, 1 * MSEC - 9);
-	}
+	flood_from_new_sources(initiation, 10);
 	assert_int_equal(B->delivered, 1);
 	/* The first initiation was lost, the retry earned the cookie, the next one the session. */
 	assert_true(net.now - start < 12 * SEC);
