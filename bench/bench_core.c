@@ -227,7 +227,7 @@ static uint64_t total_drops(const struct node *n)
 	uint64_t drops[WGC_DROP__COUNT];
 	uint64_t sum = 0;
 
-	wgc_endpoint_get_drops(n->ep, drops);
+	(void)wgc_endpoint_get_drops(n->ep, drops, WGC_DROP__COUNT);
 	for (int r = 1; r < WGC_DROP__COUNT; r++)
 		sum += drops[r];
 	return sum;

@@ -226,9 +226,15 @@ void wgc_endpoint_count_drop(struct wgc_endpoint *ep, enum wgc_drop_reason reaso
 	wgc_endpoint_serial_exit(ep);
 }
 
-void wgc_endpoint_get_drops(const struct wgc_endpoint *ep, uint64_t counts[WGC_DROP__COUNT])
+size_t wgc_endpoint_get_drops(const struct wgc_endpoint *ep, uint64_t *counts, size_t n)
 {
-	memcpy(counts, ep->drops, sizeof(ep->drops));
+	size_t known = n < WGC_DROP__COUNT ? n : WGC_DROP__COUNT;
+
+	if (known > 0)
+		memcpy(counts, ep->drops, known * sizeof(counts[0]));
+	if (n > known)
+		memset(counts + known, 0, (n - known) * sizeof(counts[0]));
+	return WGC_DROP__COUNT;
 }
 
 uint64_t wgc_endpoint_jitter(struct wgc_endpoint *ep)

@@ -395,7 +395,7 @@ static bool format_counters(struct uapi_text *out, const struct device *dev)
 	bool ok = true;
 	int r;
 
-	wgc_endpoint_get_drops(device_endpoint(dev), drops);
+	(void)wgc_endpoint_get_drops(device_endpoint(dev), drops, WGC_DROP__COUNT);
 	for (r = 1; ok && r < WGC_DROP__COUNT; r++)
 		if (drops[r])
 			ok = uapi_text_printf(out, "wgc_drop_%s=%llu\n",

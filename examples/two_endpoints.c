@@ -206,7 +206,7 @@ static void print_counters(struct host *h)
 	uint64_t drops[WGC_DROP__COUNT];
 
 	wgc_peer_get_stats(h->peer, &st);
-	wgc_endpoint_get_drops(h->ep, drops);
+	(void)wgc_endpoint_get_drops(h->ep, drops, WGC_DROP__COUNT);
 	printf("  %s: tx %llu bytes, rx %llu bytes, handshake %s, session %s\n", h->name,
 	       (unsigned long long)st.tx_bytes, (unsigned long long)st.rx_bytes,
 	       st.has_handshake ? "done" : "none", st.has_session ? "up" : "down");

@@ -286,9 +286,11 @@ WGC_API bool wgc_endpoint_get_public_key(const struct wgc_endpoint *ep, uint8_t 
 WGC_API void wgc_endpoint_set_mtu(struct wgc_endpoint *ep, uint32_t mtu);
 /* Tells the core the caller's handshake queue is filling: it behaves as under load until now + 1 s. */
 WGC_API void wgc_endpoint_report_load(struct wgc_endpoint *ep, uint64_t now);
-/* Copies the per-reason drop counters (WGC_DROP__COUNT entries; [WGC_DROP_NONE] is unused). */
-WGC_API void wgc_endpoint_get_drops(const struct wgc_endpoint *ep,
-				    uint64_t counts[WGC_DROP__COUNT]);
+/* Copies the per-reason drop counters into counts[0..n) (index = enum wgc_drop_reason;
+ * [WGC_DROP_NONE] is unused): the first min(n, the library's count) of them, zeroing any further
+ * entries. Returns the library's count (WGC_DROP__COUNT of the header it was built with), so a
+ * caller built against another header copies only what both know, and n = 0 just asks. */
+WGC_API size_t wgc_endpoint_get_drops(const struct wgc_endpoint *ep, uint64_t *counts, size_t n);
 /* Counts a drop the caller decided itself (e.g. WGC_DROP_PEER_GONE for staged packets it purged). */
 WGC_API void wgc_endpoint_count_drop(struct wgc_endpoint *ep, enum wgc_drop_reason reason);
 

@@ -312,7 +312,7 @@ static uint64_t drops(const struct node *n, enum wgc_drop_reason reason)
 {
 	uint64_t counts[WGC_DROP__COUNT];
 
-	wgc_endpoint_get_drops(n->ep, counts);
+	(void)wgc_endpoint_get_drops(n->ep, counts, WGC_DROP__COUNT);
 	return counts[reason];
 }
 
@@ -554,7 +554,7 @@ static void print_node(const struct node *n)
 	uint64_t counts[WGC_DROP__COUNT];
 
 	wgc_peer_get_stats(n->peer, &st);
-	wgc_endpoint_get_drops(n->ep, counts);
+	(void)wgc_endpoint_get_drops(n->ep, counts, WGC_DROP__COUNT);
 	printf("  %s: tx %llu B, rx %llu B, delivered %lu of the 1,000, session %s\n", n->name,
 	       (unsigned long long)st.tx_bytes, (unsigned long long)st.rx_bytes,
 	       (unsigned long)n->delivered, st.has_session ? "up" : "down");

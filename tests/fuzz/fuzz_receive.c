@@ -274,7 +274,7 @@ static void snap(struct snapshot *s)
 	view_peer(R.idle_peer, &s->peer[1]);
 	s->deadline = wgc_endpoint_next_deadline(R.ep);
 	s->peer_count = wgc_endpoint_peer_count(R.ep);
-	wgc_endpoint_get_drops(R.ep, s->drops);
+	(void)wgc_endpoint_get_drops(R.ep, s->drops, WGC_DROP__COUNT);
 }
 
 /* Equal but for exactly one drop counter, one higher. */

@@ -367,7 +367,7 @@ uint64_t h_drops(const struct h_node *node, enum wgc_drop_reason reason)
 {
 	uint64_t counts[WGC_DROP__COUNT];
 
-	wgc_endpoint_get_drops(node->ep, counts);
+	(void)wgc_endpoint_get_drops(node->ep, counts, WGC_DROP__COUNT);
 	return counts[reason];
 }
 

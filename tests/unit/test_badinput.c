@@ -108,7 +108,7 @@ static void snap(int id, struct snapshot *s)
 	s->has_endpoint = wgc_peer_get_endpoint(node(id)->peer, &s->endpoint);
 	s->deadline = wgc_endpoint_next_deadline(node(id)->ep);
 	s->peer_count = wgc_endpoint_peer_count(node(id)->ep);
-	wgc_endpoint_get_drops(node(id)->ep, s->drops);
+	(void)wgc_endpoint_get_drops(node(id)->ep, s->drops, WGC_DROP__COUNT);
 }
 
 /* NULL if b equals a except drops[counted] one higher; else what differs. counted NONE: any one

@@ -634,6 +634,33 @@ static void test_remove_peer_with_job_prepared(void **state)
 	}
 }
 
+/* The drop counters cross the ABI with a length: a caller with a shorter array (an older header)
+ * gets the reasons both know, one with a longer array zeros past the library's, n = 0 asks. */
+static void test_get_drops_takes_a_length(void **state)
+{
+	struct wgc_endpoint *ep = net.node[0].ep;
+	uint64_t all[WGC_DROP__COUNT];
+	uint64_t longer[WGC_DROP__COUNT + 4];
+	uint64_t shorter[3] = { 0 };
+
+	(void)state;
+	wgc_endpoint_count_drop(ep, WGC_DROP_SHORT);       /* index 1: within the short copy */
+	wgc_endpoint_count_drop(ep, WGC_DROP_QUEUE_FULL);  /* the last reason */
+	assert_int_equal(wgc_endpoint_get_drops(ep, NULL, 0), WGC_DROP__COUNT);
+	assert_int_equal(wgc_endpoint_get_drops(ep, all, WGC_DROP__COUNT), WGC_DROP__COUNT);
+	assert_true(all[WGC_DROP_SHORT] == 1);
+	assert_true(all[WGC_DROP_QUEUE_FULL] == 1);
+	memset(longer, 0xff, sizeof(longer));
+	assert_int_equal(wgc_endpoint_get_drops(ep, longer, WGC_DROP__COUNT + 4), WGC_DROP__COUNT);
+	assert_memory_equal(longer, all, sizeof(all));
+	for (size_t i = WGC_DROP__COUNT; i < WGC_DROP__COUNT + 4; i++)
+		assert_true(longer[i] == 0);
+	shorter[2] = 77;
+	(void)wgc_endpoint_get_drops(ep, shorter, 2);
+	assert_true(shorter[WGC_DROP_SHORT] == 1);
+	assert_true(shorter[2] == 77); /* nothing written past n */
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -646,6 +673,7 @@ int main(void)
 	    T(test_new_private_key_expires_sessions),
 	    T(test_remove_peer_with_data_in_flight),
 	    T(test_remove_peer_with_job_prepared),
+	    T(test_get_drops_takes_a_length),
 	};
 #undef T
 

@@ -487,9 +487,10 @@ class Endpoint:
     @property
     def drops(self) -> dict:
         """Dropped packets by reason ("replayed", "decrypt_failed", ...), every reason."""
-        counts = (ctypes.c_uint64 * _lib.DROP_COUNT)()
-        lib.wgc_endpoint_get_drops(self._h(), counts)
-        return {lib.wgc_drop_reason_str(r).decode(): counts[r] for r in range(1, _lib.DROP_COUNT)}
+        n = lib.wgc_endpoint_get_drops(self._h(), None, 0)  # the library's own count
+        counts = (ctypes.c_uint64 * n)()
+        lib.wgc_endpoint_get_drops(self._h(), counts, n)
+        return {lib.wgc_drop_reason_str(r).decode(): counts[r] for r in range(1, n)}
 
     def __repr__(self) -> str:
         if self._handle is None:

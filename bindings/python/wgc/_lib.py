@@ -117,7 +117,7 @@ _PROTOTYPES = {
     "wgc_endpoint_get_private_key": (ctypes.c_bool, [_vp, _u8p]),
     "wgc_endpoint_get_public_key": (ctypes.c_bool, [_vp, _u8p]),
     "wgc_endpoint_set_mtu": (None, [_vp, ctypes.c_uint32]),
-    "wgc_endpoint_get_drops": (None, [_vp, ctypes.POINTER(_u64)]),
+    "wgc_endpoint_get_drops": (ctypes.c_size_t, [_vp, ctypes.POINTER(_u64), ctypes.c_size_t]),
     "wgc_endpoint_count_drop": (None, [_vp, _int]),
     "wgc_endpoint_peer_count": (ctypes.c_uint32, [_vp]),
     "wgc_peer_add": (_int, [_vp, _u8p, _u64, ctypes.POINTER(_vp)]),
