@@ -16,6 +16,7 @@
 #include "daemon/hsqueue.h"
 #include "daemon/icmp.h"
 #include "daemon/log.h"
+#include "daemon/loop.h"
 #include "daemon/offload.h"
 #include "daemon/peer_state.h"
 #include "daemon/pool.h"
@@ -543,14 +544,6 @@ static void receive_batch(struct datapath *dp, uint8_t *const data[], const size
 		wgc_endpoint_report_load(dp->ep, dp->now_ns);
 }
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 bool datapath_handshakes(struct datapath *dp, uint64_t now)
 {
 	struct wgc_receive_job job;
@@ -560,7 +553,7 @@ bool datapath_handshakes(struct datapath *dp, uint64_t now)
 	if (hsq_count(&dp->hsq) == 0)
 		return false;
 	dp->now_ns = now;
-	deadline = monotonic_ns() + HS_ROUND_NS;
+	deadline = loop_clock_ns(CLOCK_MONOTONIC) + HS_ROUND_NS;
 	do {
 		uint8_t type;
 
@@ -578,7 +571,7 @@ bool datapath_handshakes(struct datapath *dp, uint64_t now)
 		/* A cookie reply has no peer: it leaves from the address the message came to. */
 		run_actions_from(dp, &dp->batch.out, &slot->local);
 		hsq_pop(&dp->hsq);
-	} while (hsq_count(&dp->hsq) > 0 && monotonic_ns() < deadline);
+	} while (hsq_count(&dp->hsq) > 0 && loop_clock_ns(CLOCK_MONOTONIC) < deadline);
 	return hsq_count(&dp->hsq) > 0;
 }
 

@@ -19,6 +19,8 @@
 
 #include <sodium.h>
 
+#include "proxy/base64.h"
+
 enum {
 	LINE_MAX_LEN = 4096, /* longer lines are an error, not truncated */
 	CONFIG_FILE_MAX = 1 << 20,
@@ -63,21 +65,6 @@ static bool fail(struct parser *ps, const char *fmt, ...)
 
 /* ---- values ---- */
 
-/* One base64 character's value, or -1, without a branch or table index on the character. */
-static int b64_value(unsigned char c)
-{
-	int ch = c;
-	int v = -1;
-
-	/* (lo - 1 - ch) & (ch - hi - 1) is negative exactly when lo <= ch <= hi */
-	v += (((('A' - 1) - ch) & (ch - ('Z' + 1))) >> 8) & (ch - 'A' + 1);
-	v += (((('a' - 1) - ch) & (ch - ('z' + 1))) >> 8) & (ch - 'a' + 27);
-	v += (((('0' - 1) - ch) & (ch - ('9' + 1))) >> 8) & (ch - '0' + 53);
-	v += (((('+' - 1) - ch) & (ch - ('+' + 1))) >> 8) & 63;
-	v += (((('/' - 1) - ch) & (ch - ('/' + 1))) >> 8) & 64;
-	return v;
-}
-
 bool config_key_from_base64(uint8_t key[WGC_KEY_LEN], const char *text)
 {
 	/* 32 bytes = 10 groups of 3 bytes, then 2 bytes in "XXX=" */
@@ -87,10 +74,10 @@ bool config_key_from_base64(uint8_t key[WGC_KEY_LEN], const char *text)
 	if (strlen(text) != 44 || text[43] != '=')
 		return false;
 	for (i = 0; i < 11; i++) {
-		int v0 = b64_value((unsigned char)text[i * 4]);
-		int v1 = b64_value((unsigned char)text[i * 4 + 1]);
-		int v2 = b64_value((unsigned char)text[i * 4 + 2]);
-		int v3 = i == 10 ? 0 : b64_value((unsigned char)text[i * 4 + 3]);
+		int v0 = base64_value((unsigned char)text[i * 4]);
+		int v1 = base64_value((unsigned char)text[i * 4 + 1]);
+		int v2 = base64_value((unsigned char)text[i * 4 + 2]);
+		int v3 = i == 10 ? 0 : base64_value((unsigned char)text[i * 4 + 3]);
 		uint32_t bits = (uint32_t)(v0 & 63) << 18 | (uint32_t)(v1 & 63) << 12 |
 				(uint32_t)(v2 & 63) << 6 | (uint32_t)(v3 & 63);
 

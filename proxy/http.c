@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proxy/base64.h"
+
 struct span {
 	const char *p;
 	size_t len;
@@ -100,21 +102,6 @@ static bool parse_authority(struct span a, uint16_t default_port, struct http_re
 	return true;
 }
 
-static int b64_char(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* "Basic <base64 of user:password>" into req; false if malformed. */
 static bool parse_basic(struct span v, struct http_request *req)
 {
@@ -130,7 +117,7 @@ static bool parse_basic(struct span v, struct http_request *req)
 	for (i = 6; i < v.len && v.p[i] == ' '; i++)
 		;
 	for (; i < v.len && v.p[i] != '='; i++) {
-		int d = b64_char((unsigned char)v.p[i]);
+		int d = base64_value((unsigned char)v.p[i]);
 
 		if (d < 0)
 			return false;

@@ -27,7 +27,6 @@
   proxy_tools.py http-bad ADDR PORT TARGET REFUSED_PORT
                                         malformed and unreachable HTTP proxy requests
 """
-import hashlib
 import os
 import socket
 import struct
@@ -35,47 +34,18 @@ import sys
 import time
 
 
-def family(addr):
-    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+from tools import accept_one, connect_retry, recv_hashed, send_random, tcp_family as family
 
 
 def cmd_serve(addr, port, mb):
-    srv = socket.socket(family(addr), socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((addr, int(port)))
-    srv.listen(1)
-    srv.settimeout(60)
-    conn, _ = srv.accept()
-    h = hashlib.sha256()
-    total = 0
-    for _ in range(int(mb)):
-        chunk = os.urandom(1 << 20)
-        h.update(chunk)
-        conn.sendall(chunk)
-        total += len(chunk)
+    conn = accept_one(addr, port)
+    total, digest = send_random(conn, mb)
     conn.close()
-    print(total, h.hexdigest(), flush=True)
+    print(total, digest, flush=True)
 
 
 def cmd_fetch(addr, port):
-    s = None
-    for _ in range(50):
-        try:
-            s = socket.create_connection((addr, int(port)), timeout=60)
-            break
-        except OSError:
-            time.sleep(0.1)
-    if s is None:
-        sys.exit("fetch: cannot connect")
-    h = hashlib.sha256()
-    total = 0
-    while True:
-        d = s.recv(1 << 20)
-        if not d:
-            break
-        h.update(d)
-        total += len(d)
-    print(total, h.hexdigest(), flush=True)
+    print(*recv_hashed(connect_retry(addr, port, "fetch")), flush=True)
 
 
 class Case:

@@ -64,7 +64,8 @@ def tcp_family(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
-def cmd_sink(addr, port):
+def accept_one(addr, port):
+    """Listens on ADDR:PORT and returns the first connection (60 s timeouts)."""
     srv = socket.socket(tcp_family(addr), socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((addr, int(port)))
@@ -72,27 +73,34 @@ def cmd_sink(addr, port):
     srv.settimeout(60)
     conn, _ = srv.accept()
     conn.settimeout(60)
+    return conn
+
+
+def connect_retry(addr, port, what):
+    """Connects to ADDR:PORT, retrying for 5 s while the other side may still be starting."""
+    for _ in range(50):
+        try:
+            return socket.create_connection((addr, int(port)), timeout=60)
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(what + ": cannot connect")
+
+
+def recv_hashed(s):
+    """Reads to EOF; returns (bytes, sha256 hex)."""
     h = hashlib.sha256()
     total = 0
     while True:
-        d = conn.recv(1 << 20)
+        d = s.recv(1 << 20)
         if not d:
             break
         h.update(d)
         total += len(d)
-    print(total, h.hexdigest(), flush=True)
+    return total, h.hexdigest()
 
 
-def cmd_source(addr, port, mb):
-    s = None
-    for _ in range(50):  # the sink may still be starting
-        try:
-            s = socket.create_connection((addr, int(port)), timeout=60)
-            break
-        except OSError:
-            time.sleep(0.1)
-    if s is None:
-        sys.exit("source: cannot connect")
+def send_random(s, mb):
+    """Sends MB mebibytes of random data; returns (bytes, sha256 hex)."""
     h = hashlib.sha256()
     total = 0
     for _ in range(int(mb)):
@@ -100,10 +108,20 @@ def cmd_source(addr, port, mb):
         h.update(chunk)
         s.sendall(chunk)
         total += len(chunk)
+    return total, h.hexdigest()
+
+
+def cmd_sink(addr, port):
+    print(*recv_hashed(accept_one(addr, port)), flush=True)
+
+
+def cmd_source(addr, port, mb):
+    s = connect_retry(addr, port, "source")
+    total, digest = send_random(s, mb)
     s.shutdown(socket.SHUT_WR)
     s.recv(1)  # wait for the sink to close: everything has arrived
     s.close()
-    print(total, h.hexdigest(), flush=True)
+    print(total, digest, flush=True)
 
 
 def cmd_bad_uapi(iface):
