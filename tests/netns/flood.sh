@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # A handshake flood against wgc: an attacker who knows wgc's public key (valid mac1) sends
-# initiations from 16 spoofed sources as fast as it can. wgc must stay usable: a new handshake
+# initiations from 16 spoofed sources at 100,000 a second (far above the 1/8-full mark, so the
+# daemon is under load throughout; at the attacker's full rate this machine's kernel drops
+# datagrams at the socket before wgc sees them, a real initiation among them now and then, so a
+# handshake can take a second retry: that rate is `make bench-flood`'s). wgc must stay usable: a new handshake
 # from a real peer (wgc, and Debian's wireguard-go, which must follow wgc's cookie reply) completes
 # within 10 s, the tunnel carries pings during the flood, the flood sources get nothing but
 # cookie replies and no more than their per-source budget, bad-mac1 floods get no reply at all,
@@ -36,9 +39,9 @@ flood_scenario() {
 	local rss0 out sent cookies others t0 t1 secs
 	rss0=$(rss_kib "$pid_b" VmRSS)
 
-	say "$LABEL: a valid-mac1 flood at full speed from $SOURCES sources"
+	say "$LABEL: a valid-mac1 flood at 100,000/s from $SOURCES sources"
 	C "$FLOOD" --to 10.251.0.2:$PORT_B --key "$PUB_B" --src 10.251.0.10 --sources $SOURCES \
-		--rate max --seconds $SECS >"$TMP/flood.out" 2>>"$TMP/flood.log" &
+		--rate 100000 --seconds $SECS >"$TMP/flood.out" 2>>"$TMP/flood.log" &
 	local fpid=$!
 	sleep 1
 	t0=$(date +%s%N)
