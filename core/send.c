@@ -72,10 +72,11 @@ static void keep_key_fresh_sending(struct wgc_endpoint *ep, struct wgc_peer *pee
 		wgc_endpoint_send_initiation(ep, peer, now, false, out);
 }
 
-/* plain: the plaintext when it is not at buf + DATA_HEADER_LEN (out of place), else NULL. */
+/* plain: the plaintext, or the part of it after the head_len bytes at buf + DATA_HEADER_LEN, when
+ * it is not all there (out of place), else NULL. */
 static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, struct wgc_peer *peer,
-				const uint8_t *plain, uint8_t *buf, size_t buf_size,
-				size_t plain_len, struct wgc_send_job *job,
+				const uint8_t *plain, size_t head_len, uint8_t *buf,
+				size_t buf_size, size_t plain_len, struct wgc_send_job *job,
 				struct wgc_actions *out)
 {
 	struct wgc_keypair *keypair;
@@ -93,8 +94,12 @@ static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, struct wg
 	job->drop = WGC_DROP_NONE;
 	job->addr.family = WGC_AF_NONE;
 	job->state = JOB_IDLE;
+	job->plain_head_len = (uint16_t)head_len;
 	if (!peer) {
-		peer = route(ep, plain ? plain : buf + DATA_HEADER_LEN, plain_len, &reason);
+		if (plain && !head_len)
+			peer = route(ep, plain, plain_len, &reason);
+		else
+			peer = route(ep, buf + DATA_HEADER_LEN, plain ? head_len : plain_len, &reason);
 		if (!peer)
 			return drop(ep, job, reason);
 	}
@@ -140,7 +145,7 @@ enum wgc_verdict wgc_send_prepare(struct wgc_endpoint *ep, uint64_t now, struct 
 	enum wgc_verdict verdict;
 
 	wgc_endpoint_serial_enter(ep);
-	verdict = prepare(ep, now, peer, NULL, buf, buf_size, plain_len, job, out);
+	verdict = prepare(ep, now, peer, NULL, 0, buf, buf_size, plain_len, job, out);
 	wgc_endpoint_serial_exit(ep);
 	return verdict;
 }
@@ -156,8 +161,32 @@ enum wgc_verdict wgc_send_prepare_from(struct wgc_endpoint *ep, uint64_t now,
 	WGC_ASSERT(plain_len == 0 || (uintptr_t)(plain + plain_len) <= (uintptr_t)buf ||
 		   (uintptr_t)plain >= (uintptr_t)(buf + buf_size));
 	wgc_endpoint_serial_enter(ep);
-	verdict = prepare(ep, now, peer, plain_len ? plain : NULL, buf, buf_size, plain_len, job,
+	verdict = prepare(ep, now, peer, plain_len ? plain : NULL, 0, buf, buf_size, plain_len, job,
 			  out);
+	wgc_endpoint_serial_exit(ep);
+	return verdict;
+}
+
+enum wgc_verdict wgc_send_prepare_gather(struct wgc_endpoint *ep, uint64_t now,
+					 struct wgc_peer *peer, uint8_t *buf, size_t buf_size,
+					 size_t head_len, const uint8_t *tail, size_t tail_len,
+					 struct wgc_send_job *job, struct wgc_actions *out)
+{
+	enum wgc_verdict verdict;
+
+	/* The tail must lie wholly outside the message it is sealed into. */
+	WGC_ASSERT(tail_len == 0 || (uintptr_t)(tail + tail_len) <= (uintptr_t)buf ||
+		   (uintptr_t)tail >= (uintptr_t)(buf + buf_size));
+	wgc_endpoint_serial_enter(ep);
+	if (head_len > WGC_SEND_HEAD_MAX || tail_len > SIZE_MAX - head_len) {
+		/* No room (buf_size 0): routed, then dropped as TOO_BIG, counted once. */
+		verdict = prepare(ep, now, peer, NULL, 0, buf, 0, head_len, job, out);
+	} else if (!tail_len) {
+		verdict = prepare(ep, now, peer, NULL, 0, buf, buf_size, head_len, job, out);
+	} else {
+		verdict = prepare(ep, now, peer, tail, head_len, buf, buf_size, head_len + tail_len,
+				  job, out);
+	}
 	wgc_endpoint_serial_exit(ep);
 	return verdict;
 }
@@ -177,14 +206,20 @@ void wgc_send_seal(struct wgc_send_job *job)
 	 * is not ours to write after: it is copied into the message first (as an in-place caller
 	 * would have done), at most one copy.
 	 */
-	if (job->plain && padded == job->plain_len) {
+	if (job->plain && job->plain_head_len) {
+		size_t head = job->plain_head_len;
+
+		wgc_aead_seal_parts(payload, head, job->plain, job->plain_len - head,
+				    padded - job->plain_len, job->counter, job->keypair->send_key);
+	} else if (job->plain && padded == job->plain_len) {
 		src = job->plain;
+		wgc_aead_seal(payload, src, padded, NULL, 0, job->counter, job->keypair->send_key);
 	} else {
 		if (job->plain)
 			memcpy(payload, job->plain, job->plain_len);
 		memset(payload + job->plain_len, 0, padded - job->plain_len);
+		wgc_aead_seal(payload, src, padded, NULL, 0, job->counter, job->keypair->send_key);
 	}
-	wgc_aead_seal(payload, src, padded, NULL, 0, job->counter, job->keypair->send_key);
 	wgc_keypair_unref(job->keypair);
 	job->keypair = NULL;
 	job->state = JOB_FINISHED;
@@ -207,7 +242,7 @@ static enum wgc_verdict send_one(struct wgc_endpoint *ep, uint64_t now, struct w
 	struct wgc_send_job job;
 	enum wgc_verdict verdict;
 
-	verdict = prepare(ep, now, peer, NULL, buf, buf_size, plain_len, &job, out);
+	verdict = prepare(ep, now, peer, NULL, 0, buf, buf_size, plain_len, &job, out);
 	if (verdict != WGC_VERDICT_CRYPTO)
 		return verdict;
 	wgc_send_seal(&job);

@@ -77,6 +77,14 @@ void wgc_openssl_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const u
 WGC_MUST_CHECK bool wgc_openssl_aead_open(uint8_t *dst, const uint8_t *src, size_t len,
 					  const uint8_t *ad, size_t ad_len, uint64_t counter,
 					  const uint8_t key[WGC_KEY_LEN]);
+/* wgc_aead_seal_parts (crypto.h) on each driver: the three parts fed to the cipher one after the
+ * other, so tail is read once, straight into dst. Same fallbacks as the calls above. */
+void wgc_openssl_aead_seal_parts(uint8_t *dst, size_t head_len, const uint8_t *tail,
+				 size_t tail_len, size_t pad_len, uint64_t counter,
+				 const uint8_t key[WGC_KEY_LEN]);
+void wgc_openssl_direct_aead_seal_parts(uint8_t *dst, size_t head_len, const uint8_t *tail,
+					size_t tail_len, size_t pad_len, uint64_t counter,
+					const uint8_t key[WGC_KEY_LEN]);
 /* True when the calling thread has its EVP context, i.e. its seal/open really ran on OpenSSL
  * (tests use it to tell a working backend from a silent fallback). */
 bool wgc_openssl_aead_thread_has_ctx(void);

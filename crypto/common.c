@@ -8,6 +8,8 @@
 
 #include "base/bytes.h"
 
+#include <string.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,4 +57,17 @@ bool wgc_ct_is_zero(const void *p, size_t len)
 		acc |= bytes[i];
 	/* (acc - 1) >> 8 has bit 0 set exactly when acc was 0, without a data-dependent branch. */
 	return (1U & (((unsigned int)acc - 1U) >> 8)) != 0;
+}
+
+/* ---- AEAD ---- */
+
+void wgc_aead_seal_parts_by_copy(uint8_t *dst, size_t head_len, const uint8_t *tail,
+				 size_t tail_len, size_t pad_len, uint64_t counter,
+				 const uint8_t key[WGC_KEY_LEN])
+{
+	if (tail_len)
+		memcpy(dst + head_len, tail, tail_len);
+	if (pad_len)
+		memset(dst + head_len + tail_len, 0, pad_len);
+	wgc_aead_seal(dst, dst, head_len + tail_len + pad_len, NULL, 0, counter, key);
 }

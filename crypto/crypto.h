@@ -102,6 +102,21 @@ void wgc_kdf(uint8_t out1[WGC_KEY_LEN], uint8_t *out2, uint8_t *out3,
  */
 void wgc_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
 		   uint64_t counter, const uint8_t key[WGC_KEY_LEN]);
+/*
+ * wgc_aead_seal of a plaintext in three parts, without AD: head_len bytes already at dst (sealed in
+ * place), then tail_len bytes at tail (read from there: they must not overlap dst's message), then
+ * pad_len zero bytes. The message is dst[0 .. head_len + tail_len + pad_len) and the tag after it;
+ * the zeros are written by the call. Where the backend streams (OpenSSL) it is one pass over the
+ * bytes, the cipher's read of tail being the copy; elsewhere tail is copied to its place first.
+ * Threads as wgc_aead_seal.
+ */
+void wgc_aead_seal_parts(uint8_t *dst, size_t head_len, const uint8_t *tail, size_t tail_len,
+			 size_t pad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN]);
+/* The same by copying tail and writing the zeros, then sealing in place (every backend's fallback;
+ * crypto/common.c). */
+void wgc_aead_seal_parts_by_copy(uint8_t *dst, size_t head_len, const uint8_t *tail,
+				 size_t tail_len, size_t pad_len, uint64_t counter,
+				 const uint8_t key[WGC_KEY_LEN]);
 /* Checks and decrypts src (len bytes, tag included) into dst (len - 16 bytes). Returns false, with dst
  * unspecified (OpenSSL: zeroed; it never holds unauthenticated plaintext), if len < 16 or the tag
  * does not verify. dst == src allowed. Threads as wgc_aead_seal. */

@@ -48,6 +48,12 @@ void wgc_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *
 	wgc_chacha20poly1305_seal(dst, src, len, ad, ad_len, nonce, key);
 }
 
+void wgc_aead_seal_parts(uint8_t *dst, size_t head_len, const uint8_t *tail, size_t tail_len,
+			 size_t pad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN])
+{
+	wgc_aead_seal_parts_by_copy(dst, head_len, tail, tail_len, pad_len, counter, key);
+}
+
 bool wgc_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
 		   uint64_t counter, const uint8_t key[WGC_KEY_LEN])
 {

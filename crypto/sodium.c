@@ -173,6 +173,23 @@ void wgc_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *
 	}
 }
 
+void wgc_aead_seal_parts(uint8_t *dst, size_t head_len, const uint8_t *tail, size_t tail_len,
+			 size_t pad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN])
+{
+	switch (backend_for(head_len + tail_len + pad_len)) {
+	case WGC_AEAD_OPENSSL:
+		wgc_openssl_aead_seal_parts(dst, head_len, tail, tail_len, pad_len, counter, key);
+		return;
+	case WGC_AEAD_OPENSSL_DIRECT:
+		wgc_openssl_direct_aead_seal_parts(dst, head_len, tail, tail_len, pad_len, counter,
+						   key);
+		return;
+	default:
+		wgc_aead_seal_parts_by_copy(dst, head_len, tail, tail_len, pad_len, counter, key);
+		return;
+	}
+}
+
 bool wgc_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
 		   uint64_t counter, const uint8_t key[WGC_KEY_LEN])
 {

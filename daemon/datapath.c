@@ -72,6 +72,10 @@ struct datapath {
 	struct wgc_receive_job recv_jobs[UDP_BATCH_MAX];
 	bool is_crypto[UDP_BATCH_MAX];
 	struct pool_buf *bufs[UDP_BATCH_MAX];
+	/* TUN super-packets whose segments this batch seals straight from them: returned to the pool
+	 * once the batch is sealed (send_prepared) */
+	struct pool_buf *held[UDP_BATCH_MAX];
+	unsigned held_count;
 	struct offload_gro gro; /* this batch's deliveries, when the TUN device takes GSO writes */
 	struct datapath_stats stats;
 	struct icmp_limiter icmp_limit; /* ICMP errors written to the TUN device */
@@ -262,6 +266,34 @@ static bool prepare_send(struct datapath *dp, struct wgc_peer *peer, struct pool
 	}
 }
 
+/* prepare_send for a TSO segment: its headers (head_len bytes) in seg, its payload still in the
+ * super-packet, sealed from there. A segment that is staged or answered with ICMP is made whole
+ * in seg first, as it outlives the super-packet. */
+static bool prepare_segment(struct datapath *dp, struct pool_buf *seg, size_t head_len,
+			    const uint8_t *payload, size_t payload_len, struct wgc_send_job *job,
+			    struct wgc_actions *out)
+{
+	uint8_t *plain = seg->data + WGC_DATA_HEADROOM;
+	size_t len = head_len + payload_len;
+
+	switch (wgc_send_prepare_gather(dp->ep, dp->now_ns, NULL, seg->data, POOL_BUF_DATA,
+					head_len, payload, payload_len, job, out)) {
+	case WGC_VERDICT_CRYPTO:
+		return true;
+	case WGC_VERDICT_STAGE:
+		memcpy(plain + head_len, payload, payload_len);
+		stage(dp, job->peer, seg, len);
+		return false;
+	default:
+		if (job->drop == WGC_DROP_NO_ROUTE || job->drop == WGC_DROP_NO_ENDPOINT) {
+			memcpy(plain + head_len, payload, payload_len);
+			answer_unreachable(dp, plain, len);
+		}
+		pool_put(&dp->pool, seg);
+		return false;
+	}
+}
+
 static void run_actions(struct datapath *dp, struct wgc_actions *out);
 static void run_actions_from(struct datapath *dp, struct wgc_actions *out,
 			     const struct udp_src *local);
@@ -417,16 +449,22 @@ static void send_prepared(struct datapath *dp, unsigned n)
 	for (i = 0; i < n; i++)
 		tx_add(dp, dp->bufs[i]->data, dp->send_jobs[i].message_len, &dp->send_jobs[i].addr,
 		       source_of(dp->send_jobs[i].peer), dp->bufs[i]);
+	for (i = 0; i < dp->held_count; i++)
+		pool_put(&dp->pool, dp->held[i]);
+	dp->held_count = 0;
 }
 
 /* One packet read from the TUN device (n packets already prepared): prepared as it is, or split
- * into segments, each copied into a pool buffer of its own so it can be sealed in place; a full
- * batch is sent on the way. Returns the batch's new size. */
+ * into segments, each with its headers in a pool buffer of its own and sealed from the
+ * super-packet's payload into that buffer (one pass over the bytes); a full batch is sent on the
+ * way. The super-packet is held until the batch is sealed. Returns the batch's new size. */
 static unsigned take_tun_packet(struct datapath *dp, const struct virtio_net_hdr *hdr,
 				struct pool_buf *buf, size_t len, unsigned n)
 {
 	struct offload_split split;
 	struct pool_buf *seg;
+	const uint8_t *payload;
+	size_t payload_len;
 	unsigned i;
 
 	switch (offload_split_init(&split, hdr, buf->data + WGC_DATA_HEADROOM, &len)) {
@@ -451,11 +489,17 @@ static unsigned take_tun_packet(struct datapath *dp, const struct virtio_net_hdr
 			dp->stats.tun_bad_packets += split.count - i;
 			break;
 		}
-		len = offload_split_segment(&split, i, seg->data + WGC_DATA_HEADROOM);
-		if (prepare_send(dp, NULL, seg, len, &dp->send_jobs[n], &dp->batch.out))
+		len = offload_split_header(&split, i, seg->data + WGC_DATA_HEADROOM, &payload,
+					   &payload_len);
+		if (prepare_segment(dp, seg, len, payload, payload_len, &dp->send_jobs[n],
+				    &dp->batch.out))
 			dp->bufs[n++] = seg;
 	}
-	pool_put(&dp->pool, buf);
+	/* Jobs of this batch (if any are left unsealed) read its payload: keep it until sealed. */
+	if (n)
+		dp->held[dp->held_count++] = buf;
+	else
+		pool_put(&dp->pool, buf);
 	return n;
 }
 

@@ -142,20 +142,6 @@ static void set_ipv4_csum(uint8_t *ip, size_t ip_len)
 	put_csum(ip + WGC_IPV4_OFF_CHECKSUM, (uint16_t)~fold(sum_partial(ip, ip_len, 0)));
 }
 
-/* Writes the full L4 checksum at l4 + csum_offset (the field is zeroed first). UDP's zero becomes
- * 0xffff (RFC 768); for TCP the two are the same value. */
-static void set_l4_csum(const uint8_t *ip, uint8_t *l4, size_t l4_len, uint8_t proto,
-			size_t csum_offset)
-{
-	uint16_t c;
-
-	wgc_store_be16(l4 + csum_offset, 0);
-	c = (uint16_t)~fold(sum_partial(l4, l4_len, pseudo_sum(ip, proto, l4_len)));
-	if (c == 0)
-		c = 0xffff;
-	put_csum(l4 + csum_offset, c);
-}
-
 /* ---- segmentation ---- */
 
 /* NEEDS_CSUM without GSO: the field at csum_start + csum_offset holds the pseudo-header sum; sum
@@ -253,19 +239,42 @@ enum offload_verdict offload_split_init(struct offload_split *s, const struct vi
 	return OFFLOAD_SEGMENTS;
 }
 
-size_t offload_split_segment(const struct offload_split *s, unsigned i, uint8_t *out)
+/* Writes the full L4 checksum at l4 + csum_offset (the field is zeroed first) of a segment whose
+ * payload (payload_len bytes, after the l4_hdr_len bytes of header at l4) may lie elsewhere: the
+ * header's length is even, so the two sums chain. UDP's zero becomes 0xffff (RFC 768); for TCP
+ * the two are the same value. */
+static void set_l4_csum_split(const uint8_t *ip, uint8_t *l4, size_t l4_hdr_len,
+			      const uint8_t *payload, size_t payload_len, uint8_t proto,
+			      size_t csum_offset)
+{
+	size_t l4_len = l4_hdr_len + payload_len;
+	uint64_t sum;
+	uint16_t c;
+
+	wgc_store_be16(l4 + csum_offset, 0);
+	sum = sum_partial(l4, l4_hdr_len, pseudo_sum(ip, proto, l4_len));
+	c = (uint16_t)~fold(sum_partial(payload, payload_len, sum));
+	if (c == 0)
+		c = 0xffff;
+	put_csum(l4 + csum_offset, c);
+}
+
+size_t offload_split_header(const struct offload_split *s, unsigned i, uint8_t *out,
+			    const uint8_t **payload, size_t *payload_len)
 {
 	size_t hdrs = s->ip_len + s->l4_len;
 	size_t offset = (size_t)i * s->seg_payload;
 	size_t chunk = s->len - hdrs - offset;
 	size_t total;
 	uint8_t *l4 = out + s->ip_len;
+	const uint8_t *data = s->pkt + hdrs + offset;
 
 	if (chunk > s->seg_payload)
 		chunk = s->seg_payload;
 	total = hdrs + chunk;
+	*payload = data;
+	*payload_len = chunk;
 	memcpy(out, s->pkt, hdrs);
-	memcpy(out + hdrs, s->pkt + hdrs + offset, chunk);
 	if (s->is_v6) {
 		wgc_store_be16(out + WGC_IPV6_OFF_PAYLOAD_LEN, (uint16_t)(total - WGC_IPV6_HEADER_LEN));
 	} else {
@@ -276,8 +285,9 @@ size_t offload_split_segment(const struct offload_split *s, unsigned i, uint8_t 
 	}
 	if (s->is_udp) {
 		wgc_store_be16(l4 + WGC_UDP_OFF_LEN, (uint16_t)(WGC_UDP_HEADER_LEN + chunk));
-		set_l4_csum(out, l4, WGC_UDP_HEADER_LEN + chunk, WGC_IPPROTO_UDP, WGC_UDP_OFF_CHECKSUM);
-		return total;
+		set_l4_csum_split(out, l4, WGC_UDP_HEADER_LEN, data, chunk, WGC_IPPROTO_UDP,
+				  WGC_UDP_OFF_CHECKSUM);
+		return hdrs;
 	}
 	wgc_store_be32(l4 + WGC_TCP_OFF_SEQ,
 		       wgc_load_be32(s->pkt + s->ip_len + WGC_TCP_OFF_SEQ) + (uint32_t)offset);
@@ -285,8 +295,18 @@ size_t offload_split_segment(const struct offload_split *s, unsigned i, uint8_t 
 		l4[WGC_TCP_OFF_FLAGS] &= (uint8_t)~(WGC_TCP_FLAG_FIN | WGC_TCP_FLAG_PSH);
 	if (i > 0)
 		l4[WGC_TCP_OFF_FLAGS] &= (uint8_t)~WGC_TCP_FLAG_CWR;
-	set_l4_csum(out, l4, s->l4_len + chunk, WGC_IPPROTO_TCP, WGC_TCP_OFF_CHECKSUM);
-	return total;
+	set_l4_csum_split(out, l4, s->l4_len, data, chunk, WGC_IPPROTO_TCP, WGC_TCP_OFF_CHECKSUM);
+	return hdrs;
+}
+
+size_t offload_split_segment(const struct offload_split *s, unsigned i, uint8_t *out)
+{
+	const uint8_t *payload;
+	size_t payload_len;
+	size_t hdrs = offload_split_header(s, i, out, &payload, &payload_len);
+
+	memcpy(out + hdrs, payload, payload_len);
+	return hdrs + payload_len;
 }
 
 /* ---- coalescing ---- */

@@ -42,7 +42,8 @@ enum offload_verdict {
 	OFFLOAD_SEGMENTS, /* a GSO super-packet: build its segments with offload_split_segment */
 };
 
-/* A parsed super-packet. Borrowed pointer: pkt must outlive every offload_split_segment call. */
+/* A parsed super-packet. Borrowed pointer: pkt must outlive every offload_split_segment call
+ * (and every use of a payload offload_split_header pointed into it). */
 struct offload_split {
 	uint8_t *pkt;
 	size_t len;         /* packet bytes (IP header to the end of the payload) */
@@ -66,6 +67,13 @@ enum offload_verdict offload_split_init(struct offload_split *s, const struct vi
  * sequence number, FIN/PSH only on the last segment, CWR only on the first; UDP length) and the full
  * TCP/UDP checksum. Copies the payload once. Returns the segment's length. */
 size_t offload_split_segment(const struct offload_split *s, unsigned i, uint8_t *out);
+/* The same without the copy: writes only segment i's headers to out (s->ip_len + s->l4_len bytes,
+ * the checksum already covering the payload) and points *payload at its payload inside the
+ * super-packet (*payload_len bytes), which follows the headers in the segment. Returns the
+ * headers' length. For sealing a segment straight from the super-packet
+ * (wgc_send_prepare_gather). */
+size_t offload_split_header(const struct offload_split *s, unsigned i, uint8_t *out,
+			    const uint8_t **payload, size_t *payload_len);
 
 /* ---- checksums (RFC 1071), exposed for the tests ---- */
 

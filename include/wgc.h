@@ -73,6 +73,8 @@ enum {
 	WGC_DATA_HEADROOM = 16,
 	/* Bytes after the plaintext a sealed data message may need: padding up to 15, tag 16. */
 	WGC_DATA_TAILROOM = 15 + 16,
+	/* Most plaintext bytes wgc_send_prepare_gather takes in buf (the rest comes from its tail). */
+	WGC_SEND_HEAD_MAX = 0xFFFF,
 	/* Largest message the core itself builds (a handshake initiation). */
 	WGC_MAX_CONTROL_MESSAGE_LEN = 148,
 	/* A sealed empty data message (keepalive). */
@@ -380,13 +382,14 @@ struct wgc_send_job {
 	struct wgc_keypair *keypair; /* referenced until wgc_send_seal or wgc_send_abandon */
 	struct wgc_peer *peer;
 	uint8_t *buf;          /* message starts here; plaintext at buf + WGC_DATA_HEADROOM */
-	const uint8_t *plain;  /* wgc_send_prepare_from's plaintext (borrowed), else NULL */
-	size_t plain_len;      /* plaintext bytes */
+	const uint8_t *plain;  /* the plaintext (or its tail) when it is not in buf (borrowed), else NULL */
+	size_t plain_len;      /* plaintext bytes, in all */
 	size_t message_len;    /* bytes of the sealed message */
 	uint64_t counter;
 	struct wgc_addr addr;  /* where to send it */
 	enum wgc_drop_reason drop;
 	uint8_t state;         /* private to libwgc: prepared, sealed or abandoned */
+	uint16_t plain_head_len; /* wgc_send_prepare_gather: plaintext bytes already in buf, else 0 */
 };
 
 /*
@@ -420,8 +423,30 @@ WGC_API WGC_MUST_CHECK enum wgc_verdict wgc_send_prepare_from(struct wgc_endpoin
 							     size_t buf_size,
 							     struct wgc_send_job *job,
 							     struct wgc_actions *out);
-/* Pads and encrypts a job that got CRYPTO from wgc_send_prepare (in place) or
- * wgc_send_prepare_from (from its plaintext), and drops its keypair reference; then the message is
+/*
+ * wgc_send_prepare for a plaintext in two pieces: its first head_len bytes at buf +
+ * WGC_DATA_HEADROOM (head_len at most WGC_SEND_HEAD_MAX; routing reads the destination there, so
+ * they hold at least the IP header), the other tail_len bytes at tail, which must not overlap
+ * buf[0..buf_size) and must stay unchanged until wgc_send_seal or wgc_send_abandon. For a segment
+ * of a TSO super-packet: its rewritten headers in buf, its payload still in the super-packet.
+ * wgc_send_seal reads tail straight into the message where the AEAD backend can (one pass), else
+ * it copies tail into buf first. buf needs room for the whole sealed message, as for
+ * wgc_send_prepare_from. A caller that keeps the packet after STAGE or DROP must copy tail to
+ * buf + WGC_DATA_HEADROOM + head_len itself (the job does not). Same verdicts, job rules and
+ * thread rule as wgc_send_prepare.
+ */
+WGC_API WGC_MUST_CHECK enum wgc_verdict wgc_send_prepare_gather(struct wgc_endpoint *ep,
+							       uint64_t now,
+							       struct wgc_peer *peer,
+							       uint8_t *buf, size_t buf_size,
+							       size_t head_len,
+							       const uint8_t *tail,
+							       size_t tail_len,
+							       struct wgc_send_job *job,
+							       struct wgc_actions *out);
+/* Pads and encrypts a job that got CRYPTO from wgc_send_prepare (in place),
+ * wgc_send_prepare_from (from its plaintext) or wgc_send_prepare_gather (from its two pieces),
+ * and drops its keypair reference; then the message is
  * buf[0..message_len), to be sent to addr. Once per job. Any thread (not concurrently with another
  * call on the same job). */
 WGC_API void wgc_send_seal(struct wgc_send_job *job);

@@ -159,8 +159,22 @@ static unsigned split_all(const struct virtio_net_hdr *h, uint8_t *pkt, size_t l
 
 	assert_int_equal(offload_split_init(s, h, pkt, &len), OFFLOAD_SEGMENTS);
 	assert_true(s->count <= 80);
-	for (i = 0; i < s->count; i++)
+	for (i = 0; i < s->count; i++) {
+		static uint8_t head[256];
+		const uint8_t *payload = NULL;
+		size_t payload_len = 0;
+		size_t head_len;
+
 		seg_lens[i] = offload_split_segment(s, i, segs[i]);
+		/* the copy-free variant: the same headers (checksum included), the payload in place */
+		memset(head, 0xa5, sizeof(head));
+		head_len = offload_split_header(s, i, head, &payload, &payload_len);
+		assert_int_equal(head_len, s->ip_len + s->l4_len);
+		assert_int_equal(head_len + payload_len, seg_lens[i]);
+		assert_memory_equal(head, segs[i], head_len);
+		assert_ptr_equal(payload, pkt + head_len + (size_t)i * s->seg_payload);
+		assert_memory_equal(payload, segs[i] + head_len, payload_len);
+	}
 	return s->count;
 }
 

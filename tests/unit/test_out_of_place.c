@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The out-of-place data path: wgc_send_prepare_from seals a plaintext that lives outside the
- * message buffer (routing from it, leaving it untouched, with and without padding), and
+ * message buffer (routing from it, leaving it untouched, with and without padding),
+ * wgc_send_prepare_gather seals a plaintext whose head is in the buffer and whose tail lies
+ * elsewhere (a TSO segment's rewritten headers and its payload in the super-packet), and
  * wgc_receive_open_into decrypts into another buffer (buf untouched, DELIVER pointing into dst,
  * too-small and NULL dst refused with the job still usable, forgeries dropped). Sealed bytes are
  * opened with crypto.h and the session key (test_aead_backends holds the
@@ -125,6 +127,85 @@ static void test_send_from(void **unused)
 	wgc_memzero(key, sizeof(key));
 }
 
+/* Heads of 20 (the IP header alone), 28 and 52 bytes, tails with and without padding; a tail of 0
+ * is an ordinary in-place send; a head too short to route by is dropped (BAD_PACKET). */
+static void test_send_gather(void **unused)
+{
+	static const size_t heads[] = {20, IP_HEADER, 52, 52, 100};
+	static const size_t lens[] = {1420, 1419, 1420, 200, 100};
+	static uint8_t plain[MSG_MAX], saved[MSG_MAX], msg[MSG_MAX], opened[MSG_MAX];
+	struct wgc_action list[8];
+	uint8_t scratch[WGC_ACTION_SCRATCH_MIN];
+	uint8_t key[WGC_KEY_LEN];
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		struct wgc_actions out = reset_out(list, 8, scratch, sizeof(scratch));
+		struct wgc_send_job job;
+		size_t len = lens[i];
+		size_t head = heads[i];
+		size_t padded;
+
+		make_packet(plain, len, (uint8_t)(i + 7));
+		memcpy(saved, plain, len);
+		memset(msg, 0xee, sizeof(msg)); /* gather must not read buf past the head */
+		memcpy(msg + WGC_DATA_HEADROOM, plain, head);
+		assert_int_equal(wgc_send_prepare_gather(net.node[0].ep, net.now, NULL, msg,
+							 sizeof(msg), head, plain + head,
+							 len - head, &job, &out),
+				 WGC_VERDICT_CRYPTO);
+		assert_ptr_equal(job.peer, net.node[0].peer); /* routed from the head */
+		assert_int_equal(job.plain_len, len);
+		memcpy(key, job.keypair->send_key, sizeof(key));
+		wgc_send_seal(&job);
+		assert_memory_equal(plain, saved, len); /* the tail untouched */
+		padded = job.message_len - DATA_MIN_LEN;
+		assert_true(padded >= len && padded - len < 16);
+		assert_true(wgc_aead_open(opened, msg + DATA_OFF_PAYLOAD,
+					  job.message_len - DATA_HEADER_LEN, NULL, 0,
+					  job.counter, key));
+		assert_memory_equal(opened, plain, len);
+		for (size_t k = len; k < padded; k++)
+			assert_int_equal(opened[k], 0);
+		assert_true(delivered_in_place(msg, job.message_len, plain, len));
+	}
+	wgc_memzero(key, sizeof(key));
+
+	/* no tail: the head is the whole packet, sealed in place */
+	{
+		struct wgc_actions out = reset_out(list, 8, scratch, sizeof(scratch));
+		struct wgc_send_job job;
+
+		make_packet(plain, 300, 3);
+		memcpy(msg + WGC_DATA_HEADROOM, plain, 300);
+		assert_int_equal(wgc_send_prepare_gather(net.node[0].ep, net.now, NULL, msg,
+							 sizeof(msg), 300, NULL, 0, &job, &out),
+				 WGC_VERDICT_CRYPTO);
+		wgc_send_seal(&job);
+		assert_true(delivered_in_place(msg, job.message_len, plain, 300));
+	}
+	/* a head shorter than an IPv4 header cannot be routed, whatever follows in the tail */
+	{
+		struct wgc_actions out = reset_out(list, 8, scratch, sizeof(scratch));
+		struct wgc_send_job job;
+
+		make_packet(plain, 300, 4);
+		memcpy(msg + WGC_DATA_HEADROOM, plain, 12);
+		assert_int_equal(wgc_send_prepare_gather(net.node[0].ep, net.now, NULL, msg,
+							 sizeof(msg), 12, plain + 12, 288, &job,
+							 &out),
+				 WGC_VERDICT_DROP);
+		assert_int_equal(job.drop, WGC_DROP_BAD_PACKET);
+		/* and a head beyond WGC_SEND_HEAD_MAX is too big, counted once */
+		memcpy(msg + WGC_DATA_HEADROOM, plain, IP_HEADER);
+		assert_int_equal(wgc_send_prepare_gather(net.node[0].ep, net.now, NULL, msg,
+							 sizeof(msg), (size_t)WGC_SEND_HEAD_MAX + 1,
+							 plain, 10, &job, &out),
+				 WGC_VERDICT_DROP);
+		assert_int_equal(job.drop, WGC_DROP_TOO_BIG);
+	}
+}
+
 /* Node 0 seals plain in place into msg; returns the message length. */
 static size_t seal_in_place(uint8_t *msg, size_t len, uint8_t seed, uint8_t *plain)
 {
@@ -211,6 +292,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_send_from, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_gather, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_into, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_into_forgery, setup, teardown),
 	};
