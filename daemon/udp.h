@@ -27,6 +27,22 @@
 
 enum { UDP_BATCH_MAX = 64 };
 
+/* How many messages to ask the next receive for, after one that returned msgs messages holding
+ * `datagrams` datagrams in all (more than msgs with UDP GRO): about `target` datagrams' worth,
+ * 1 to UDP_BATCH_MAX, so that one readiness event does not take on thousands of datagrams while
+ * the other sources wait. Pure. */
+static inline unsigned udp_rx_want_next(unsigned msgs, unsigned datagrams, unsigned target)
+{
+	unsigned long long want;
+
+	if (msgs == 0 || datagrams < msgs)
+		return UDP_BATCH_MAX;
+	want = ((unsigned long long)msgs * target + datagrams - 1) / datagrams;
+	if (want < 1)
+		return 1;
+	return want > UDP_BATCH_MAX ? UDP_BATCH_MAX : (unsigned)want;
+}
+
 struct udp {
 	int fd4;         /* -1 when IPv4 is unavailable */
 	int fd6;         /* -1 when IPv6 is unavailable */
