@@ -558,6 +558,13 @@ bench-chart:
 check-chart:
 	@scripts/check-chart.sh
 
+# ---- bench-profile: where each daemon's time goes during one TCP flow (perf, by category) ----
+# bench/profile.sh [IMPL] reads DURATION, OFFLOADS, REVERSE, TOP, OUT (see its header).
+
+.PHONY: bench-profile
+bench-profile: all
+	@bench/profile.sh $(PROFILE_IMPL)
+
 # ---- bench-flood: goodput and handshakes under a handshake flood, wgc vs wireguard-go ----
 # bench/flood.sh reads RUNS, DURATION, RATES, MODES, WGGO ... (see its header). Results:
 # bench/results/latest-flood.md.
