@@ -175,61 +175,6 @@ void wgc_openssl_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const u
 		wgc_memzero(dst, len + WGC_AEAD_TAG_LEN);
 }
 
-/* evp_seal of head (in place at dst), tail (into dst + head_len) and pad zeros (in place), fed to
- * the cipher in that order: a stream cipher, so the parts need not be whole blocks. */
-static bool evp_seal_parts(EVP_CIPHER_CTX *ctx, uint8_t *dst, int head_len, const uint8_t *tail,
-			   int tail_len, int pad_len, const uint8_t nonce[AEAD_NONCE_LEN],
-			   const uint8_t key[WGC_KEY_LEN])
-{
-	int len = head_len + tail_len + pad_len;
-	int out_len = 0;
-	int final_len = 0;
-
-	if (EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, ENCRYPT) != 1)
-		return false;
-	if (head_len > 0 && EVP_CipherUpdate(ctx, dst, &out_len, dst, head_len) != 1)
-		return false;
-	if (tail_len > 0 && EVP_CipherUpdate(ctx, dst + head_len, &out_len, tail, tail_len) != 1)
-		return false;
-	if (pad_len > 0) {
-		memset(dst + head_len + tail_len, 0, (size_t)pad_len);
-		if (EVP_CipherUpdate(ctx, dst + head_len + tail_len, &out_len,
-				     dst + head_len + tail_len, pad_len) != 1)
-			return false;
-	}
-	if (EVP_CipherFinal_ex(ctx, dst + len, &final_len) != 1)
-		return false;
-	clean_upper();
-	return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, WGC_AEAD_TAG_LEN, dst + len) == 1;
-}
-
-/* Whether a three-part message fits the drivers' int lengths (never exceeded on the data path). */
-static bool parts_fit(size_t head_len, size_t tail_len, size_t pad_len)
-{
-	const size_t max = INT_MAX - WGC_AEAD_TAG_LEN;
-
-	return head_len <= max && tail_len <= max - head_len && pad_len <= max - head_len - tail_len;
-}
-
-void wgc_openssl_aead_seal_parts(uint8_t *dst, size_t head_len, const uint8_t *tail,
-				 size_t tail_len, size_t pad_len, uint64_t counter,
-				 const uint8_t key[WGC_KEY_LEN])
-{
-	EVP_CIPHER_CTX *ctx = get_thread_ctx();
-	uint8_t nonce[AEAD_NONCE_LEN];
-	bool ok;
-
-	if (!ctx || !parts_fit(head_len, tail_len, pad_len)) {
-		wgc_aead_seal_parts_by_copy(dst, head_len, tail, tail_len, pad_len, counter, key);
-		return;
-	}
-	make_nonce(nonce, counter);
-	ok = evp_seal_parts(ctx, dst, (int)head_len, tail, (int)tail_len, (int)pad_len, nonce, key);
-	forget_key(ctx);
-	if (!ok) /* fail closed, as wgc_openssl_aead_seal */
-		wgc_memzero(dst, head_len + tail_len + pad_len + WGC_AEAD_TAG_LEN);
-}
-
 /* Opens text_len bytes of src, followed by their tag, into dst with ctx; false for a forgery or
  * an EVP failure. dst may hold unauthenticated output on false. */
 static bool evp_open(EVP_CIPHER_CTX *ctx, uint8_t *dst, const uint8_t *src, int text_len,
@@ -473,38 +418,6 @@ static bool direct_open(void *pctx, uint8_t *dst, const uint8_t *src, int text_l
 	return ok;
 }
 
-/* direct_seal of three parts, as evp_seal_parts. */
-static bool direct_seal_parts(void *pctx, uint8_t *dst, size_t head_len, const uint8_t *tail,
-			      size_t tail_len, size_t pad_len, const uint8_t nonce[AEAD_NONCE_LEN],
-			      const uint8_t key[WGC_KEY_LEN])
-{
-	size_t len = head_len + tail_len + pad_len;
-	OSSL_PARAM params[2];
-	size_t out_len = 0;
-
-	if (direct.encrypt_init(pctx, key, WGC_KEY_LEN, nonce, AEAD_NONCE_LEN, NULL) != 1)
-		return false;
-	if (head_len > 0 && direct.update(pctx, dst, &out_len, head_len, dst, head_len) != 1)
-		return false;
-	if (tail_len > 0 &&
-	    direct.update(pctx, dst + head_len, &out_len, tail_len, tail, tail_len) != 1)
-		return false;
-	if (pad_len > 0) {
-		uint8_t *pad = dst + head_len + tail_len;
-
-		memset(pad, 0, pad_len);
-		if (direct.update(pctx, pad, &out_len, pad_len, pad, pad_len) != 1)
-			return false;
-	}
-	if (direct.final(pctx, dst + len, &out_len, 0) != 1)
-		return false;
-	clean_upper();
-	params[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, dst + len,
-						      WGC_AEAD_TAG_LEN);
-	params[1] = OSSL_PARAM_construct_end();
-	return direct.get_ctx_params(pctx, params) == 1;
-}
-
 /* As forget_key: a key-only re-init with zeros, keeping the direction. */
 static void direct_forget_key(void *pctx, bool is_encrypt)
 {
@@ -534,25 +447,6 @@ void wgc_openssl_direct_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, 
 		wgc_memzero(dst, len + WGC_AEAD_TAG_LEN);
 }
 
-void wgc_openssl_direct_aead_seal_parts(uint8_t *dst, size_t head_len, const uint8_t *tail,
-					size_t tail_len, size_t pad_len, uint64_t counter,
-					const uint8_t key[WGC_KEY_LEN])
-{
-	void *pctx = get_thread_direct();
-	uint8_t nonce[AEAD_NONCE_LEN];
-	bool ok;
-
-	if (!pctx || !parts_fit(head_len, tail_len, pad_len)) {
-		wgc_aead_seal_parts_by_copy(dst, head_len, tail, tail_len, pad_len, counter, key);
-		return;
-	}
-	make_nonce(nonce, counter);
-	ok = direct_seal_parts(pctx, dst, head_len, tail, tail_len, pad_len, nonce, key);
-	direct_forget_key(pctx, true);
-	if (!ok) /* fail closed, as wgc_openssl_aead_seal */
-		wgc_memzero(dst, head_len + tail_len + pad_len + WGC_AEAD_TAG_LEN);
-}
-
 bool wgc_openssl_direct_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 				  size_t ad_len, uint64_t counter, const uint8_t key[WGC_KEY_LEN])
 {
@@ -572,6 +466,140 @@ bool wgc_openssl_direct_aead_open(uint8_t *dst, const uint8_t *src, size_t len, 
 	if (!ok) /* no unauthenticated plaintext outlives the call, as wgc_openssl_aead_open */
 		wgc_memzero(dst, text_len);
 	return ok;
+}
+
+/* ---- three-part seals (wgc_aead_seal_parts), on either driver ---- */
+
+/* A driver as a stream of calls: key and nonce, any number of updates, the tag, the key wiped. */
+struct stream_ops {
+	bool (*start)(void *ctx, const uint8_t key[WGC_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN]);
+	bool (*update)(void *ctx, uint8_t *out, const uint8_t *in, size_t len);
+	bool (*finish)(void *ctx, uint8_t tag[WGC_AEAD_TAG_LEN]);
+	void (*forget)(void *ctx);
+};
+
+static bool evp_start(void *ctx, const uint8_t key[WGC_KEY_LEN],
+		      const uint8_t nonce[AEAD_NONCE_LEN])
+{
+	return EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, ENCRYPT) == 1;
+}
+
+static bool evp_update(void *ctx, uint8_t *out, const uint8_t *in, size_t len)
+{
+	int out_len = 0;
+
+	return EVP_CipherUpdate(ctx, out, &out_len, in, (int)len) == 1;
+}
+
+static bool evp_finish(void *ctx, uint8_t tag[WGC_AEAD_TAG_LEN])
+{
+	int final_len = 0;
+	bool ok = EVP_CipherFinal_ex(ctx, tag, &final_len) == 1;
+
+	clean_upper();
+	return ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, WGC_AEAD_TAG_LEN, tag) == 1;
+}
+
+static void evp_forget(void *ctx)
+{
+	forget_key(ctx);
+}
+
+static bool direct_start(void *pctx, const uint8_t key[WGC_KEY_LEN],
+			 const uint8_t nonce[AEAD_NONCE_LEN])
+{
+	return direct.encrypt_init(pctx, key, WGC_KEY_LEN, nonce, AEAD_NONCE_LEN, NULL) == 1;
+}
+
+static bool direct_update(void *pctx, uint8_t *out, const uint8_t *in, size_t len)
+{
+	size_t out_len = 0;
+
+	return direct.update(pctx, out, &out_len, len, in, len) == 1;
+}
+
+static bool direct_finish(void *pctx, uint8_t tag[WGC_AEAD_TAG_LEN])
+{
+	OSSL_PARAM params[2];
+	size_t out_len = 0;
+	bool ok = direct.final(pctx, tag, &out_len, 0) == 1;
+
+	clean_upper();
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
+						      WGC_AEAD_TAG_LEN);
+	params[1] = OSSL_PARAM_construct_end();
+	return ok && direct.get_ctx_params(pctx, params) == 1;
+}
+
+static void direct_forget(void *pctx)
+{
+	direct_forget_key(pctx, true);
+}
+
+static const struct stream_ops evp_ops = {evp_start, evp_update, evp_finish, evp_forget};
+static const struct stream_ops direct_ops = {direct_start, direct_update, direct_finish,
+					     direct_forget};
+
+/* Head (in place at dst), tail (into dst + head_len) and pad zeros (in place), fed to the cipher
+ * in that order: a stream cipher, so the parts need not be whole blocks. */
+static bool stream_seal_parts(const struct stream_ops *ops, void *ctx, uint8_t *dst,
+			      size_t head_len, const uint8_t *tail, size_t tail_len,
+			      size_t pad_len, const uint8_t nonce[AEAD_NONCE_LEN],
+			      const uint8_t key[WGC_KEY_LEN])
+{
+	uint8_t *pad = dst + head_len + tail_len;
+
+	if (!ops->start(ctx, key, nonce))
+		return false;
+	if (head_len > 0 && !ops->update(ctx, dst, dst, head_len))
+		return false;
+	if (tail_len > 0 && !ops->update(ctx, dst + head_len, tail, tail_len))
+		return false;
+	if (pad_len > 0) {
+		memset(pad, 0, pad_len);
+		if (!ops->update(ctx, pad, pad, pad_len))
+			return false;
+	}
+	return ops->finish(ctx, pad + pad_len);
+}
+
+/* The public three-part seal on a driver: its thread context, or the copying fallback where
+ * there is none or a length does not fit the drivers' int (never on the data path); the key
+ * wiped after, and fail closed as wgc_openssl_aead_seal. */
+static void seal_parts_on(const struct stream_ops *ops, void *ctx, uint8_t *dst,
+			  size_t head_len, const uint8_t *tail, size_t tail_len, size_t pad_len,
+			  uint64_t counter, const uint8_t key[WGC_KEY_LEN])
+{
+	const size_t max = INT_MAX - WGC_AEAD_TAG_LEN;
+	uint8_t nonce[AEAD_NONCE_LEN];
+	bool ok;
+
+	if (!ctx || head_len > max || tail_len > max - head_len ||
+	    pad_len > max - head_len - tail_len) {
+		wgc_aead_seal_parts_by_copy(dst, head_len, tail, tail_len, pad_len, counter, key);
+		return;
+	}
+	make_nonce(nonce, counter);
+	ok = stream_seal_parts(ops, ctx, dst, head_len, tail, tail_len, pad_len, nonce, key);
+	ops->forget(ctx);
+	if (!ok)
+		wgc_memzero(dst, head_len + tail_len + pad_len + WGC_AEAD_TAG_LEN);
+}
+
+void wgc_openssl_aead_seal_parts(uint8_t *dst, size_t head_len, const uint8_t *tail,
+				 size_t tail_len, size_t pad_len, uint64_t counter,
+				 const uint8_t key[WGC_KEY_LEN])
+{
+	seal_parts_on(&evp_ops, get_thread_ctx(), dst, head_len, tail, tail_len, pad_len, counter,
+		      key);
+}
+
+void wgc_openssl_direct_aead_seal_parts(uint8_t *dst, size_t head_len, const uint8_t *tail,
+					size_t tail_len, size_t pad_len, uint64_t counter,
+					const uint8_t key[WGC_KEY_LEN])
+{
+	seal_parts_on(&direct_ops, get_thread_direct(), dst, head_len, tail, tail_len, pad_len,
+		      counter, key);
 }
 
 bool wgc_openssl_direct_thread_has_ctx(void)

@@ -86,21 +86,43 @@ static bool delivered_in_place(uint8_t *msg, size_t len, const uint8_t *plain, s
 	return false;
 }
 
+/* Seals a prepared job and checks the message: plain (len bytes, equal to saved afterwards:
+ * never written) || zeros up to a multiple of 16, sealed with the session key and the job's
+ * counter, and delivered as plain by node 1 through the in-place path. */
+static void seal_and_check(struct wgc_send_job *job, uint8_t *msg, const uint8_t *plain,
+			   const uint8_t *saved, size_t len)
+{
+	static uint8_t opened[MSG_MAX];
+	uint8_t key[WGC_KEY_LEN];
+	size_t padded;
+
+	memcpy(key, job->keypair->send_key, sizeof(key));
+	wgc_send_seal(job);
+	assert_memory_equal(plain, saved, len);
+	padded = job->message_len - DATA_MIN_LEN;
+	assert_true(padded >= len && padded - len < 16);
+	assert_true(wgc_aead_open(opened, msg + DATA_OFF_PAYLOAD,
+				  job->message_len - DATA_HEADER_LEN, NULL, 0, job->counter, key));
+	wgc_memzero(key, sizeof(key));
+	assert_memory_equal(opened, plain, len);
+	for (size_t k = len; k < padded; k++)
+		assert_int_equal(opened[k], 0);
+	assert_true(delivered_in_place(msg, job->message_len, plain, len));
+}
+
 /* Lengths with padding (100, 1419 -> 1420) and without (1408 = 88 x 16, 1420 = the MTU). */
 static void test_send_from(void **unused)
 {
 	static const size_t lens[] = {100, 1408, 1419, WGC_DEFAULT_MTU, IP_HEADER};
-	static uint8_t plain[MSG_MAX], saved[MSG_MAX], msg[MSG_MAX], opened[MSG_MAX];
+	static uint8_t plain[MSG_MAX], saved[MSG_MAX], msg[MSG_MAX];
 	struct wgc_action list[8];
 	uint8_t scratch[WGC_ACTION_SCRATCH_MIN];
-	uint8_t key[WGC_KEY_LEN];
 
 	(void)unused;
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		struct wgc_actions out = reset_out(list, 8, scratch, sizeof(scratch));
 		struct wgc_send_job job;
 		size_t len = lens[i];
-		size_t padded;
 
 		make_packet(plain, len, (uint8_t)i);
 		memcpy(saved, plain, len);
@@ -110,21 +132,8 @@ static void test_send_from(void **unused)
 				 WGC_VERDICT_CRYPTO);
 		assert_ptr_equal(job.peer, net.node[0].peer); /* routed from plain */
 		assert_ptr_equal(job.plain, plain);
-		memcpy(key, job.keypair->send_key, sizeof(key));
-		wgc_send_seal(&job);
-		assert_memory_equal(plain, saved, len); /* untouched */
-		padded = job.message_len - DATA_MIN_LEN;
-		assert_true(padded >= len && padded - len < 16);
-		/* The message is plain || zeros, sealed with the session key and the job's counter. */
-		assert_true(wgc_aead_open(opened, msg + DATA_OFF_PAYLOAD,
-					  job.message_len - DATA_HEADER_LEN, NULL, 0,
-					  job.counter, key));
-		assert_memory_equal(opened, plain, len);
-		for (size_t k = len; k < padded; k++)
-			assert_int_equal(opened[k], 0);
-		assert_true(delivered_in_place(msg, job.message_len, plain, len));
+		seal_and_check(&job, msg, plain, saved, len);
 	}
-	wgc_memzero(key, sizeof(key));
 }
 
 /* Heads of 20 (the IP header alone), 28 and 52 bytes, tails with and without padding; a tail of 0
@@ -133,10 +142,9 @@ static void test_send_gather(void **unused)
 {
 	static const size_t heads[] = {20, IP_HEADER, 52, 52, 100};
 	static const size_t lens[] = {1420, 1419, 1420, 200, 100};
-	static uint8_t plain[MSG_MAX], saved[MSG_MAX], msg[MSG_MAX], opened[MSG_MAX];
+	static uint8_t plain[MSG_MAX], saved[MSG_MAX], msg[MSG_MAX];
 	struct wgc_action list[8];
 	uint8_t scratch[WGC_ACTION_SCRATCH_MIN];
-	uint8_t key[WGC_KEY_LEN];
 
 	(void)unused;
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
@@ -144,7 +152,6 @@ static void test_send_gather(void **unused)
 		struct wgc_send_job job;
 		size_t len = lens[i];
 		size_t head = heads[i];
-		size_t padded;
 
 		make_packet(plain, len, (uint8_t)(i + 7));
 		memcpy(saved, plain, len);
@@ -156,20 +163,8 @@ static void test_send_gather(void **unused)
 				 WGC_VERDICT_CRYPTO);
 		assert_ptr_equal(job.peer, net.node[0].peer); /* routed from the head */
 		assert_int_equal(job.plain_len, len);
-		memcpy(key, job.keypair->send_key, sizeof(key));
-		wgc_send_seal(&job);
-		assert_memory_equal(plain, saved, len); /* the tail untouched */
-		padded = job.message_len - DATA_MIN_LEN;
-		assert_true(padded >= len && padded - len < 16);
-		assert_true(wgc_aead_open(opened, msg + DATA_OFF_PAYLOAD,
-					  job.message_len - DATA_HEADER_LEN, NULL, 0,
-					  job.counter, key));
-		assert_memory_equal(opened, plain, len);
-		for (size_t k = len; k < padded; k++)
-			assert_int_equal(opened[k], 0);
-		assert_true(delivered_in_place(msg, job.message_len, plain, len));
+		seal_and_check(&job, msg, plain, saved, len); /* the tail untouched too */
 	}
-	wgc_memzero(key, sizeof(key));
 
 	/* no tail: the head is the whole packet, sealed in place */
 	{
