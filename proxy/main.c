@@ -29,6 +29,7 @@
 enum {
 	EVENTS_MAX = 128,
 	SWEEP_INTERVAL_MS = 1000,
+	STDIO_DRAIN_MS = 2000, /* at most, after [STDIOTunnel] ended, for lwIP's last segments */
 };
 
 static const char usage[] =
@@ -85,11 +86,22 @@ bool proxy_watch(struct proxy *px, struct watch *w, uint32_t events)
 	struct epoll_event ev = { .events = events, .data.ptr = w };
 	int rc;
 
+	if (w->is_always_ready) {
+		w->events = events;
+		return true;
+	}
 	if (events == 0) {
 		proxy_unwatch(px, w);
 		return true;
 	}
 	rc = epoll_ctl(px->epoll_fd, w->is_registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev);
+	if (rc != 0 && errno == EPERM && !w->is_registered && px->ready_count < PROXY_READY_MAX) {
+		/* a regular file: never blocks, so the loop serves it on every turn */
+		w->is_always_ready = true;
+		w->events = events;
+		px->ready[px->ready_count++] = w;
+		return true;
+	}
 	if (rc != 0) {
 		fprintf(stderr, "wgc-proxy: epoll_ctl fd %d: %s\n", w->fd, strerror(errno));
 		return false;
@@ -101,6 +113,15 @@ bool proxy_watch(struct proxy *px, struct watch *w, uint32_t events)
 
 void proxy_unwatch(struct proxy *px, struct watch *w)
 {
+	if (w->is_always_ready) {
+		for (size_t i = 0; i < px->ready_count; i++) {
+			if (px->ready[i] == w) {
+				px->ready[i] = px->ready[--px->ready_count];
+				break;
+			}
+		}
+		w->is_always_ready = false;
+	}
 	if (w->is_registered)
 		(void)epoll_ctl(px->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
 	w->is_registered = false;
@@ -178,10 +199,20 @@ static int next_timeout_ms(uint64_t now, uint64_t wgc_deadline, uint64_t sweep_a
 	return (int)ms;
 }
 
+/* Whether an always-ready watch waits for something: then epoll must not sleep. */
+static bool any_ready(const struct proxy *px)
+{
+	for (size_t i = 0; i < px->ready_count; i++)
+		if (px->ready[i]->events != 0)
+			return true;
+	return false;
+}
+
 static void run(struct proxy *px)
 {
 	struct epoll_event events[EVENTS_MAX];
 	uint64_t sweep_at = proxy_now_ns();
+	uint64_t drain_until = 0;
 
 	wire_kick(px);
 	while (!px->is_stopping) {
@@ -199,8 +230,15 @@ static void run(struct proxy *px)
 			sweep_at = now + (uint64_t)SWEEP_INTERVAL_MS * 1000000u;
 		}
 		conn_reap(px);
+		if (px->is_stdio_done) {
+			/* [STDIOTunnel] ended: let lwIP deliver its last bytes and FIN, briefly */
+			if (drain_until == 0)
+				drain_until = now + (uint64_t)STDIO_DRAIN_MS * 1000000u;
+			if (!conn_lwip_busy() || now >= drain_until)
+				break;
+		}
 		n = epoll_wait(px->epoll_fd, events, EVENTS_MAX,
-			       next_timeout_ms(now, wgc_deadline, sweep_at));
+			       any_ready(px) ? 0 : next_timeout_ms(now, wgc_deadline, sweep_at));
 		if (n < 0 && errno != EINTR) {
 			fprintf(stderr, "wgc-proxy: epoll_wait: %s\n", strerror(errno));
 			break;
@@ -209,6 +247,13 @@ static void run(struct proxy *px)
 			struct watch *w = events[i].data.ptr;
 
 			w->fn(w, events[i].events);
+		}
+		/* a handler may free the watch: take one at a time, from the current list */
+		for (size_t i = 0; i < px->ready_count; i++) {
+			struct watch *w = px->ready[i];
+
+			if (w->events != 0)
+				w->fn(w, w->events);
 		}
 	}
 }
@@ -327,6 +372,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
+	if (is_daemon && cfg.has_stdio) {
+		fprintf(stderr, "wgc-proxy: -d: [STDIOTunnel] needs the foreground (its standard "
+				"input and output)\n");
+		goto out;
+	}
 	if (check_only) {
 		status = 0;
 		goto out;
@@ -357,7 +407,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "wgc-proxy: running: %zu peer(s), %zu service(s)\n", cfg.peer_count,
 		cfg.service_count);
 	run(&px);
-	status = 0;
+	status = px.exit_status; /* 0, or 1 when [STDIOTunnel]'s connection failed */
 	fprintf(stderr, "wgc-proxy: stopping\n");
 undo_conn:
 	metrics_stop(&px);

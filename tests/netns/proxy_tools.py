@@ -15,6 +15,8 @@
                                         SOCKS5 UDP ASSOCIATE to a UDP echo server through the
                                         proxy; print "<echoed> <count> ..."
   proxy_tools.py tcp-echo-server ADDR PORT      a TCP echo server for many connections
+  proxy_tools.py tcp-echo-stream ADDR PORT      a TCP echo server for long streams (a thread
+                                        each, blocking writes, FIN answered with FIN)
   proxy_tools.py socks-many ADDR PORT TARGET TARGET_PORT COUNT
                                         COUNT SOCKS5 connections open at once, each echoing
                                         1 KiB; print "<ok> <count>"
@@ -389,6 +391,30 @@ def cmd_tcp_echo_server(addr, port):
                 pass
 
 
+def cmd_tcp_echo_stream(addr, port):
+    """A TCP echo server for long streams: one thread per connection, blocking writes (nothing
+    is dropped when the client reads slowly), and the client's FIN answered with ours once
+    everything is echoed."""
+    import threading
+
+    def echo(conn):
+        with conn:
+            while True:
+                d = conn.recv(1 << 16)
+                if not d:
+                    break
+                conn.sendall(d)
+            conn.shutdown(socket.SHUT_WR)
+
+    srv = socket.socket(family(addr), socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((addr, int(port)))
+    srv.listen(64)
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=echo, args=(conn,), daemon=True).start()
+
+
 def cmd_socks_many(addr, port, target, target_port, count):
     """COUNT SOCKS5 CONNECTs to a TCP echo server, all open at once; then each sends 1 KiB and
     must get it back. Prints "<ok> <count> (<refused> no reply, <lost> no echo)"."""
@@ -436,6 +462,7 @@ def cmd_socks_many(addr, port, target, target_port, count):
 def main():
     cmds = {
         "tcp-echo-server": cmd_tcp_echo_server,
+        "tcp-echo-stream": cmd_tcp_echo_stream,
         "socks-many": cmd_socks_many,
         "socks-udp": cmd_socks_udp,
         "udp-paced": cmd_udp_paced,
