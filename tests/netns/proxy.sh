@@ -538,6 +538,8 @@ for impl in wggo wgc; do
 
 	check "$impl: SOCKS5 UDP ASSOCIATE: 200 datagrams echoed, strangers dropped, ends with TCP" \
 		P $PTOOLS socks-udp 127.0.0.1 1080 10.200.0.1 9201 200
+	check "$impl: UDP ASSOCIATE to a name (tunnel DNS): the first datagram waits, 100 echoed" \
+		P $PTOOLS socks-udp-names 127.0.0.1 1080 echo.wgc.test 10.200.0.1 9201 100
 
 	# Test: [STDIOTunnel]: standard input and output as one connection (ssh's ProxyCommand)
 	say "$impl: STDIOTunnel"

@@ -14,6 +14,9 @@
   proxy_tools.py socks-udp ADDR PORT TARGET TARGET_PORT COUNT
                                         SOCKS5 UDP ASSOCIATE to a UDP echo server through the
                                         proxy; print "<echoed> <count> ..."
+  proxy_tools.py socks-udp-names ADDR PORT NAME TARGET TARGET_PORT COUNT
+                                        the same with the destination as a name (ATYP 3),
+                                        the first datagram sent while it still resolves
   proxy_tools.py tcp-echo-server ADDR PORT      a TCP echo server for many connections
   proxy_tools.py tcp-echo-stream ADDR PORT      a TCP echo server for long streams (a thread
                                         each, blocking writes, FIN answered with FIN)
@@ -356,6 +359,54 @@ def cmd_socks_udp(addr, port, target, target_port, count):
     sys.exit(0 if ok else 1)
 
 
+def cmd_socks_udp_names(addr, port, name, target, target_port, count):
+    """UDP ASSOCIATE with destinations given as names (ATYP 3): the first datagram to NAME
+    (which resolves to TARGET through the tunnel's DNS) must come back although the proxy is
+    still resolving when it arrives, then COUNT more one at a time; the echoes come wrapped with
+    TARGET's address as their source. A datagram to a name that does not resolve is dropped
+    and the association goes on. Prints "<echoed> <count> ..."."""
+    tcp = socket.create_connection((addr, int(port)), timeout=5)
+    tcp.sendall(b"\x05\x01\x00" + request(3, 1, ipv4("0.0.0.0"), 0))
+    got, _ = Case.read_reply(tcp, 2 + 10)
+    if got[:4] != b"\x05\x00\x05\x00" or got[5] != 1:
+        sys.exit(f"socks-udp-names: ASSOCIATE failed: {got.hex()}")
+    relay = (socket.inet_ntoa(got[6:10]), struct.unpack(">H", got[10:12])[0])
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    port_b = struct.pack(">H", int(target_port))
+
+    def to_name(n):
+        return b"\x00\x00\x00\x03" + bytes([len(n)]) + n.encode() + port_b
+
+    back = b"\x00\x00\x00\x01" + ipv4(target) + port_b
+
+    def echo_of(body, wait_s):
+        u.settimeout(wait_s)
+        try:
+            while True:
+                d = u.recv(65536)
+                if d == back + body:
+                    return True
+        except socket.timeout:
+            return False
+
+    # a name nobody knows first: dropped, nothing comes back
+    u.sendto(to_name("nowhere.wgc.test") + b"lost", relay)
+    lost_answered = echo_of(b"lost", 1.0)
+    body = b"first" + os.urandom(100)
+    u.sendto(to_name(name) + body, relay)
+    first = echo_of(body, 3.0)
+    echoed = 0
+    for n in range(int(count)):
+        body = n.to_bytes(8, "big") + os.urandom(200)
+        u.sendto(to_name(name) + body, relay)
+        echoed += echo_of(body, 1.0)
+    tcp.close()
+    print(echoed, count, "first echoed" if first else "first lost",
+          "unknown name answered" if lost_answered else "unknown name dropped", flush=True)
+    ok = first and not lost_answered and echoed >= int(count) * 98 // 100
+    sys.exit(0 if ok else 1)
+
+
 def cmd_tcp_echo_server(addr, port):
     """A single-threaded TCP echo server for many connections at once."""
     import selectors
@@ -465,6 +516,7 @@ def main():
         "tcp-echo-stream": cmd_tcp_echo_stream,
         "socks-many": cmd_socks_many,
         "socks-udp": cmd_socks_udp,
+        "socks-udp-names": cmd_socks_udp_names,
         "udp-paced": cmd_udp_paced,
         "udp-echo-server": cmd_udp_echo_server,
         "udp-echo-client": cmd_udp_echo_client,
