@@ -4,8 +4,9 @@
 # with no capabilities and no TUN; its TCP/IP stack is lwIP over libwgc, one UDP socket. In ns S,
 # a real WireGuard interface (wireguard-go, then the wgc daemon) with an HTTP server and TCP
 # sinks/sources behind it. curl goes through SOCKS5 (IPv4, IPv6, socks5h names, user/password),
-# 10 MiB move each way through TCP client tunnels and through TCP server tunnels (S connects to
-# the proxy's tunnel address), SHA-256 checked; names resolve through the tunnel's DNS server (a
+# 100 MiB move each way through TCP client tunnels and through TCP server tunnels (S connects to
+# the proxy's tunnel address), SHA-256 checked; [STDIOTunnel] pipes and files through an echo
+# server; names resolve through the tunnel's DNS server (a
 # small one in S); curl through the HTTP proxy (forwarded GET, CONNECT, Basic auth); malformed,
 # unsupported and
 # unreachable SOCKS5 requests get their error replies and are counted; the configuration
@@ -26,6 +27,7 @@ require_env
 need_wireguard_go
 
 PROXY=${WGC_PROXY:-$ROOT/build/wgc-proxy}
+TUNNEL_MB=100 # each way through a client tunnel and a server tunnel (the issue's figure)
 PTOOLS="python3 $ROOT/tests/netns/proxy_tools.py"
 [ -x "$PROXY" ] || skip_all "$PROXY is not built (make proxy)"
 command -v curl >/dev/null || skip_all "needs curl"
@@ -221,17 +223,17 @@ tunnel_upload_ok() {
 	S $TOOLS sink 10.200.0.1 9000 >"$TMP/sink.out" &
 	local sink=$!
 	wait_listen "$NS_S" 9000
-	sent=$(P $TOOLS source 127.0.0.1 2222 10)
+	sent=$(P $TOOLS source 127.0.0.1 2222 $TUNNEL_MB)
 	wait $sink
 	got=$(cat "$TMP/sink.out")
 	echo "sent: $sent"
 	echo "got:  $got"
-	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((10 << 20)) ]
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((TUNNEL_MB << 20)) ]
 }
 
 tunnel_download_ok() {
 	local sent got
-	S $PTOOLS serve fd00:200::1 9001 10 >"$TMP/serve.out" &
+	S $PTOOLS serve fd00:200::1 9001 $TUNNEL_MB >"$TMP/serve.out" &
 	local src=$!
 	wait_listen "$NS_S" 9001
 	got=$(P $PTOOLS fetch 127.0.0.1 2223)
@@ -239,7 +241,7 @@ tunnel_download_ok() {
 	sent=$(cat "$TMP/serve.out")
 	echo "sent: $sent"
 	echo "got:  $got"
-	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((10 << 20)) ]
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((TUNNEL_MB << 20)) ]
 }
 
 concurrent_ok() {
@@ -270,17 +272,17 @@ server_tunnel_upload_ok() {
 	P $TOOLS sink 127.0.0.1 9100 >"$TMP/ssink.out" &
 	local sink=$!
 	wait_listen "$NS_P" 9100
-	sent=$(S $TOOLS source 10.200.0.2 8080 10)
+	sent=$(S $TOOLS source 10.200.0.2 8080 $TUNNEL_MB)
 	wait $sink
 	got=$(cat "$TMP/ssink.out")
 	echo "sent: $sent"
 	echo "got:  $got"
-	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((10 << 20)) ]
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((TUNNEL_MB << 20)) ]
 }
 
 server_tunnel_download_ok() {
 	local sent got
-	P $PTOOLS serve :: 9101 10 >"$TMP/sserve.out" &
+	P $PTOOLS serve :: 9101 $TUNNEL_MB >"$TMP/sserve.out" &
 	local src=$!
 	wait_listen "$NS_P" 9101
 	got=$(S $PTOOLS fetch fd00:200::2 8081)
@@ -288,7 +290,7 @@ server_tunnel_download_ok() {
 	sent=$(cat "$TMP/sserve.out")
 	echo "sent: $sent"
 	echo "got:  $got"
-	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((10 << 20)) ]
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((TUNNEL_MB << 20)) ]
 }
 
 # A server tunnel whose Target refuses: the tunnel side's connection ends at once.
@@ -512,18 +514,18 @@ for impl in wggo wgc; do
 	check "$impl: counted: bad HTTP requests" counter_ge "bad request" 6
 	check "$impl: counted: HTTP unauthorized" counter_ge "unauthorized" 1
 
-	# Test: TCP client tunnels, 10 MiB each way (IPv4 target up, IPv6 target down)
+	# Test: TCP client tunnels, 100 MiB each way (IPv4 target up, IPv6 target down)
 	say "$impl: TCP client tunnels"
-	check "$impl: 10 MiB up through 127.0.0.1:2222 -> sink.wgc.test:9000 (tunnel DNS), intact" \
+	check "$impl: $TUNNEL_MB MiB up through 127.0.0.1:2222 -> sink.wgc.test:9000 (tunnel DNS), intact" \
 		tunnel_upload_ok
-	check "$impl: 10 MiB down through 127.0.0.1:2223 -> [fd00:200::1]:9001, intact" \
+	check "$impl: $TUNNEL_MB MiB down through 127.0.0.1:2223 -> [fd00:200::1]:9001, intact" \
 		tunnel_download_ok
 
-	# Test: TCP server tunnels: the tunnel side connects to the proxy's ports, 10 MiB each way
+	# Test: TCP server tunnels: the tunnel side connects to the proxy's ports, 100 MiB each way
 	say "$impl: TCP server tunnels"
-	check "$impl: 10 MiB from S to 10.200.0.2:8080 -> 127.0.0.1:9100 in P, intact" \
+	check "$impl: $TUNNEL_MB MiB from S to 10.200.0.2:8080 -> 127.0.0.1:9100 in P, intact" \
 		server_tunnel_upload_ok
-	check "$impl: 10 MiB from localhost:9101 in P to S via [fd00:200::2]:8081, intact" \
+	check "$impl: $TUNNEL_MB MiB from localhost:9101 in P to S via [fd00:200::2]:8081, intact" \
 		server_tunnel_download_ok
 	check "$impl: a server tunnel whose Target refuses resets at once" server_tunnel_refused_ok
 
