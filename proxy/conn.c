@@ -82,6 +82,14 @@ void conn_free(struct conn *c)
 	struct proxy *px = c->px;
 
 	(void)detach_pcb(c);
+	if (c->is_flush_queued) {
+		struct conn **pp = &px->flush_list;
+
+		while (*pp != c)
+			pp = &(*pp)->flush_next;
+		*pp = c->flush_next;
+		c->is_flush_queued = false;
+	}
 	resolver_cancel(c->dns);
 	c->dns = NULL;
 	socks5_assoc_close(&c->assoc);
@@ -127,6 +135,27 @@ void conn_close_stdout(struct conn *c)
 	(void)fcntl(c->out.fd, F_SETFL, c->stdio_flags[1]);
 	close(c->out.fd);
 	c->out.fd = -1;
+}
+
+void conn_queue_flush(struct conn *c)
+{
+	if (c->is_flush_queued)
+		return;
+	c->is_flush_queued = true;
+	c->flush_next = c->px->flush_list;
+	c->px->flush_list = c;
+}
+
+void conn_flush_queued(struct proxy *px)
+{
+	while (px->flush_list) {
+		struct conn *c = px->flush_list;
+
+		px->flush_list = c->flush_next;
+		c->is_flush_queued = false;
+		if (relay_flush(c))
+			conn_maybe_done(c);
+	}
 }
 
 void conn_reap(struct proxy *px)

@@ -100,6 +100,8 @@ struct conn {
 	bool remote_eof;   /* the target sent FIN */
 	bool shut_wr_done; /* shutdown(fd, SHUT_WR) done (STDIO: standard output closed) */
 	bool is_dead;      /* freed: waits in px->dead until the loop's iteration ends */
+	bool is_flush_queued; /* on px->flush_list: pending data to write this loop turn */
+	struct conn *flush_next;
 	struct resolver_query *dns; /* RESOLVING */
 	struct socks5_assoc assoc;  /* UDP_ASSOC */
 	u16_t dns_port;    /* the port to connect to once resolved */
@@ -141,6 +143,10 @@ static inline int conn_out_fd(const struct conn *c)
 {
 	return c->is_stdio ? c->out.fd : c->w.fd;
 }
+
+/* Queues c for conn_flush_queued (relay_flush, then conn_maybe_done) at the end of this loop
+ * turn; once per turn however often it is called. */
+void conn_queue_flush(struct conn *c);
 
 /* ---- conn.c: connecting ---- */
 

@@ -229,6 +229,8 @@ static void run(struct proxy *px)
 			udp_tunnel_sweep(px, now);
 			sweep_at = now + (uint64_t)SWEEP_INTERVAL_MS * 1000000u;
 		}
+		conn_flush_queued(px);
+		wire_flush(px); /* last: everything above may have sealed packets */
 		conn_reap(px);
 		if (px->is_stdio_done) {
 			/* [STDIOTunnel] ended: let lwIP deliver its last bytes and FIN, briefly */

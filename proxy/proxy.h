@@ -92,6 +92,7 @@ struct proxy {
 	struct wgcif_peer *peer_slots; /* one per configured peer */
 	struct watch udp;
 	int udp_family; /* AF_INET6 (dual stack) or AF_INET */
+	bool has_gso;   /* the UDP socket takes UDP_SEGMENT (GSO) messages */
 	bool has_ip4;   /* a tunnel IPv4 address is configured */
 	bool has_ip6;
 	struct resolver *resolver; /* resolver.c: only with a DNS server configured */
@@ -100,6 +101,7 @@ struct proxy {
 	size_t listener_count;
 	struct conn *conns; /* every live client connection, doubly linked */
 	struct conn *dead;  /* closed in this loop iteration, freed by conn_reap */
+	struct conn *flush_list; /* tunnel data to write out at the end of this loop turn */
 	size_t conn_count;
 	size_t conn_max;
 	struct udp_tunnel *udp_tunnels; /* udp_tunnel.c */
@@ -124,6 +126,9 @@ void proxy_unwatch(struct proxy *px, struct watch *w);
 bool wire_start(struct proxy *px, char *err, size_t err_size);
 /* Sends what must go out now (persistent keepalives); call once the loop runs. */
 void wire_kick(struct proxy *px);
+/* Sends the datagrams sealed since the last call (one sendmmsg, GSO runs); the loop calls it
+ * before it sleeps. */
+void wire_flush(struct proxy *px);
 /* Fires due wgc timers; returns the next deadline (monotonic ns). */
 uint64_t wire_tick(struct proxy *px);
 /* Removes the interface, wipes the endpoint, closes the socket. */
@@ -146,6 +151,9 @@ bool wire_routable(struct proxy *px, const ip_addr_t *ip, bool *no_route);
 bool conn_start(struct proxy *px, char *err, size_t err_size);
 /* Expires stalled handshakes and connects; call about once a second. */
 void conn_sweep(struct proxy *px, uint64_t now);
+/* Writes what the tunnel delivered to connections during this loop turn to their clients
+ * (once per connection per turn); call before the loop sleeps. */
+void conn_flush_queued(struct proxy *px);
 /* Frees the connections closed since the last call; the loop calls it after each batch of
  * events, when no event can point to them any more. */
 void conn_reap(struct proxy *px);

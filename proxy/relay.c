@@ -113,10 +113,9 @@ err_t relay_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		conn_update_events(c);
 		return ERR_OK; /* server tunnel still dialing: the data waits in the window */
 	}
-	if (!relay_flush(c))
-		return ERR_ABRT;
-	conn_maybe_done(c);
-	/* freed or not, lwIP's pcb is fine: conn_maybe_done closes it without aborting */
+	/* Written once per loop turn (conn_flush_queued), when every datagram of the turn is in:
+	 * one writev and one window update for many segments, not one for each. */
+	conn_queue_flush(c);
 	return ERR_OK;
 }
 

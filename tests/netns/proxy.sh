@@ -201,6 +201,8 @@ teardown() {
 
 # listening NS PORT: something in namespace NS listens on TCP PORT.
 listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
+# udp_bound NS PORT: something in namespace NS has a UDP socket bound to PORT.
+udp_bound() { ip netns exec "$1" ss -Hlun "sport = :$2" | grep -q .; }
 # wait_listen NS PORT: waits up to 5 s for a server to listen (the proxy accepts at once, so a
 # server that is not up yet would look like a refused target).
 wait_listen() { wait_until 5 listening "$1" "$2"; }
@@ -314,7 +316,8 @@ udp_tunnel_ok() {
 	local got
 	S $TOOLS udp-sink 10.200.0.1 9200 >"$TMP/usink.out" &
 	local sink=$!
-	sleep 0.5
+	# a sink not bound yet would lose the first datagrams (it did, once, on a loaded machine)
+	wait_until 5 udp_bound "$NS_S" 9200
 	P $PTOOLS udp-paced 127.0.0.1 5300 1000 1000
 	wait $sink
 	got=$(cat "$TMP/usink.out")

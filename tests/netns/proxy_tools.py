@@ -23,6 +23,9 @@
   proxy_tools.py socks-many ADDR PORT TARGET TARGET_PORT COUNT
                                         COUNT SOCKS5 connections open at once, each echoing
                                         1 KiB; print "<ok> <count>"
+  proxy_tools.py socks-rate ADDR PORT TARGET TARGET_PORT SECONDS [WORKERS]
+                                        SOCKS5 connections set up per second (one echoed
+                                        byte each, WORKERS at once); print "<rate> <failed>"
   proxy_tools.py dns-server ADDR NAME=IP...
                                         a DNS server on ADDR:53 answering A/AAAA from the list
   proxy_tools.py udp-paced ADDR PORT COUNT SIZE   numbered datagrams at about 10 MB/s
@@ -407,6 +410,43 @@ def cmd_socks_udp_names(addr, port, name, target, target_port, count):
     sys.exit(0 if ok else 1)
 
 
+def cmd_socks_rate(addr, port, target, target_port, seconds, workers="4"):
+    """Connection setup rate through SOCKS5: WORKERS threads each open a connection to a TCP
+    echo server at TARGET:TARGET_PORT through the proxy, exchange one byte, close, and again,
+    for SECONDS. Prints "<connections per second> <failures>"."""
+    import threading
+    head = b"\x05\x01\x00" + request(1, 1, ipv4(target), int(target_port))
+    done = [0, 0]
+    lock = threading.Lock()
+    end = time.monotonic() + float(seconds)
+
+    def work():
+        while time.monotonic() < end:
+            ok = False
+            try:
+                with socket.create_connection((addr, int(port)), timeout=5) as s:
+                    s.sendall(head + b"x")
+                    got = b""
+                    while len(got) < 2 + 10 + 1:
+                        d = s.recv(64)
+                        if not d:
+                            break
+                        got += d
+                    ok = got[:4] == b"\x05\x00\x05\x00" and got[-1:] == b"x"
+            except OSError:
+                pass
+            with lock:
+                done[0 if ok else 1] += 1
+
+    threads = [threading.Thread(target=work) for _ in range(int(workers))]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print("%.0f" % (done[0] / (time.monotonic() - t0)), done[1], flush=True)
+
+
 def cmd_tcp_echo_server(addr, port):
     """A single-threaded TCP echo server for many connections at once."""
     import selectors
@@ -515,6 +555,7 @@ def main():
         "tcp-echo-server": cmd_tcp_echo_server,
         "tcp-echo-stream": cmd_tcp_echo_stream,
         "socks-many": cmd_socks_many,
+        "socks-rate": cmd_socks_rate,
         "socks-udp": cmd_socks_udp,
         "socks-udp-names": cmd_socks_udp_names,
         "udp-paced": cmd_udp_paced,
