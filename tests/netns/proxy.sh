@@ -466,7 +466,8 @@ rc=$?
 echo "$out"
 check "a missing WGConfig file: exit 1, named with its line" \
 	fails_with "$rc" "$out" "$TMP/bad2.conf:1: WGConfig: $TMP/missing.conf: No such file or directory"
-check "--help describes the configuration" bash -c "'$PROXY' --help | grep -q TCPClientTunnel"
+check "--help describes the configuration" bash -c "'$PROXY' --help | grep -q TCPClientTunnel &&
+	'$PROXY' --help | grep -q 'STDIOTunnel.*Target'"
 write_stdio_config stdio.conf echo.wgc.test:9401
 out=$("$PROXY" -d -c "$TMP/stdio.conf" 2>&1 </dev/null)
 rc=$?
