@@ -153,8 +153,10 @@ void conn_flush_queued(struct proxy *px)
 
 		px->flush_list = c->flush_next;
 		c->is_flush_queued = false;
-		if (relay_flush(c))
-			conn_maybe_done(c);
+		if (!relay_flush(c))
+			continue;
+		relay_ack(c);
+		conn_maybe_done(c);
 	}
 }
 

@@ -177,6 +177,8 @@ err_t relay_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
 err_t relay_on_sent(void *arg, struct tcp_pcb *pcb, u16_t len);
 /* Writes pending tunnel data to the client. Returns false if the connection was freed. */
 bool relay_flush(struct conn *c);
+/* Sends the ACK relay_on_recv held back during the batch, if tcp_recved did not already. */
+void relay_ack(struct conn *c);
 /* The client is readable during RELAY. Returns false if the connection was freed. */
 bool relay_read(struct conn *c);
 /* How many bytes tcp_write takes now without ERR_MEM (send buffer and queue length). */

@@ -92,7 +92,6 @@ err_t relay_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
 	struct conn *c = arg;
 
-	(void)pcb;
 	if (c == NULL) {
 		if (p)
 			pbuf_free(p);
@@ -113,10 +112,27 @@ err_t relay_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		conn_update_events(c);
 		return ERR_OK; /* server tunnel still dialing: the data waits in the window */
 	}
-	/* Written once per loop turn (conn_flush_queued), when every datagram of the turn is in:
+	/* Written once per batch (conn_flush_queued), when every datagram of the batch is in:
 	 * one writev and one window update for many segments, not one for each. */
 	conn_queue_flush(c);
+	if (p != NULL && (pcb->flags & TF_ACK_NOW)) {
+		/* lwIP ACKs every second segment at once; within a batch those ACKs would all
+		 * leave together at its end, each superseded by the next. Owe one instead:
+		 * relay_ack sends it after the batch, with the reopened window. (Only in-order
+		 * data comes here: duplicate ACKs for a hole are left alone.) */
+		tcp_clear_flags(pcb, TF_ACK_NOW);
+		tcp_set_flags(pcb, TF_ACK_DELAY);
+	}
 	return ERR_OK;
+}
+
+void relay_ack(struct conn *c)
+{
+	/* tcp_recved's window update, if it sent one, cleared the flag: nothing is owed then */
+	if (c->pcb && (c->pcb->flags & TF_ACK_DELAY)) {
+		tcp_set_flags(c->pcb, TF_ACK_NOW);
+		tcp_output(c->pcb);
+	}
 }
 
 /* ---- client -> tunnel ---- */
