@@ -513,6 +513,10 @@ static bool begin_section(struct parser *ps, const char *name)
 			return fail(ps, "[%s] in a WGConfig file", service_names[i].name);
 		if (cfg->service_count == CONFIG_SERVICES_MAX)
 			return fail(ps, "more than %d services", CONFIG_SERVICES_MAX);
+		if (service_names[i].kind == SERVICE_STDIO && cfg->has_stdio)
+			return fail(ps, "a second [STDIOTunnel] (there is one standard input)");
+		if (service_names[i].kind == SERVICE_STDIO)
+			cfg->has_stdio = true;
 		svcs = realloc(cfg->services, (cfg->service_count + 1) * sizeof(*svcs));
 		if (!svcs)
 			return fail(ps, "out of memory");

@@ -94,6 +94,7 @@ struct config {
 	size_t peer_count;
 	struct config_service *services;
 	size_t service_count;
+	bool has_stdio; /* one [STDIOTunnel]: the program's standard input and output are its */
 	/* file names of the sections (the main file and a WGConfig import), heap */
 	char *files[2];
 };

@@ -29,6 +29,7 @@
 enum {
 	EVENTS_MAX = 128,
 	SWEEP_INTERVAL_MS = 1000,
+	STDIO_DRAIN_MS = 2000, /* at most, after [STDIOTunnel] ended, for lwIP's last segments */
 };
 
 static const char usage[] =
@@ -42,10 +43,11 @@ static const char usage[] =
 	"  -c, --config FILE   the configuration (required)\n"
 	"  -n, --configtest    check the configuration, print nothing, exit 0 if it is good\n"
 	"  -f, --foreground    stay in the foreground (the default)\n"
-	"  -d, --daemon        detach and run in the background (output goes to /dev/null)\n"
+	"  -d, --daemon        detach and run in the background (output goes to /dev/null;\n"
+	"                      not with [STDIOTunnel])\n"
+	"  -m, --metrics IP:PORT  serve the counters as Prometheus text over HTTP there\n"
 	"  -h, --help          this text\n"
 	"  -v, --version       print the version\n"
-	"  -m, --metrics IP:PORT  serve the counters as Prometheus text over HTTP there\n"
 	"\n"
 	"Configuration (INI; section and key names are case-insensitive):\n"
 	"  WGConfig = PATH     before any section: read [Interface] and [Peer] from a\n"
@@ -56,20 +58,25 @@ static const char usage[] =
 	"                      names resolved at start), AllowedIPs (default 0.0.0.0/0, ::/0),\n"
 	"                      PersistentKeepalive; any number of peers\n"
 	"  [Socks5]            BindAddress, Username, Password: SOCKS5 CONNECT (IPv4, IPv6\n"
-	"                      and names), RFC 1929 authentication when both are set\n"
+	"                      and names) and UDP ASSOCIATE (IPv4, IPv6 and names), RFC 1929\n"
+	"                      authentication when both are set\n"
+	"  [http]              BindAddress, Username, Password: an HTTP proxy: CONNECT, and\n"
+	"                      http:// requests forwarded (Connection: close); Basic auth\n"
 	"  [TCPClientTunnel]   BindAddress, Target: connections to BindAddress go to Target\n"
 	"                      through the tunnel\n"
 	"  [TCPServerTunnel]   ListenPort, Target: connections from the tunnel to our\n"
 	"                      addresses' ListenPort go to Target (resolved at start)\n"
-	"  [http]              BindAddress, Username, Password: an HTTP proxy: CONNECT, and\n"
-	"                      http:// requests forwarded (Connection: close); Basic auth\n"
-	"  Names in SOCKS5 and HTTP requests, and TCPClientTunnel Targets, resolve through\n"
-	"  the tunnel's DNS server when [Interface] has DNS (else the system resolver).\n"
+	"  [STDIOTunnel]       Target: standard input and output are one connection to\n"
+	"                      Target through the tunnel (ssh -o ProxyCommand='wgc-proxy\n"
+	"                      -c FILE'); logs go to stderr only; the end of stdin\n"
+	"                      half-closes; the remote's close ends the program (status 0\n"
+	"                      once stdout has everything; 1 if the connection fails)\n"
 	"  [UDPClientTunnel]   BindAddress, Target: datagrams to BindAddress go to Target,\n"
 	"                      replies come back; a flow per client address, 60 s idle\n"
 	"  [UDPServerTunnel]   ListenPort, Target: the same, from the tunnel to the host\n"
-	"  [Socks5] also relays UDP ASSOCIATE (IP destinations).\n"
-	"  Not yet: [STDIOTunnel].\n"
+	"  Names in SOCKS5 and HTTP requests, UDP ASSOCIATE datagrams and TCPClientTunnel and\n"
+	"  STDIOTunnel Targets resolve through the tunnel's DNS server when [Interface] has\n"
+	"  DNS (else the system resolver).\n"
 	"\n"
 	"A bad file gets one line \"file:line: what is wrong\" on stderr and exit status 1.\n"
 	"\n"
@@ -85,11 +92,22 @@ bool proxy_watch(struct proxy *px, struct watch *w, uint32_t events)
 	struct epoll_event ev = { .events = events, .data.ptr = w };
 	int rc;
 
+	if (w->is_always_ready) {
+		w->events = events;
+		return true;
+	}
 	if (events == 0) {
 		proxy_unwatch(px, w);
 		return true;
 	}
 	rc = epoll_ctl(px->epoll_fd, w->is_registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev);
+	if (rc != 0 && errno == EPERM && !w->is_registered && px->ready_count < PROXY_READY_MAX) {
+		/* a regular file: never blocks, so the loop serves it on every turn */
+		w->is_always_ready = true;
+		w->events = events;
+		px->ready[px->ready_count++] = w;
+		return true;
+	}
 	if (rc != 0) {
 		fprintf(stderr, "wgc-proxy: epoll_ctl fd %d: %s\n", w->fd, strerror(errno));
 		return false;
@@ -101,6 +119,15 @@ bool proxy_watch(struct proxy *px, struct watch *w, uint32_t events)
 
 void proxy_unwatch(struct proxy *px, struct watch *w)
 {
+	if (w->is_always_ready) {
+		for (size_t i = 0; i < px->ready_count; i++) {
+			if (px->ready[i] == w) {
+				px->ready[i] = px->ready[--px->ready_count];
+				break;
+			}
+		}
+		w->is_always_ready = false;
+	}
 	if (w->is_registered)
 		(void)epoll_ctl(px->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
 	w->is_registered = false;
@@ -178,10 +205,20 @@ static int next_timeout_ms(uint64_t now, uint64_t wgc_deadline, uint64_t sweep_a
 	return (int)ms;
 }
 
+/* Whether an always-ready watch waits for something: then epoll must not sleep. */
+static bool any_ready(const struct proxy *px)
+{
+	for (size_t i = 0; i < px->ready_count; i++)
+		if (px->ready[i]->events != 0)
+			return true;
+	return false;
+}
+
 static void run(struct proxy *px)
 {
 	struct epoll_event events[EVENTS_MAX];
 	uint64_t sweep_at = proxy_now_ns();
+	uint64_t drain_until = 0;
 
 	wire_kick(px);
 	while (!px->is_stopping) {
@@ -198,9 +235,18 @@ static void run(struct proxy *px)
 			udp_tunnel_sweep(px, now);
 			sweep_at = now + (uint64_t)SWEEP_INTERVAL_MS * 1000000u;
 		}
+		conn_flush_queued(px);
+		wire_flush(px); /* last: everything above may have sealed packets */
 		conn_reap(px);
+		if (px->is_stdio_done) {
+			/* [STDIOTunnel] ended: let lwIP deliver its last bytes and FIN, briefly */
+			if (drain_until == 0)
+				drain_until = now + (uint64_t)STDIO_DRAIN_MS * 1000000u;
+			if (!conn_lwip_busy() || now >= drain_until)
+				break;
+		}
 		n = epoll_wait(px->epoll_fd, events, EVENTS_MAX,
-			       next_timeout_ms(now, wgc_deadline, sweep_at));
+			       any_ready(px) ? 0 : next_timeout_ms(now, wgc_deadline, sweep_at));
 		if (n < 0 && errno != EINTR) {
 			fprintf(stderr, "wgc-proxy: epoll_wait: %s\n", strerror(errno));
 			break;
@@ -209,6 +255,13 @@ static void run(struct proxy *px)
 			struct watch *w = events[i].data.ptr;
 
 			w->fn(w, events[i].events);
+		}
+		/* a handler may free the watch: take one at a time, from the current list */
+		for (size_t i = 0; i < px->ready_count; i++) {
+			struct watch *w = px->ready[i];
+
+			if (w->events != 0)
+				w->fn(w, w->events);
 		}
 	}
 }
@@ -327,6 +380,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
+	if (is_daemon && cfg.has_stdio) {
+		fprintf(stderr, "wgc-proxy: -d: [STDIOTunnel] needs the foreground (its standard "
+				"input and output)\n");
+		goto out;
+	}
 	if (check_only) {
 		status = 0;
 		goto out;
@@ -357,7 +415,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "wgc-proxy: running: %zu peer(s), %zu service(s)\n", cfg.peer_count,
 		cfg.service_count);
 	run(&px);
-	status = 0;
+	status = px.exit_status; /* 0, or 1 when [STDIOTunnel]'s connection failed */
 	fprintf(stderr, "wgc-proxy: stopping\n");
 undo_conn:
 	metrics_stop(&px);

@@ -4,9 +4,10 @@
  *
  *   main.c   flags, configuration, daemonizing, signals, the epoll loop
  *   wire.c   the wgc endpoint, its peers, the one UDP socket, the lwIP interface (netif/wgcif)
- *   conn.c   listeners and client connections: SOCKS5, TCP client tunnels, the relay to lwIP TCP
- *   socks5.c the SOCKS5 wire format (pure)
- *   config.c the configuration file (pure)
+ *   conn.c, negotiate.c, relay.c, listen.c  TCP client connections (see proxy/conn.h)
+ *   socks5_udp.c, udp_tunnel.c, resolver.c, metrics.c  UDP ASSOCIATE, UDP tunnels, tunnel DNS,
+ *            --metrics
+ *   socks5.c, http.c, dns.c, config.c  wire and file formats (pure)
  *
  * Threads: one. lwIP (raw API, never its tcpip thread), the wgc endpoint and every socket are
  * driven from the epoll loop, so lwIP callbacks and socket handlers never run concurrently.
@@ -34,8 +35,13 @@ struct watch {
 	int fd;
 	uint32_t events; /* what epoll currently waits for */
 	bool is_registered;
+	/* fd is one epoll refuses (a regular file as standard input or output): it is always
+	 * ready, and the loop calls fn with events on every turn while events is not 0 */
+	bool is_always_ready;
 	void (*fn)(struct watch *w, uint32_t events);
 };
+
+enum { PROXY_READY_MAX = 2 }; /* always-ready watches: STDIO's standard input and output */
 
 /* Counters: shown on SIGUSR1; every bad client input lands in exactly one. */
 struct proxy_stats {
@@ -74,6 +80,10 @@ struct proxy {
 	struct config *cfg;
 	int epoll_fd;
 	bool is_stopping;
+	bool is_stdio_done; /* [STDIOTunnel]'s connection ended: the program ends (exit_status) */
+	int exit_status;
+	struct watch *ready[PROXY_READY_MAX]; /* the always-ready watches */
+	size_t ready_count;
 	/* wire.c */
 	void *ep_mem;
 	size_t ep_mem_size;
@@ -82,6 +92,7 @@ struct proxy {
 	struct wgcif_peer *peer_slots; /* one per configured peer */
 	struct watch udp;
 	int udp_family; /* AF_INET6 (dual stack) or AF_INET */
+	bool has_gso;   /* the UDP socket takes UDP_SEGMENT (GSO) messages */
 	bool has_ip4;   /* a tunnel IPv4 address is configured */
 	bool has_ip6;
 	struct resolver *resolver; /* resolver.c: only with a DNS server configured */
@@ -90,6 +101,7 @@ struct proxy {
 	size_t listener_count;
 	struct conn *conns; /* every live client connection, doubly linked */
 	struct conn *dead;  /* closed in this loop iteration, freed by conn_reap */
+	struct conn *flush_list; /* tunnel data to write out at the end of this loop turn */
 	size_t conn_count;
 	size_t conn_max;
 	struct udp_tunnel *udp_tunnels; /* udp_tunnel.c */
@@ -101,7 +113,8 @@ struct proxy {
 uint64_t proxy_now_ns(void);
 
 /* Adds w's fd to the epoll set or changes its events; events 0 takes it out of the set (epoll
- * would still report hang-ups). Returns false on failure. */
+ * would still report hang-ups). An fd epoll refuses with EPERM (a regular file) becomes an
+ * always-ready watch (at most PROXY_READY_MAX). Returns false on failure. */
 bool proxy_watch(struct proxy *px, struct watch *w, uint32_t events);
 /* Removes w's fd from the epoll set (before closing it). */
 void proxy_unwatch(struct proxy *px, struct watch *w);
@@ -113,6 +126,9 @@ void proxy_unwatch(struct proxy *px, struct watch *w);
 bool wire_start(struct proxy *px, char *err, size_t err_size);
 /* Sends what must go out now (persistent keepalives); call once the loop runs. */
 void wire_kick(struct proxy *px);
+/* Sends the datagrams sealed since the last call (one sendmmsg, GSO runs); the loop calls it
+ * before it sleeps. */
+void wire_flush(struct proxy *px);
 /* Fires due wgc timers; returns the next deadline (monotonic ns). */
 uint64_t wire_tick(struct proxy *px);
 /* Removes the interface, wipes the endpoint, closes the socket. */
@@ -128,16 +144,23 @@ bool wire_resolve(struct proxy *px, const char *host, ip_addr_t *out);
  * endpoint. *no_route tells the two failures apart. */
 bool wire_routable(struct proxy *px, const ip_addr_t *ip, bool *no_route);
 
-/* ---- conn.c ---- */
+/* ---- listen.c (conn_start, conn_stop, conn_lwip_busy), conn.c (sweep, reap) ---- */
 
-/* Opens the listeners of px->cfg's services. Returns false with one line in err. */
+/* Opens the listeners of px->cfg's services and starts [STDIOTunnel]'s connection on standard
+ * input and output. Returns false with one line in err. */
 bool conn_start(struct proxy *px, char *err, size_t err_size);
 /* Expires stalled handshakes and connects; call about once a second. */
 void conn_sweep(struct proxy *px, uint64_t now);
+/* Writes what the tunnel delivered to connections during this loop turn to their clients
+ * (once per connection per turn); call before the loop sleeps. */
+void conn_flush_queued(struct proxy *px);
 /* Frees the connections closed since the last call; the loop calls it after each batch of
  * events, when no event can point to them any more. */
 void conn_reap(struct proxy *px);
 /* Closes every connection (resets) and every listener. */
 void conn_stop(struct proxy *px);
+/* Whether lwIP still has a TCP connection with data or a FIN to deliver (the loop lets
+ * [STDIOTunnel]'s last bytes go out before the program exits). */
+bool conn_lwip_busy(void);
 
 #endif

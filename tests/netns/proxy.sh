@@ -4,8 +4,9 @@
 # with no capabilities and no TUN; its TCP/IP stack is lwIP over libwgc, one UDP socket. In ns S,
 # a real WireGuard interface (wireguard-go, then the wgc daemon) with an HTTP server and TCP
 # sinks/sources behind it. curl goes through SOCKS5 (IPv4, IPv6, socks5h names, user/password),
-# 10 MiB move each way through TCP client tunnels and through TCP server tunnels (S connects to
-# the proxy's tunnel address), SHA-256 checked; names resolve through the tunnel's DNS server (a
+# 100 MiB move each way through TCP client tunnels and through TCP server tunnels (S connects to
+# the proxy's tunnel address), SHA-256 checked; [STDIOTunnel] pipes and files through an echo
+# server; names resolve through the tunnel's DNS server (a
 # small one in S); curl through the HTTP proxy (forwarded GET, CONNECT, Basic auth); malformed,
 # unsupported and
 # unreachable SOCKS5 requests get their error replies and are counted; the configuration
@@ -26,6 +27,7 @@ require_env
 need_wireguard_go
 
 PROXY=${WGC_PROXY:-$ROOT/build/wgc-proxy}
+TUNNEL_MB=100 # each way through a client tunnel and a server tunnel (the issue's figure)
 PTOOLS="python3 $ROOT/tests/netns/proxy_tools.py"
 [ -x "$PROXY" ] || skip_all "$PROXY is not built (make proxy)"
 command -v curl >/dev/null || skip_all "needs curl"
@@ -41,8 +43,10 @@ head -c $((10 << 20)) /dev/urandom >"$TMP/www/blob"
 BLOB_SHA=$(sha256sum <"$TMP/www/blob" | cut -d' ' -f1)
 wg genkey >"$TMP/s.key"
 wg genkey >"$TMP/p.key"
+wg genkey >"$TMP/p2.key"
 PUB_S=$(wg pubkey <"$TMP/s.key")
 PUB_P=$(wg pubkey <"$TMP/p.key")
+PUB_P2=$(wg pubkey <"$TMP/p2.key")
 
 write_config() {
 	cat >"$TMP/proxy.conf" <<-EOF
@@ -112,6 +116,27 @@ write_config() {
 	chmod 600 "$TMP/proxy.conf"
 }
 
+# write_stdio_config NAME TARGET: a second proxy identity (10.200.0.3, its own key, so the main
+# proxy's session is not disturbed) whose only service is [STDIOTunnel] to TARGET.
+write_stdio_config() {
+	cat >"$TMP/$1" <<-EOF
+	[Interface]
+	PrivateKey = $(cat "$TMP/p2.key")
+	Address = 10.200.0.3/32
+	DNS = 10.200.0.1
+
+	[Peer]
+	PublicKey = $PUB_S
+	Endpoint = server.wgc.test:51001
+	AllowedIPs = 10.200.0.0/24
+
+	[STDIOTunnel]
+	Target = $2
+	EOF
+	chown nobody:nogroup "$TMP/$1"
+	chmod 600 "$TMP/$1"
+}
+
 setup() {
 	local impl=$1
 	SEQ=$((SEQ + 1))
@@ -129,7 +154,7 @@ setup() {
 	P ip link set veth0 up
 	start_daemon "$NS_S" "$impl" "$IF_S" || return 1
 	S wg set "$IF_S" private-key "$TMP/s.key" listen-port 51001 peer "$PUB_P" \
-		allowed-ips 10.200.0.2/32,fd00:200::2/128
+		allowed-ips 10.200.0.2/32,fd00:200::2/128 peer "$PUB_P2" allowed-ips 10.200.0.3/32
 	S ip addr add 10.200.0.1/24 dev "$IF_S"
 	S ip addr add fd00:200::1/64 dev "$IF_S" nodad
 	S ip link set "$IF_S" up
@@ -141,7 +166,8 @@ setup() {
 	# The tunnel's DNS server: the proxy's namespace knows none of these names.
 	echo "+ [$NS_S] proxy_tools.py dns-server 10.200.0.1 ... &" >&2
 	ip netns exec "$NS_S" $PTOOLS dns-server 10.200.0.1 web.wgc.test=10.200.0.1 \
-		sink.wgc.test=10.200.0.1 v6.wgc.test=fd00:200::1 >"$TMP/dns.log" 2>&1 &
+		sink.wgc.test=10.200.0.1 v6.wgc.test=fd00:200::1 echo.wgc.test=10.200.0.1 \
+		>"$TMP/dns.log" 2>&1 &
 	DNS_PID=$!
 	ip netns exec "$NS_S" $PTOOLS udp-echo-server 10.200.0.1 9201 >/dev/null 2>&1 &
 	ECHO_S_PID=$!
@@ -149,6 +175,8 @@ setup() {
 	ECHO_P_PID=$!
 	ip netns exec "$NS_S" $PTOOLS tcp-echo-server 10.200.0.1 9400 >/dev/null 2>&1 &
 	TECHO_PID=$!
+	ip netns exec "$NS_S" $PTOOLS tcp-echo-stream 10.200.0.1 9401 >/dev/null 2>&1 &
+	SECHO_PID=$!
 	write_config
 	echo "+ [$NS_P] setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all" \
 		"--bounding-set=-all --no-new-privs $PROXY -c $TMP/proxy.conf &" >&2
@@ -160,8 +188,8 @@ setup() {
 }
 
 teardown() {
-	kill "$HTTP_PID" "$DNS_PID" "$ECHO_S_PID" "$ECHO_P_PID" "$TECHO_PID" 2>/dev/null
-	wait "$HTTP_PID" "$DNS_PID" "$ECHO_S_PID" "$ECHO_P_PID" "$TECHO_PID" 2>/dev/null
+	kill "$HTTP_PID" "$DNS_PID" "$ECHO_S_PID" "$ECHO_P_PID" "$TECHO_PID" "$SECHO_PID" 2>/dev/null
+	wait "$HTTP_PID" "$DNS_PID" "$ECHO_S_PID" "$ECHO_P_PID" "$TECHO_PID" "$SECHO_PID" 2>/dev/null
 	if kill -0 "$PROXY_PID" 2>/dev/null; then
 		kill -TERM "$PROXY_PID"
 		wait "$PROXY_PID" 2>/dev/null
@@ -173,6 +201,8 @@ teardown() {
 
 # listening NS PORT: something in namespace NS listens on TCP PORT.
 listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
+# udp_bound NS PORT: something in namespace NS has a UDP socket bound to PORT.
+udp_bound() { ip netns exec "$1" ss -Hlun "sport = :$2" | grep -q .; }
 # wait_listen NS PORT: waits up to 5 s for a server to listen (the proxy accepts at once, so a
 # server that is not up yet would look like a refused target).
 wait_listen() { wait_until 5 listening "$1" "$2"; }
@@ -195,17 +225,17 @@ tunnel_upload_ok() {
 	S $TOOLS sink 10.200.0.1 9000 >"$TMP/sink.out" &
 	local sink=$!
 	wait_listen "$NS_S" 9000
-	sent=$(P $TOOLS source 127.0.0.1 2222 10)
+	sent=$(P $TOOLS source 127.0.0.1 2222 $TUNNEL_MB)
 	wait $sink
 	got=$(cat "$TMP/sink.out")
 	echo "sent: $sent"
 	echo "got:  $got"
-	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((10 << 20)) ]
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((TUNNEL_MB << 20)) ]
 }
 
 tunnel_download_ok() {
 	local sent got
-	S $PTOOLS serve fd00:200::1 9001 10 >"$TMP/serve.out" &
+	S $PTOOLS serve fd00:200::1 9001 $TUNNEL_MB >"$TMP/serve.out" &
 	local src=$!
 	wait_listen "$NS_S" 9001
 	got=$(P $PTOOLS fetch 127.0.0.1 2223)
@@ -213,7 +243,7 @@ tunnel_download_ok() {
 	sent=$(cat "$TMP/serve.out")
 	echo "sent: $sent"
 	echo "got:  $got"
-	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((10 << 20)) ]
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((TUNNEL_MB << 20)) ]
 }
 
 concurrent_ok() {
@@ -235,7 +265,7 @@ concurrent_ok() {
 wait_jobs_curl() {
 	local pid
 	for pid in $(jobs -p); do
-		case " ${DAEMON_PID[*]} $HTTP_PID $DNS_PID $ECHO_S_PID $ECHO_P_PID $TECHO_PID $PROXY_PID " in *" $pid "*) ;; *) wait "$pid" ;; esac
+		case " ${DAEMON_PID[*]} $HTTP_PID $DNS_PID $ECHO_S_PID $ECHO_P_PID $TECHO_PID $SECHO_PID $PROXY_PID " in *" $pid "*) ;; *) wait "$pid" ;; esac
 	done
 }
 
@@ -244,17 +274,17 @@ server_tunnel_upload_ok() {
 	P $TOOLS sink 127.0.0.1 9100 >"$TMP/ssink.out" &
 	local sink=$!
 	wait_listen "$NS_P" 9100
-	sent=$(S $TOOLS source 10.200.0.2 8080 10)
+	sent=$(S $TOOLS source 10.200.0.2 8080 $TUNNEL_MB)
 	wait $sink
 	got=$(cat "$TMP/ssink.out")
 	echo "sent: $sent"
 	echo "got:  $got"
-	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((10 << 20)) ]
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((TUNNEL_MB << 20)) ]
 }
 
 server_tunnel_download_ok() {
 	local sent got
-	P $PTOOLS serve :: 9101 10 >"$TMP/sserve.out" &
+	P $PTOOLS serve :: 9101 $TUNNEL_MB >"$TMP/sserve.out" &
 	local src=$!
 	wait_listen "$NS_P" 9101
 	got=$(S $PTOOLS fetch fd00:200::2 8081)
@@ -262,7 +292,7 @@ server_tunnel_download_ok() {
 	sent=$(cat "$TMP/sserve.out")
 	echo "sent: $sent"
 	echo "got:  $got"
-	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((10 << 20)) ]
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "${sent%% *}" = $((TUNNEL_MB << 20)) ]
 }
 
 # A server tunnel whose Target refuses: the tunnel side's connection ends at once.
@@ -286,7 +316,8 @@ udp_tunnel_ok() {
 	local got
 	S $TOOLS udp-sink 10.200.0.1 9200 >"$TMP/usink.out" &
 	local sink=$!
-	sleep 0.5
+	# a sink not bound yet would lose the first datagrams (it did, once, on a loaded machine)
+	wait_until 5 udp_bound "$NS_S" 9200
 	P $PTOOLS udp-paced 127.0.0.1 5300 1000 1000
 	wait $sink
 	got=$(cat "$TMP/usink.out")
@@ -333,6 +364,72 @@ restart_ok() {
 	[ "$sha" = "$BLOB_SHA" ]
 }
 
+# as_nobody CMD...: runs CMD in ns P as the unprivileged proxy user.
+as_nobody() {
+	ip netns exec "$NS_P" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		--inh-caps=-all --bounding-set=-all --no-new-privs "$@"
+}
+
+# stdio_pipe_ok: the blob through pipes: cat | wgc-proxy (STDIOTunnel to the stream echo
+# server, by name through the tunnel's DNS) | sha256sum; the same bytes come back, exit 0.
+stdio_pipe_ok() {
+	local sha rc
+	echo "+ [$NS_P] cat blob | wgc-proxy -c stdio.conf | sha256sum" >&2
+	sha=$(cat "$TMP/www/blob" | as_nobody "$PROXY" -c "$TMP/stdio.conf" 2>>"$TMP/stdio.log" |
+		sha256sum | cut -d' ' -f1; exit "${PIPESTATUS[1]}")
+	rc=$?
+	echo "sha $sha, exit $rc"
+	[ "$rc" -eq 0 ] && [ "$sha" = "$BLOB_SHA" ]
+}
+
+# stdio_files_ok: the same with regular files as standard input and output (epoll refuses
+# them; the loop serves them on every turn).
+stdio_files_ok() {
+	local rc
+	rm -f "$TMP/stdio.out"
+	touch "$TMP/stdio.out"
+	chown nobody "$TMP/stdio.out"
+	echo "+ [$NS_P] wgc-proxy -c stdio.conf <blob >stdio.out" >&2
+	as_nobody "$PROXY" -c "$TMP/stdio.conf" <"$TMP/www/blob" >"$TMP/stdio.out" \
+		2>>"$TMP/stdio.log"
+	rc=$?
+	echo "exit $rc, $(stat -c %s "$TMP/stdio.out") bytes"
+	[ "$rc" -eq 0 ] && [ "$(sha256sum <"$TMP/stdio.out" | cut -d' ' -f1)" = "$BLOB_SHA" ]
+}
+
+# stdio_remote_close_ok: as ssh uses it: standard input stays open, the server sends 1 MiB and
+# closes; the program must end by itself, status 0, with every byte written.
+stdio_remote_close_ok() {
+	local sent got rc t0 took
+	S $PTOOLS serve 10.200.0.1 9002 1 >"$TMP/stdio-serve.out" &
+	local src=$!
+	wait_listen "$NS_S" 9002
+	t0=$(date +%s)
+	# standard input: a pipe nobody writes to or closes for 30 s
+	got=$(timeout 20 ip netns exec "$NS_P" setpriv --reuid=nobody --regid=nogroup \
+		--clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs \
+		"$PROXY" -c "$TMP/stdio-close.conf" 2>>"$TMP/stdio.log" < <(sleep 30) |
+		sha256sum | cut -d' ' -f1; exit "${PIPESTATUS[0]}")
+	rc=$?
+	took=$(($(date +%s) - t0))
+	wait $src
+	sent=$(cat "$TMP/stdio-serve.out")
+	echo "server sent: $sent; got sha $got, exit $rc after $took s"
+	[ "$rc" -eq 0 ] && [ "${sent#* }" = "$got" ] && [ "$took" -lt 10 ]
+}
+
+# stdio_refused_ok: a Target that refuses: exit 1 and one line naming the file, line and why,
+# quickly; nothing on standard output.
+stdio_refused_ok() {
+	local out err rc
+	out=$(as_nobody "$PROXY" -c "$TMP/stdio-refused.conf" </dev/null 2>"$TMP/stdio-err.log")
+	rc=$?
+	err=$(grep -v '^wgc-proxy: running\|^wgc-proxy: stopping' "$TMP/stdio-err.log")
+	echo "exit $rc, stdout \"$out\", stderr: $err"
+	[ "$rc" -eq 1 ] && [ -z "$out" ] &&
+		[ "$err" = "wgc-proxy: $TMP/stdio-refused.conf:11: STDIOTunnel Target 10.200.0.1:9999: connection refused" ]
+}
+
 status_has() {
 	kill -USR1 "$PROXY_PID"
 	sleep 0.3
@@ -369,7 +466,14 @@ rc=$?
 echo "$out"
 check "a missing WGConfig file: exit 1, named with its line" \
 	fails_with "$rc" "$out" "$TMP/bad2.conf:1: WGConfig: $TMP/missing.conf: No such file or directory"
-check "--help describes the configuration" bash -c "'$PROXY' --help | grep -q TCPClientTunnel"
+check "--help describes the configuration" bash -c "'$PROXY' --help | grep -q TCPClientTunnel &&
+	'$PROXY' --help | grep -q 'STDIOTunnel.*Target'"
+write_stdio_config stdio.conf echo.wgc.test:9401
+out=$("$PROXY" -d -c "$TMP/stdio.conf" 2>&1 </dev/null)
+rc=$?
+echo "$out"
+check "-d with a [STDIOTunnel]: exit 1, it needs the foreground" fails_with "$rc" "$out" \
+	"wgc-proxy: -d: [STDIOTunnel] needs the foreground (its standard input and output)"
 
 for impl in wggo wgc; do
 	setup "$impl" || { fail "$impl: setup"; teardown; continue; }
@@ -414,18 +518,18 @@ for impl in wggo wgc; do
 	check "$impl: counted: bad HTTP requests" counter_ge "bad request" 6
 	check "$impl: counted: HTTP unauthorized" counter_ge "unauthorized" 1
 
-	# Test: TCP client tunnels, 10 MiB each way (IPv4 target up, IPv6 target down)
+	# Test: TCP client tunnels, 100 MiB each way (IPv4 target up, IPv6 target down)
 	say "$impl: TCP client tunnels"
-	check "$impl: 10 MiB up through 127.0.0.1:2222 -> sink.wgc.test:9000 (tunnel DNS), intact" \
+	check "$impl: $TUNNEL_MB MiB up through 127.0.0.1:2222 -> sink.wgc.test:9000 (tunnel DNS), intact" \
 		tunnel_upload_ok
-	check "$impl: 10 MiB down through 127.0.0.1:2223 -> [fd00:200::1]:9001, intact" \
+	check "$impl: $TUNNEL_MB MiB down through 127.0.0.1:2223 -> [fd00:200::1]:9001, intact" \
 		tunnel_download_ok
 
-	# Test: TCP server tunnels: the tunnel side connects to the proxy's ports, 10 MiB each way
+	# Test: TCP server tunnels: the tunnel side connects to the proxy's ports, 100 MiB each way
 	say "$impl: TCP server tunnels"
-	check "$impl: 10 MiB from S to 10.200.0.2:8080 -> 127.0.0.1:9100 in P, intact" \
+	check "$impl: $TUNNEL_MB MiB from S to 10.200.0.2:8080 -> 127.0.0.1:9100 in P, intact" \
 		server_tunnel_upload_ok
-	check "$impl: 10 MiB from localhost:9101 in P to S via [fd00:200::2]:8081, intact" \
+	check "$impl: $TUNNEL_MB MiB from localhost:9101 in P to S via [fd00:200::2]:8081, intact" \
 		server_tunnel_download_ok
 	check "$impl: a server tunnel whose Target refuses resets at once" server_tunnel_refused_ok
 
@@ -440,6 +544,23 @@ for impl in wggo wgc; do
 
 	check "$impl: SOCKS5 UDP ASSOCIATE: 200 datagrams echoed, strangers dropped, ends with TCP" \
 		P $PTOOLS socks-udp 127.0.0.1 1080 10.200.0.1 9201 200
+	check "$impl: UDP ASSOCIATE to a name (tunnel DNS): the first datagram waits, 100 echoed" \
+		P $PTOOLS socks-udp-names 127.0.0.1 1080 echo.wgc.test 10.200.0.1 9201 100
+
+	# Test: [STDIOTunnel]: standard input and output as one connection (ssh's ProxyCommand)
+	say "$impl: STDIOTunnel"
+	write_stdio_config stdio.conf echo.wgc.test:9401
+	write_stdio_config stdio-close.conf 10.200.0.1:9002
+	write_stdio_config stdio-refused.conf 10.200.0.1:9999
+	wait_listen "$NS_S" 9401
+	check "$impl: 10 MiB through pipes to an echo server (name by tunnel DNS), intact, exit 0" \
+		stdio_pipe_ok
+	check "$impl: 10 MiB with regular files as standard input and output, intact, exit 0" \
+		stdio_files_ok
+	check "$impl: the remote's close ends the program (stdin still open), all bytes out, exit 0" \
+		stdio_remote_close_ok
+	check "$impl: a refused Target: exit 1, file:line: why on stderr, nothing on stdout" \
+		stdio_refused_ok
 
 	# Test: 500 SOCKS5 connections at once (lwIP's nominal MEMP_NUM_TCP_PCB is 5)
 	say "$impl: 500 concurrent connections"

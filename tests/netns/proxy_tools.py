@@ -14,10 +14,18 @@
   proxy_tools.py socks-udp ADDR PORT TARGET TARGET_PORT COUNT
                                         SOCKS5 UDP ASSOCIATE to a UDP echo server through the
                                         proxy; print "<echoed> <count> ..."
+  proxy_tools.py socks-udp-names ADDR PORT NAME TARGET TARGET_PORT COUNT
+                                        the same with the destination as a name (ATYP 3),
+                                        the first datagram sent while it still resolves
   proxy_tools.py tcp-echo-server ADDR PORT      a TCP echo server for many connections
+  proxy_tools.py tcp-echo-stream ADDR PORT      a TCP echo server for long streams (a thread
+                                        each, blocking writes, FIN answered with FIN)
   proxy_tools.py socks-many ADDR PORT TARGET TARGET_PORT COUNT
                                         COUNT SOCKS5 connections open at once, each echoing
                                         1 KiB; print "<ok> <count>"
+  proxy_tools.py socks-rate ADDR PORT TARGET TARGET_PORT SECONDS [WORKERS]
+                                        SOCKS5 connections set up per second (one echoed
+                                        byte each, WORKERS at once); print "<rate> <failed>"
   proxy_tools.py dns-server ADDR NAME=IP...
                                         a DNS server on ADDR:53 answering A/AAAA from the list
   proxy_tools.py udp-paced ADDR PORT COUNT SIZE   numbered datagrams at about 10 MB/s
@@ -354,6 +362,91 @@ def cmd_socks_udp(addr, port, target, target_port, count):
     sys.exit(0 if ok else 1)
 
 
+def cmd_socks_udp_names(addr, port, name, target, target_port, count):
+    """UDP ASSOCIATE with destinations given as names (ATYP 3): the first datagram to NAME
+    (which resolves to TARGET through the tunnel's DNS) must come back although the proxy is
+    still resolving when it arrives, then COUNT more one at a time; the echoes come wrapped with
+    TARGET's address as their source. A datagram to a name that does not resolve is dropped
+    and the association goes on. Prints "<echoed> <count> ..."."""
+    tcp = socket.create_connection((addr, int(port)), timeout=5)
+    tcp.sendall(b"\x05\x01\x00" + request(3, 1, ipv4("0.0.0.0"), 0))
+    got, _ = Case.read_reply(tcp, 2 + 10)
+    if got[:4] != b"\x05\x00\x05\x00" or got[5] != 1:
+        sys.exit(f"socks-udp-names: ASSOCIATE failed: {got.hex()}")
+    relay = (socket.inet_ntoa(got[6:10]), struct.unpack(">H", got[10:12])[0])
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    port_b = struct.pack(">H", int(target_port))
+
+    def to_name(n):
+        return b"\x00\x00\x00\x03" + bytes([len(n)]) + n.encode() + port_b
+
+    back = b"\x00\x00\x00\x01" + ipv4(target) + port_b
+
+    def echo_of(body, wait_s):
+        u.settimeout(wait_s)
+        try:
+            while True:
+                d = u.recv(65536)
+                if d == back + body:
+                    return True
+        except socket.timeout:
+            return False
+
+    # a name nobody knows first: dropped, nothing comes back
+    u.sendto(to_name("nowhere.wgc.test") + b"lost", relay)
+    lost_answered = echo_of(b"lost", 1.0)
+    body = b"first" + os.urandom(100)
+    u.sendto(to_name(name) + body, relay)
+    first = echo_of(body, 3.0)
+    echoed = 0
+    for n in range(int(count)):
+        body = n.to_bytes(8, "big") + os.urandom(200)
+        u.sendto(to_name(name) + body, relay)
+        echoed += echo_of(body, 1.0)
+    tcp.close()
+    print(echoed, count, "first echoed" if first else "first lost",
+          "unknown name answered" if lost_answered else "unknown name dropped", flush=True)
+    ok = first and not lost_answered and echoed >= int(count) * 98 // 100
+    sys.exit(0 if ok else 1)
+
+
+def cmd_socks_rate(addr, port, target, target_port, seconds, workers="4"):
+    """Connection setup rate through SOCKS5: WORKERS threads each open a connection to a TCP
+    echo server at TARGET:TARGET_PORT through the proxy, exchange one byte, close, and again,
+    for SECONDS. Prints "<connections per second> <failures>"."""
+    import threading
+    head = b"\x05\x01\x00" + request(1, 1, ipv4(target), int(target_port))
+    done = [0, 0]
+    lock = threading.Lock()
+    end = time.monotonic() + float(seconds)
+
+    def work():
+        while time.monotonic() < end:
+            ok = False
+            try:
+                with socket.create_connection((addr, int(port)), timeout=5) as s:
+                    s.sendall(head + b"x")
+                    got = b""
+                    while len(got) < 2 + 10 + 1:
+                        d = s.recv(64)
+                        if not d:
+                            break
+                        got += d
+                    ok = got[:4] == b"\x05\x00\x05\x00" and got[-1:] == b"x"
+            except OSError:
+                pass
+            with lock:
+                done[0 if ok else 1] += 1
+
+    threads = [threading.Thread(target=work) for _ in range(int(workers))]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print("%.0f" % (done[0] / (time.monotonic() - t0)), done[1], flush=True)
+
+
 def cmd_tcp_echo_server(addr, port):
     """A single-threaded TCP echo server for many connections at once."""
     import selectors
@@ -387,6 +480,30 @@ def cmd_tcp_echo_server(addr, port):
                 conn.sendall(d)
             except OSError:
                 pass
+
+
+def cmd_tcp_echo_stream(addr, port):
+    """A TCP echo server for long streams: one thread per connection, blocking writes (nothing
+    is dropped when the client reads slowly), and the client's FIN answered with ours once
+    everything is echoed."""
+    import threading
+
+    def echo(conn):
+        with conn:
+            while True:
+                d = conn.recv(1 << 16)
+                if not d:
+                    break
+                conn.sendall(d)
+            conn.shutdown(socket.SHUT_WR)
+
+    srv = socket.socket(family(addr), socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((addr, int(port)))
+    srv.listen(64)
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=echo, args=(conn,), daemon=True).start()
 
 
 def cmd_socks_many(addr, port, target, target_port, count):
@@ -436,8 +553,11 @@ def cmd_socks_many(addr, port, target, target_port, count):
 def main():
     cmds = {
         "tcp-echo-server": cmd_tcp_echo_server,
+        "tcp-echo-stream": cmd_tcp_echo_stream,
         "socks-many": cmd_socks_many,
+        "socks-rate": cmd_socks_rate,
         "socks-udp": cmd_socks_udp,
+        "socks-udp-names": cmd_socks_udp_names,
         "udp-paced": cmd_udp_paced,
         "udp-echo-server": cmd_udp_echo_server,
         "udp-echo-client": cmd_udp_echo_client,

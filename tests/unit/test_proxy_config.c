@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * proxy/config: a full wireproxy file, a WGConfig import, constant-time key decoding against
- * libsodium's encoder, and a numbered table of bad files, each with the exact "file:line: what"
- * the user sees.
+ * libsodium's encoder, [STDIOTunnel], and a numbered table of bad files, each with the exact
+ * "file:line: what" the user sees.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -249,6 +249,17 @@ static const struct {
 	/* 39 */ { "WGConfig = x.conf\n", "t.conf:1: WGConfig is not available here" },
 	/* 40 */ { IFACE PEER "[http]\nBindAddress = 127.0.0.1:8080\nPassword = \n",
 		   "t.conf:7: empty value for Password" },
+	/* 41 */ { IFACE PEER "[STDIOTunnel]\n", "t.conf:5: [STDIOTunnel] has no Target" },
+	/* 42 */ { IFACE PEER "[STDIOTunnel]\nBindAddress = 127.0.0.1:1\nTarget = a:1\n",
+		   "t.conf:6: unknown key \"BindAddress\" in [STDIOTunnel]" },
+	/* 43 */ { IFACE PEER "[STDIOTunnel]\nListenPort = 22\n",
+		   "t.conf:6: unknown key \"ListenPort\" in [STDIOTunnel]" },
+	/* 44 */ { IFACE PEER "[STDIOTunnel]\nTarget = a:1\n[stdiotunnel]\nTarget = b:2\n",
+		   "t.conf:7: a second [STDIOTunnel] (there is one standard input)" },
+	/* 45 */ { IFACE PEER "[STDIOTunnel]\nTarget = host\n",
+		   "t.conf:6: bad Target \"host\": expected host:port" },
+	/* 46 */ { IFACE PEER "[STDIOTunnel]\nTarget = a:1\nUsername = u\n",
+		   "t.conf:7: unknown key \"Username\" in [STDIOTunnel]" },
 };
 
 static void test_bad_files(void **state)
@@ -264,6 +275,36 @@ static void test_bad_files(void **state)
 				 err, bad[i].err);
 		config_free(&cfg);
 	}
+}
+
+/* [STDIOTunnel] as ssh's ProxyCommand uses it: a Target, a name or a literal, nothing else. */
+static void test_stdio_tunnel(void **state)
+{
+	static const char text[] = IFACE PEER
+		"[Socks5]\nBindAddress = 127.0.0.1:1080\n"
+		"[STDIOTunnel]\nTarget = git.internal:22\n";
+	static const char v6[] = IFACE PEER "[stdiotunnel]\ntarget = [fd00::1]:2222\n";
+	struct config cfg;
+	char err[CONFIG_ERROR_MAX];
+
+	(void)state;
+	assert_true(parse(&cfg, text, err));
+	assert_true(cfg.has_stdio);
+	assert_int_equal(cfg.service_count, 2);
+	assert_int_equal(cfg.services[1].kind, SERVICE_STDIO);
+	assert_false(cfg.services[1].has_bind);
+	assert_string_equal(cfg.services[1].target.host, "git.internal");
+	assert_int_equal(cfg.services[1].target.port, 22);
+	assert_int_equal(cfg.services[1].line, 7);
+	config_free(&cfg);
+	assert_true(parse(&cfg, v6, err));
+	assert_true(cfg.has_stdio);
+	assert_string_equal(cfg.services[0].target.host, "fd00::1");
+	assert_int_equal(cfg.services[0].target.port, 2222);
+	config_free(&cfg);
+	assert_true(parse(&cfg, full, err));
+	assert_false(cfg.has_stdio);
+	config_free(&cfg);
 }
 
 static void test_long_line_and_nul(void **state)
@@ -296,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_wgconfig_import),
 		cmocka_unit_test(test_base64_keys),
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_stdio_tunnel),
 		cmocka_unit_test(test_long_line_and_nul),
 	};
 

@@ -176,10 +176,34 @@ static void test_udp(void **state)
 	assert_memory_equal(out, d4, 10);
 }
 
+/* UDP ASSOCIATE datagrams to a name (ATYP 3): the name comes out NUL-terminated, the data
+ * starts after it; an empty name, a name with a NUL and every truncation are refused. */
+static void test_udp_names(void **state)
+{
+	static const uint8_t dn[] = { 0, 0, 0, 3, 13, 'e', 'c', 'h', 'o', '.', 'w', 'g', 'c', '.',
+				      't', 'e', 's', 't', 0x23, 0xf1, 'h', 'i' };
+	static const uint8_t empty[] = { 0, 0, 0, 3, 0, 0x23, 0xf1, 'h', 'i' };
+	static const uint8_t nul[] = { 0, 0, 0, 3, 3, 'a', 0, 'b', 0x23, 0xf1, 'h', 'i' };
+	struct socks5_request dst;
+	size_t h;
+
+	(void)state;
+	assert_int_equal(socks5_parse_udp(dn, sizeof(dn), &h, &dst), SOCKS5_OK);
+	assert_int_equal(dst.address_type, SOCKS5_ATYP_DOMAIN);
+	assert_string_equal(dst.host, "echo.wgc.test");
+	assert_int_equal(dst.port, 9201);
+	assert_int_equal(h, 20);
+	for (size_t len = 0; len < 20; len++)
+		assert_int_equal(socks5_parse_udp(dn, len, &h, &dst), SOCKS5_BAD_FORMAT);
+	assert_int_not_equal(socks5_parse_udp(empty, sizeof(empty), &h, &dst), SOCKS5_OK);
+	assert_int_not_equal(socks5_parse_udp(nul, sizeof(nul), &h, &dst), SOCKS5_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_greeting),
+		cmocka_unit_test(test_udp_names),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_bad_requests),
