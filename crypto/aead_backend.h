@@ -36,8 +36,8 @@ enum {
 	WGC_AEAD_OPENSSL_MIN_LEN = 1280,
 };
 
-/* The backend wgc_aead_seal/open use for messages of at least WGC_AEAD_OPENSSL_MIN_LEN bytes.
- * Callable from any thread. */
+/* The backend wgc_aead_seal/open use for messages of at least WGC_AEAD_OPENSSL_MIN_LEN bytes,
+ * settled first (wgc_crypto_settle). Callable from any thread. */
 enum wgc_aead_backend wgc_aead_backend_get(void);
 /* Its name ("libsodium", "openssl"). */
 const char *wgc_aead_backend_name(enum wgc_aead_backend backend);

@@ -43,6 +43,11 @@ enum {
  * AEAD section). Idempotent and thread-safe; wgc_endpoint_init calls it.
  */
 void wgc_crypto_init(void);
+/* Makes the choice definite: where wgc_crypto_init chose OpenSSL, loads and self-checks it now
+ * (else that happens at the first full-size seal or open), falling back as the AEAD section
+ * says. A program that sandboxes itself calls this (wgc_aead_backend does) before it may no
+ * longer read OpenSSL's configuration. Idempotent and thread-safe. */
+void wgc_crypto_settle(void);
 /* The name of the ChaCha20-Poly1305 implementation full-size messages use ("libsodium",
  * "openssl-direct", "openssl"; a build with other backends has other names). Any thread. */
 const char *wgc_crypto_aead_name(void);

@@ -41,6 +41,10 @@ static void make_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint64_t counter)
 static enum wgc_aead_backend aead_backend = WGC_AEAD_SODIUM;
 /* Set by the first wgc_crypto_init, whose choice only that call makes. */
 static bool has_chosen;
+/* The choice is OpenSSL, not yet loaded: the first full-size seal or open (or a question about
+ * the choice) loads and checks it, and a failure there falls back to libsodium. So a process
+ * that never moves a full-size packet (an idle wgc-proxy) never maps libcrypto's pages in. */
+static bool is_tentative;
 
 static const char *const backend_names[WGC_AEAD_BACKEND__COUNT] = {
 	[WGC_AEAD_SODIUM] = "libsodium",
@@ -62,23 +66,38 @@ void wgc_crypto_init(void)
 	(void)rc; /* a plain (void) cast does not silence warn_unused_result in GCC */
 	/*
 	 * The AEAD backend is chosen by CPU, not timed here (crypto/ has no clock): OpenSSL where
-	 * it was measured faster and it loads and passes its self-check, driven through its
-	 * provider functions (~20% faster at 1420 B than through EVP, make bench) unless only
-	 * EVP works; libsodium otherwise. Repeated calls choose the same; a choice made by
-	 * wgc_aead_backend_set is kept.
+	 * it was measured faster, driven through its provider functions (~20% faster at 1420 B
+	 * than through EVP, make bench); libsodium otherwise. OpenSSL is loaded and self-checked
+	 * later, on first use (is_tentative): if it fails then, its calls fall back to libsodium,
+	 * and wgc_aead_backend_get settles on EVP or libsodium. Repeated calls choose the same; a
+	 * choice made by wgc_aead_backend_set is kept.
 	 */
 	if (!__atomic_exchange_n(&has_chosen, true, __ATOMIC_ACQ_REL)) {
-		enum wgc_aead_backend choice = WGC_AEAD_SODIUM;
-
-		if (wgc_openssl_aead_preferred() && wgc_openssl_aead_init())
-			choice = wgc_openssl_direct_ready() ? WGC_AEAD_OPENSSL_DIRECT
-							    : WGC_AEAD_OPENSSL;
-		__atomic_store_n(&aead_backend, choice, __ATOMIC_RELEASE);
+		if (wgc_openssl_aead_preferred()) {
+			__atomic_store_n(&is_tentative, true, __ATOMIC_RELEASE);
+			__atomic_store_n(&aead_backend, WGC_AEAD_OPENSSL_DIRECT, __ATOMIC_RELEASE);
+		}
 	}
+}
+
+void wgc_crypto_settle(void)
+{
+	enum wgc_aead_backend tentative = WGC_AEAD_OPENSSL_DIRECT;
+	enum wgc_aead_backend choice = WGC_AEAD_SODIUM;
+
+	wgc_crypto_init();
+	if (!__atomic_exchange_n(&is_tentative, false, __ATOMIC_ACQ_REL))
+		return;
+	if (wgc_openssl_aead_init())
+		choice = wgc_openssl_direct_ready() ? WGC_AEAD_OPENSSL_DIRECT : WGC_AEAD_OPENSSL;
+	/* Only if no wgc_aead_backend_set came in between. */
+	(void)__atomic_compare_exchange_n(&aead_backend, &tentative, choice, false,
+					  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
 enum wgc_aead_backend wgc_aead_backend_get(void)
 {
+	wgc_crypto_settle();
 	return __atomic_load_n(&aead_backend, __ATOMIC_ACQUIRE);
 }
 
@@ -98,6 +117,7 @@ bool wgc_aead_backend_set(enum wgc_aead_backend backend)
 		return false;
 	if (backend == WGC_AEAD_OPENSSL_DIRECT && !wgc_openssl_direct_ready())
 		return false;
+	__atomic_store_n(&is_tentative, false, __ATOMIC_RELEASE); /* an explicit choice */
 	__atomic_store_n(&aead_backend, backend, __ATOMIC_RELEASE);
 	return true;
 }

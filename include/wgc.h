@@ -261,7 +261,10 @@ WGC_API void wgc_endpoint_clear(struct wgc_endpoint *ep);
  * A/B tests. libwgc chooses it once per process by CPU: on x86-64 with AVX-512, OpenSSL 3 when it
  * loads and agrees with libsodium ("openssl-direct": its provider functions called directly;
  * "openssl": the same code through EVP), "libsodium" otherwise; shorter messages always use
- * libsodium. Every implementation gives the same bytes. wgc_aead_backend is callable from any thread. wgc_set_aead_backend forces one
+ * libsodium. Every implementation gives the same bytes. OpenSSL is loaded and checked at the first
+ * full-size seal or open, or when wgc_aead_backend is first called (a program that sandboxes
+ * itself calls that before), so a process that moves no full-size packet never loads it.
+ * wgc_aead_backend is callable from any thread. wgc_set_aead_backend forces one
  * by name for the whole process: WGC_ERR_INVALID for a name this build lacks, WGC_ERR_STATE
  * for one that cannot run here (nothing changes then). Call it before any endpoint seals or opens.
  */
