@@ -22,7 +22,8 @@ endif
 CRYPTO_EXTRA_sodium := crypto/openssl.c
 CRYPTO_SRC := crypto/blake2s.c crypto/common.c $(wildcard crypto/portable/*.c) crypto/$(CRYPTO).c \
 	$(CRYPTO_EXTRA_$(CRYPTO))
-LIB_LIBS_sodium := -lsodium -lcrypto
+# libcrypto is not linked: crypto/openssl.c opens it on first use (dlopen; libc has it).
+LIB_LIBS_sodium := -lsodium
 LIB_LIBS := $(LIB_LIBS_$(CRYPTO))
 # Unit results of a non-default backend are recorded as unit-plain-portable, and so on.
 UNIT_LABEL := $(if $(filter sodium,$(CRYPTO)),,-$(CRYPTO))
@@ -45,8 +46,9 @@ DEBUG_FLAGS := -DWGC_DEBUG
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
 	$(DEBUG_FLAGS)
 LIBS := -lsodium
-# OpenSSL 3's libcrypto: the faster ChaCha20-Poly1305 backend (crypto/openssl.c, libssl-dev).
-LIBS += -lcrypto
+# OpenSSL 3's libcrypto, the faster ChaCha20-Poly1305 backend (crypto/openssl.c; headers from
+# libssl-dev), is opened at run time on first use, not linked; only bench_aead links it, to time
+# raw EVP beside libwgc.
 
 # The version lives in include/wgc.h alone; the shared library's names come from it (see
 # "version, soname and exported symbols" below).
@@ -533,7 +535,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libwgc.a
 	@mkdir -p $(dir $@)
-	$(CC) $(APP_CFLAGS) -O2 -o $@ $< $(BUILD)/libwgc.a $(LIBS) -lm
+	$(CC) $(APP_CFLAGS) -O2 -o $@ $< $(BUILD)/libwgc.a $(LIBS) -lcrypto -lm
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done

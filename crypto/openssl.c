@@ -27,7 +27,56 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/provider.h>
+#include <dlfcn.h>
 #include <pthread.h>
+
+/*
+ * libcrypto is opened on first use (dlopen, under the same pthread_once as the rest of the
+ * set-up), not linked: a process that never seals a full-size packet never maps it, and one that
+ * cannot load it runs on libsodium. The functions used, found by name; the table is written once
+ * by load_libcrypto and read-only afterwards.
+ */
+#define LIBCRYPTO_SONAME "libcrypto.so.3"
+#define LC_FUNCS(X)                                                                               \
+	X(EVP_CIPHER_CTX_ctrl)                                                                     \
+	X(EVP_CIPHER_CTX_free)                                                                     \
+	X(EVP_CIPHER_CTX_new)                                                                      \
+	X(EVP_CIPHER_fetch)                                                                        \
+	X(EVP_CIPHER_free)                                                                         \
+	X(EVP_CIPHER_get0_name)                                                                    \
+	X(EVP_CIPHER_get0_provider)                                                                \
+	X(EVP_CipherFinal_ex)                                                                      \
+	X(EVP_CipherInit_ex)                                                                       \
+	X(EVP_CipherUpdate)                                                                        \
+	X(OSSL_PARAM_construct_end)                                                                \
+	X(OSSL_PARAM_construct_octet_string)                                                       \
+	X(OSSL_PROVIDER_get0_provider_ctx)                                                         \
+	X(OSSL_PROVIDER_query_operation)                                                           \
+	X(OSSL_PROVIDER_unquery_operation)
+
+static struct {
+#define LC_MEMBER(name) __typeof__(&name) name;
+	LC_FUNCS(LC_MEMBER)
+#undef LC_MEMBER
+} lc;
+
+/* Opens libcrypto and fills lc; false (lc unusable, the handle closed) if any is missing. The
+ * handle stays open for the life of the process, as a linked library would. */
+static bool load_libcrypto(void)
+{
+	void *handle = dlopen(LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!handle)
+		return false;
+#define LC_FIND(name)                                                                             \
+	if (!(lc.name = (__typeof__(&name))dlsym(handle, #name))) {                               \
+		dlclose(handle);                                                                  \
+		return false;                                                                     \
+	}
+	LC_FUNCS(LC_FIND)
+#undef LC_FIND
+	return true;
+}
 
 enum {
 	AEAD_NONCE_LEN = 12,
@@ -83,7 +132,7 @@ static void make_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint64_t counter)
  */
 static void free_thread_ctx(void *ctx)
 {
-	EVP_CIPHER_CTX_free(ctx);
+	lc.EVP_CIPHER_CTX_free(ctx);
 	thread_ctx = NULL;
 	thread_ctx_failed = true;
 }
@@ -102,12 +151,12 @@ static EVP_CIPHER_CTX *get_thread_ctx(void)
 	thread_ctx_failed = true;
 	if (!wgc_openssl_aead_init())
 		return NULL;
-	ctx = EVP_CIPHER_CTX_new();
+	ctx = lc.EVP_CIPHER_CTX_new();
 	if (!ctx)
 		return NULL;
-	if (EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, ENCRYPT) != 1 ||
+	if (lc.EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, ENCRYPT) != 1 ||
 	    pthread_setspecific(ctx_key, ctx) != 0) {
-		EVP_CIPHER_CTX_free(ctx);
+		lc.EVP_CIPHER_CTX_free(ctx);
 		return NULL;
 	}
 	thread_ctx = ctx;
@@ -126,7 +175,7 @@ static void forget_key(EVP_CIPHER_CTX *ctx)
 	static const uint8_t zero_key[WGC_KEY_LEN];
 
 	/* Cannot fail for a context that was keyed a moment ago; nothing to do if it did. */
-	(void)EVP_CipherInit_ex(ctx, NULL, NULL, zero_key, NULL, KEEP_DIRECTION);
+	(void)lc.EVP_CipherInit_ex(ctx, NULL, NULL, zero_key, NULL, KEEP_DIRECTION);
 }
 
 /* Seals with ctx; false if an EVP call failed (the output is then unspecified). */
@@ -137,17 +186,17 @@ static bool evp_seal(EVP_CIPHER_CTX *ctx, uint8_t *dst, const uint8_t *src, int 
 	int out_len = 0;
 	int final_len = 0;
 
-	if (EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, ENCRYPT) != 1)
+	if (lc.EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, ENCRYPT) != 1)
 		return false;
-	if (ad_len > 0 && EVP_CipherUpdate(ctx, NULL, &out_len, ad, ad_len) != 1)
+	if (ad_len > 0 && lc.EVP_CipherUpdate(ctx, NULL, &out_len, ad, ad_len) != 1)
 		return false;
-	if (len > 0 && EVP_CipherUpdate(ctx, dst, &out_len, src, len) != 1)
+	if (len > 0 && lc.EVP_CipherUpdate(ctx, dst, &out_len, src, len) != 1)
 		return false;
 	/* A stream cipher: the final call writes nothing (final_len 0), it computes the tag. */
-	if (EVP_CipherFinal_ex(ctx, dst + len, &final_len) != 1)
+	if (lc.EVP_CipherFinal_ex(ctx, dst + len, &final_len) != 1)
 		return false;
 	clean_upper();
-	return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, WGC_AEAD_TAG_LEN, dst + len) == 1;
+	return lc.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, WGC_AEAD_TAG_LEN, dst + len) == 1;
 }
 
 void wgc_openssl_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
@@ -188,15 +237,15 @@ static bool evp_open(EVP_CIPHER_CTX *ctx, uint8_t *dst, const uint8_t *src, int 
 
 	/* The tag is copied out first: in place, it sits right after the bytes being decrypted. */
 	memcpy(tag, src + text_len, WGC_AEAD_TAG_LEN);
-	if (EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, DECRYPT) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, WGC_AEAD_TAG_LEN, tag) != 1)
+	if (lc.EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, DECRYPT) != 1 ||
+	    lc.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, WGC_AEAD_TAG_LEN, tag) != 1)
 		return false;
-	if (ad_len > 0 && EVP_CipherUpdate(ctx, NULL, &out_len, ad, ad_len) != 1)
+	if (ad_len > 0 && lc.EVP_CipherUpdate(ctx, NULL, &out_len, ad, ad_len) != 1)
 		return false;
-	if (text_len > 0 && EVP_CipherUpdate(ctx, dst, &out_len, src, text_len) != 1)
+	if (text_len > 0 && lc.EVP_CipherUpdate(ctx, dst, &out_len, src, text_len) != 1)
 		return false;
 	/* The tag comparison (constant time, CRYPTO_memcmp) happens here. */
-	ok = EVP_CipherFinal_ex(ctx, dst + text_len, &final_len) == 1;
+	ok = lc.EVP_CipherFinal_ex(ctx, dst + text_len, &final_len) == 1;
 	clean_upper();
 	return ok;
 }
@@ -299,14 +348,14 @@ static bool evp_open_any(void *ctx, uint8_t *dst, const uint8_t *src, int text_l
 static bool evp_agrees_with_libsodium(void)
 {
 	static const struct driver evp = {evp_seal_any, evp_open_any};
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	EVP_CIPHER_CTX *ctx = lc.EVP_CIPHER_CTX_new();
 	bool ok;
 
 	if (!ctx)
 		return false;
-	ok = EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, ENCRYPT) == 1 &&
+	ok = lc.EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, ENCRYPT) == 1 &&
 	     agrees_with_libsodium(&evp, ctx);
-	EVP_CIPHER_CTX_free(ctx);
+	lc.EVP_CIPHER_CTX_free(ctx);
 	return ok;
 }
 
@@ -384,9 +433,9 @@ static bool direct_seal(void *pctx, uint8_t *dst, const uint8_t *src, int len, c
 	if (direct.final(pctx, dst + len, &out_len, 0) != 1)
 		return false;
 	clean_upper();
-	params[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, dst + len,
+	params[0] = lc.OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, dst + len,
 						      WGC_AEAD_TAG_LEN);
-	params[1] = OSSL_PARAM_construct_end();
+	params[1] = lc.OSSL_PARAM_construct_end();
 	return direct.get_ctx_params(pctx, params) == 1;
 }
 
@@ -400,9 +449,9 @@ static bool direct_open(void *pctx, uint8_t *dst, const uint8_t *src, int text_l
 	size_t out_len = 0;
 
 	memcpy(tag, src + text_len, WGC_AEAD_TAG_LEN);
-	params[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
+	params[0] = lc.OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
 						      WGC_AEAD_TAG_LEN);
-	params[1] = OSSL_PARAM_construct_end();
+	params[1] = lc.OSSL_PARAM_construct_end();
 	if (direct.decrypt_init(pctx, key, WGC_KEY_LEN, nonce, AEAD_NONCE_LEN, NULL) != 1 ||
 	    direct.set_ctx_params(pctx, params) != 1)
 		return false;
@@ -481,23 +530,23 @@ struct stream_ops {
 static bool evp_start(void *ctx, const uint8_t key[WGC_KEY_LEN],
 		      const uint8_t nonce[AEAD_NONCE_LEN])
 {
-	return EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, ENCRYPT) == 1;
+	return lc.EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, ENCRYPT) == 1;
 }
 
 static bool evp_update(void *ctx, uint8_t *out, const uint8_t *in, size_t len)
 {
 	int out_len = 0;
 
-	return EVP_CipherUpdate(ctx, out, &out_len, in, (int)len) == 1;
+	return lc.EVP_CipherUpdate(ctx, out, &out_len, in, (int)len) == 1;
 }
 
 static bool evp_finish(void *ctx, uint8_t tag[WGC_AEAD_TAG_LEN])
 {
 	int final_len = 0;
-	bool ok = EVP_CipherFinal_ex(ctx, tag, &final_len) == 1;
+	bool ok = lc.EVP_CipherFinal_ex(ctx, tag, &final_len) == 1;
 
 	clean_upper();
-	return ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, WGC_AEAD_TAG_LEN, tag) == 1;
+	return ok && lc.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, WGC_AEAD_TAG_LEN, tag) == 1;
 }
 
 static void evp_forget(void *ctx)
@@ -525,9 +574,9 @@ static bool direct_finish(void *pctx, uint8_t tag[WGC_AEAD_TAG_LEN])
 	bool ok = direct.final(pctx, tag, &out_len, 0) == 1;
 
 	clean_upper();
-	params[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
+	params[0] = lc.OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
 						      WGC_AEAD_TAG_LEN);
-	params[1] = OSSL_PARAM_construct_end();
+	params[1] = lc.OSSL_PARAM_construct_end();
 	return ok && direct.get_ctx_params(pctx, params) == 1;
 }
 
@@ -639,10 +688,10 @@ static bool find_direct_functions(const OSSL_PROVIDER *provider)
 {
 	const OSSL_ALGORITHM *algs;
 	const OSSL_ALGORITHM *a;
-	const char *ours = EVP_CIPHER_get0_name(cipher);
+	const char *ours = lc.EVP_CIPHER_get0_name(cipher);
 	int no_store = 0;
 
-	algs = OSSL_PROVIDER_query_operation(provider, OSSL_OP_CIPHER, &no_store);
+	algs = lc.OSSL_PROVIDER_query_operation(provider, OSSL_OP_CIPHER, &no_store);
 	if (!algs || !ours)
 		return false;
 	for (a = algs; a->algorithm_names && !names_hold(a->algorithm_names, ours); a++)
@@ -669,7 +718,7 @@ static bool find_direct_functions(const OSSL_PROVIDER *provider)
 		default: break;
 		}
 	}
-	OSSL_PROVIDER_unquery_operation(provider, OSSL_OP_CIPHER, algs);
+	lc.OSSL_PROVIDER_unquery_operation(provider, OSSL_OP_CIPHER, algs);
 	return direct.newctx && direct.freectx && direct.encrypt_init && direct.decrypt_init &&
 	       direct.update && direct.final && direct.get_ctx_params && direct.set_ctx_params;
 }
@@ -679,12 +728,12 @@ static bool find_direct_functions(const OSSL_PROVIDER *provider)
 static void load_direct(void)
 {
 	static const struct driver driver = {direct_seal, direct_open};
-	const OSSL_PROVIDER *provider = EVP_CIPHER_get0_provider(cipher);
+	const OSSL_PROVIDER *provider = lc.EVP_CIPHER_get0_provider(cipher);
 	void *pctx;
 
 	if (!provider || !find_direct_functions(provider))
 		return;
-	direct.provctx = OSSL_PROVIDER_get0_provider_ctx(provider);
+	direct.provctx = lc.OSSL_PROVIDER_get0_provider_ctx(provider);
 	pctx = direct.newctx(direct.provctx);
 	if (!pctx)
 		return;
@@ -696,12 +745,14 @@ static void load_direct(void)
 
 static void load_cipher(void)
 {
+	if (!load_libcrypto())
+		return;
 	/* An explicit fetch, once: a cipher from EVP_chacha20_poly1305() would be re-fetched. */
-	cipher = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+	cipher = lc.EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
 	if (!cipher)
 		return;
 	if (pthread_key_create(&ctx_key, free_thread_ctx) != 0 || !evp_agrees_with_libsodium()) {
-		EVP_CIPHER_free(cipher);
+		lc.EVP_CIPHER_free(cipher);
 		cipher = NULL;
 		return;
 	}
