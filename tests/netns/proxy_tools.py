@@ -312,16 +312,22 @@ def cmd_udp_paced(addr, port, count, size):
             time.sleep(0.001)
 
 
-def cmd_socks_udp(addr, port, target, target_port, count):
-    """UDP ASSOCIATE, then COUNT wrapped datagrams to an echo server at TARGET:TARGET_PORT, one
-    at a time; the echoes must come back wrapped with the target as their source. Then the
-    association must end with its TCP connection. Prints "<echoed> <count>"."""
+def associate(addr, port, who):
+    """A SOCKS5 UDP ASSOCIATE (no auth) from any address: the TCP connection that keeps it and
+    the relay's (address, port). Exits with WHO in the message if the proxy refuses."""
     tcp = socket.create_connection((addr, int(port)), timeout=5)
     tcp.sendall(b"\x05\x01\x00" + request(3, 1, ipv4("0.0.0.0"), 0))
     got, _ = Case.read_reply(tcp, 2 + 10)
     if got[:4] != b"\x05\x00\x05\x00" or got[5] != 1:
-        sys.exit(f"socks-udp: ASSOCIATE failed: {got.hex()}")
-    relay = (socket.inet_ntoa(got[6:10]), struct.unpack(">H", got[10:12])[0])
+        sys.exit(f"{who}: ASSOCIATE failed: {got.hex()}")
+    return tcp, (socket.inet_ntoa(got[6:10]), struct.unpack(">H", got[10:12])[0])
+
+
+def cmd_socks_udp(addr, port, target, target_port, count):
+    """UDP ASSOCIATE, then COUNT wrapped datagrams to an echo server at TARGET:TARGET_PORT, one
+    at a time; the echoes must come back wrapped with the target as their source. Then the
+    association must end with its TCP connection. Prints "<echoed> <count>"."""
+    tcp, relay = associate(addr, port, "socks-udp")
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.settimeout(1)
     head = b"\x00\x00\x00\x01" + ipv4(target) + struct.pack(">H", int(target_port))
@@ -368,12 +374,7 @@ def cmd_socks_udp_names(addr, port, name, target, target_port, count):
     still resolving when it arrives, then COUNT more one at a time; the echoes come wrapped with
     TARGET's address as their source. A datagram to a name that does not resolve is dropped
     and the association goes on. Prints "<echoed> <count> ..."."""
-    tcp = socket.create_connection((addr, int(port)), timeout=5)
-    tcp.sendall(b"\x05\x01\x00" + request(3, 1, ipv4("0.0.0.0"), 0))
-    got, _ = Case.read_reply(tcp, 2 + 10)
-    if got[:4] != b"\x05\x00\x05\x00" or got[5] != 1:
-        sys.exit(f"socks-udp-names: ASSOCIATE failed: {got.hex()}")
-    relay = (socket.inet_ntoa(got[6:10]), struct.unpack(">H", got[10:12])[0])
+    tcp, relay = associate(addr, port, "socks-udp-names")
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     port_b = struct.pack(">H", int(target_port))
 
