@@ -14,8 +14,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "proxy/config.h"
 
 struct metrics {
@@ -73,13 +71,10 @@ void metrics_write(struct proxy *px, FILE *f)
 	for (struct wgc_peer *peer = wgc_peer_next(px->ep, NULL); peer;
 	     peer = wgc_peer_next(px->ep, peer)) {
 		struct wgc_peer_stats st;
-		uint8_t pub[WGC_KEY_LEN];
-		char b64[64];
+		char b64[PROXY_KEY_B64_SIZE];
 
 		wgc_peer_get_stats(peer, &st);
-		wgc_peer_get_public_key(peer, pub);
-		sodium_bin2base64(b64, sizeof(b64), pub, sizeof(pub),
-				  sodium_base64_VARIANT_ORIGINAL);
+		wire_peer_key_b64(peer, b64);
 		fprintf(f, "wgc_proxy_peer_rx_bytes_total{public_key=\"%s\"} %llu\n", b64,
 			(unsigned long long)st.rx_bytes);
 		fprintf(f, "wgc_proxy_peer_tx_bytes_total{public_key=\"%s\"} %llu\n", b64,

@@ -135,6 +135,10 @@ uint64_t wire_tick(struct proxy *px);
 void wire_stop(struct proxy *px);
 /* Writes one status line per peer to f (a FILE *). */
 void wire_status(struct proxy *px, void *f);
+/* A peer's public key in standard base64 (44 characters and a NUL): the status line shows its
+ * first 8, the metrics all of it. */
+enum { PROXY_KEY_B64_SIZE = 45 };
+void wire_peer_key_b64(struct wgc_peer *peer, char out[PROXY_KEY_B64_SIZE]);
 /*
  * Resolves host (a literal or a name, with getaddrinfo) to an lwIP address of a family the tunnel
  * has an address for, IPv4 first. Returns false if it cannot.

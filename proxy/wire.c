@@ -600,6 +600,14 @@ void wire_stop(struct proxy *px)
 	}
 }
 
+void wire_peer_key_b64(struct wgc_peer *peer, char out[PROXY_KEY_B64_SIZE])
+{
+	uint8_t pub[WGC_KEY_LEN];
+
+	wgc_peer_get_public_key(peer, pub);
+	sodium_bin2base64(out, PROXY_KEY_B64_SIZE, pub, sizeof(pub), sodium_base64_VARIANT_ORIGINAL);
+}
+
 void wire_status(struct proxy *px, void *fp)
 {
 	FILE *f = fp;
@@ -609,13 +617,10 @@ void wire_status(struct proxy *px, void *fp)
 	for (struct wgc_peer *peer = wgc_peer_next(px->ep, NULL); peer;
 	     peer = wgc_peer_next(px->ep, peer)) {
 		struct wgc_peer_stats st;
-		uint8_t pub[WGC_KEY_LEN];
-		char b64[64];
+		char b64[PROXY_KEY_B64_SIZE];
 
 		wgc_peer_get_stats(peer, &st);
-		wgc_peer_get_public_key(peer, pub);
-		sodium_bin2base64(b64, sizeof(b64), pub, sizeof(pub),
-				  sodium_base64_VARIANT_ORIGINAL);
+		wire_peer_key_b64(peer, b64);
 		b64[8] = '\0';
 		if (st.has_handshake)
 			fprintf(f, "peer %d %s...: handshake %llu s ago, rx %llu B, tx %llu B\n", n,

@@ -20,14 +20,9 @@ declare -A DAEMON_PID=()
 # ---- reporting ----
 
 say() { echo; echo "# $*"; }
-pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
-# check NAME COMMAND...: runs the command, counts a pass or a failure.
-check() {
-	local name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
+# pass, fail and check NAME COMMAND... (counting into PASSED/FAILED): the scripts/check-*.sh ones.
+# shellcheck source=scripts/checks.sh
+. "$ROOT/scripts/checks.sh"
 # Prints the totals line and records them for tests/netns/run.sh.
 finish() {
 	echo
