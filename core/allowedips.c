@@ -406,6 +406,19 @@ enum wgc_status wgc_trie_insert(struct wgc_allowedips *table, uint8_t family, co
 	return WGC_OK;
 }
 
+struct wgc_allowedips_owner *wgc_trie_owner(const struct wgc_allowedips *table, uint8_t family,
+					    const uint8_t *ip, uint8_t cidr)
+{
+	uint64_t key[2];
+	struct spot spot;
+
+	if (!prefix_valid(family, ip, cidr))
+		return NULL;
+	load_key(family, ip, cidr, key);
+	find_spot(table, family == WGC_AF_INET ? table->root4 : table->root6, key, cidr, &spot);
+	return spot.kind == SPOT_EXACT ? spot.node->owner : NULL;
+}
+
 enum wgc_status wgc_trie_remove(struct wgc_allowedips *table, uint8_t family, const uint8_t *ip,
 				uint8_t cidr, struct wgc_allowedips_owner *owner)
 {

@@ -51,6 +51,9 @@ WGC_MUST_CHECK enum wgc_status wgc_trie_insert(struct wgc_allowedips *table, uin
 WGC_MUST_CHECK enum wgc_status wgc_trie_remove(struct wgc_allowedips *table, uint8_t family,
 					       const uint8_t *ip, uint8_t cidr,
 					       struct wgc_allowedips_owner *owner);
+/* The owner of exactly this prefix (host bits ignored), or NULL (none, or a bad prefix). Read-only. */
+struct wgc_allowedips_owner *wgc_trie_owner(const struct wgc_allowedips *table, uint8_t family,
+					    const uint8_t *ip, uint8_t cidr);
 /* Removes every route of owner. */
 void wgc_trie_remove_owner(struct wgc_allowedips *table, struct wgc_allowedips_owner *owner);
 /* Longest-prefix match; NULL when no route covers ip. Read-only. */

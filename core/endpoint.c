@@ -587,6 +587,14 @@ struct wgc_peer *wgc_allowedips_lookup(const struct wgc_endpoint *ep, uint8_t fa
 	return owner ? WGC_CONTAINER_OF(owner, struct wgc_peer, allowedips) : NULL;
 }
 
+struct wgc_peer *wgc_allowedip_owner(const struct wgc_endpoint *ep, const struct wgc_prefix *prefix)
+{
+	struct wgc_allowedips_owner *owner =
+		wgc_trie_owner(&ep->allowedips, prefix->family, prefix->ip, prefix->cidr);
+
+	return owner ? WGC_CONTAINER_OF(owner, struct wgc_peer, allowedips) : NULL;
+}
+
 /* ---- the tick ---- */
 
 /* Worst case one peer's timers emit: an initiation, a keepalive and a purge. */

@@ -365,6 +365,10 @@ WGC_API void wgc_allowedips_clear_peer(struct wgc_endpoint *ep, struct wgc_peer 
 /* Copies up to cap of peer's prefixes to out; returns how many the peer has. */
 WGC_API size_t wgc_peer_get_allowedips(const struct wgc_peer *peer, struct wgc_prefix *out,
 				       size_t cap);
+/* The peer that owns exactly prefix (host bits ignored), NULL when none does or it is invalid:
+ * the peer wgc_allowedip_insert would take it from. */
+WGC_API struct wgc_peer *wgc_allowedip_owner(const struct wgc_endpoint *ep,
+					     const struct wgc_prefix *prefix);
 /* Longest-prefix match of ip (4 or 16 bytes by family); NULL when no peer is allowed for it. */
 WGC_API struct wgc_peer *wgc_allowedips_lookup(const struct wgc_endpoint *ep, uint8_t family,
 					       const uint8_t *ip);

@@ -1242,6 +1242,20 @@ static void test_config_allowed_ips(void **state)
 	assert_int_equal(wgc_peer_get_allowedips(peer, list, 20), 1);
 	assert_ptr_equal(wgc_allowedips_lookup(ep, WGC_AF_INET, ip2), peer);
 
+	/* The exact owner of a prefix: host bits ignored; a covering or covered prefix is not it. */
+	p = (struct wgc_prefix){.family = WGC_AF_INET, .cidr = 32, .ip = {10, 0, 0, 2}};
+	assert_ptr_equal(wgc_allowedip_owner(ep, &p), peer);
+	p.cidr = 31;
+	assert_null(wgc_allowedip_owner(ep, &p));
+	p = (struct wgc_prefix){.family = WGC_AF_INET, .cidr = 24, .ip = {10, 0, 0, 77}};
+	assert_int_equal(wgc_allowedip_insert(ep, other, &p), WGC_OK);
+	p.ip[3] = 5;
+	assert_ptr_equal(wgc_allowedip_owner(ep, &p), other);
+	assert_int_equal(wgc_allowedip_remove(ep, other, &p), WGC_OK);
+	assert_null(wgc_allowedip_owner(ep, &p));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_null(wgc_allowedip_owner(ep, &bad[i]));
+
 	/* Fill the route pool (16 prefixes in all); the one that does not fit changes nothing. */
 	for (int i = 0; i < 64; i++) {
 		enum wgc_status s;
