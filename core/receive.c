@@ -442,28 +442,32 @@ enum wgc_drop_reason wgc_receive_precheck(struct wgc_endpoint *ep, const uint8_t
 	return reason;
 }
 
-enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
-				     size_t len, const struct wgc_addr *src,
-				     struct wgc_receive_job *job, struct wgc_actions *out)
+/* prepare as a serial public entry point. */
+static enum wgc_verdict prepare_serial(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
+				       size_t len, const struct wgc_addr *src,
+				       enum admission admission, struct wgc_receive_job *job,
+				       struct wgc_actions *out)
 {
 	enum wgc_verdict verdict;
 
 	wgc_endpoint_serial_enter(ep);
-	verdict = prepare(ep, now, buf, len, src, ADMIT_FROM_WIRE, job, out);
+	verdict = prepare(ep, now, buf, len, src, admission, job, out);
 	wgc_endpoint_serial_exit(ep);
 	return verdict;
+}
+
+enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
+				     size_t len, const struct wgc_addr *src,
+				     struct wgc_receive_job *job, struct wgc_actions *out)
+{
+	return prepare_serial(ep, now, buf, len, src, ADMIT_FROM_WIRE, job, out);
 }
 
 enum wgc_verdict wgc_receive_prepare_vetted(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
 					    size_t len, const struct wgc_addr *src,
 					    struct wgc_receive_job *job, struct wgc_actions *out)
 {
-	enum wgc_verdict verdict;
-
-	wgc_endpoint_serial_enter(ep);
-	verdict = prepare(ep, now, buf, len, src, ADMIT_VETTED, job, out);
-	wgc_endpoint_serial_exit(ep);
-	return verdict;
+	return prepare_serial(ep, now, buf, len, src, ADMIT_VETTED, job, out);
 }
 
 /* wgc_initiation_identify without the serial check and the counting. */
