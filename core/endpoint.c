@@ -115,7 +115,7 @@ enum wgc_status wgc_endpoint_init(void *mem, size_t mem_size, const struct wgc_c
 
 	if (!mem || !cfg || !out || !cfg->random || !cfg->wall_clock ||
 	    ((uintptr_t)mem & (LAYOUT_ALIGN - 1)) != 0 || !compute_layout(&cfg->limits, &l) ||
-	    mem_size < l.total)
+	    mem_size < l.total || (cfg->index_lanes >= 2 && cfg->index_lane >= cfg->index_lanes))
 		goto out;
 	wgc_crypto_init();
 	status = WGC_ERR_RANDOM;
@@ -127,6 +127,8 @@ enum wgc_status wgc_endpoint_init(void *mem, size_t mem_size, const struct wgc_c
 	ep->wall_clock = cfg->wall_clock;
 	ep->ctx = cfg->ctx;
 	ep->mtu = cfg->mtu ? cfg->mtu : WGC_DEFAULT_MTU;
+	ep->index_lanes = cfg->index_lanes >= 2 ? cfg->index_lanes : 1;
+	ep->index_lane = cfg->index_lanes >= 2 ? cfg->index_lane : 0;
 	ep->load_threshold_per_s = cfg->load_threshold_per_s ? cfg->load_threshold_per_s :
 							       WGC_DEFAULT_LOAD_THRESHOLD;
 	ep->cookie_cost_ns = WGC_NSEC_PER_SEC / (cfg->cookie_replies_per_s ?
@@ -246,15 +248,38 @@ uint64_t wgc_endpoint_jitter(struct wgc_endpoint *ep)
 	return (uint64_t)(((unsigned)r[0] << 8 | r[1]) % REKEY_TIMEOUT_JITTER_MAX_MS) * NS_PER_MS;
 }
 
+/*
+ * The most significant byte of an index in our lane from a random byte r, uniform over the
+ * allowed bytes (lane, lane + lanes, ...: `allowed` of them), or false to draw again: r picks
+ * the (r % allowed)-th only below the largest multiple of allowed that fits in a byte, so no
+ * allowed byte is likelier than another. The top byte, not the low one, because the index table
+ * buckets by the low bits, which must stay uniform for its chains to stay short.
+ */
+static bool lane_top_byte(const struct wgc_endpoint *ep, uint8_t r, uint8_t *top)
+{
+	unsigned allowed = (255u - ep->index_lane) / ep->index_lanes + 1;
+
+	if (r >= 256u - 256u % allowed)
+		return false;
+	*top = (uint8_t)(ep->index_lane + (r % allowed) * ep->index_lanes);
+	return true;
+}
+
 bool wgc_endpoint_new_index(struct wgc_endpoint *ep, uint32_t *index)
 {
 	uint8_t r[4];
+	uint8_t top;
 	int attempt;
 
-	/* The table is at most half full, so a free index is found in a few draws. */
+	/* The table is at most half full and its indexes are spread over at least 2^24 values of
+	 * the 2^32, so a free index is found in a few draws; a top byte over the largest multiple
+	 * is redrawn at most a third of the time. */
 	for (attempt = 0; attempt < 64; attempt++) {
 		if (!ep->random(ep->ctx, r, sizeof(r)))
 			return false;
+		if (!lane_top_byte(ep, r[3], &top))
+			continue;
+		r[3] = top;
 		*index = wgc_load_le32(r);
 		if (!wgc_index_lookup(&ep->indexes, *index))
 			return true;

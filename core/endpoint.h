@@ -67,6 +67,8 @@ struct wgc_endpoint {
 	uint64_t cookie_tokens_max_ns;
 	uint64_t cookie_tokens_ns;
 	uint64_t cookie_last_ns;
+	uint8_t index_lanes;            /* index partition (wgc_config): 0 or 1 = none */
+	uint8_t index_lane;             /* < index_lanes when index_lanes >= 2 */
 	uint32_t allowedips_generation; /* bumped by every change of the allowed-IPs table */
 	uint64_t drops[WGC_DROP__COUNT];
 #ifdef WGC_DEBUG
@@ -116,7 +118,8 @@ void wgc_endpoint_count(struct wgc_endpoint *ep, enum wgc_drop_reason reason);
 /* Uniform jitter in [0, REKEY_TIMEOUT_JITTER_MAX_MS) ms; 0 if randomness fails (jitter only
  * de-synchronises peers, it protects no secret). */
 uint64_t wgc_endpoint_jitter(struct wgc_endpoint *ep);
-/* Draws a random index not in use; false if randomness fails. */
+/* Draws a random index not in use, in this endpoint's index lane (its most significant byte is
+ * index_lane modulo index_lanes, uniform among such bytes); false if randomness fails. */
 bool wgc_endpoint_new_index(struct wgc_endpoint *ep, uint32_t *index);
 /* Whether handshakes must carry a valid mac2 now. */
 bool wgc_endpoint_is_under_load(const struct wgc_endpoint *ep, uint64_t now);

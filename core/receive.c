@@ -4,7 +4,9 @@
  * length; handshake messages then pass mac1 (before any DH), the under-load cookie test and the
  * per-source rate limit before the Noise work; data messages are matched to a keypair by index and
  * left for a worker to open, and only an authenticated packet may move the replay window, the
- * timers, the peer's endpoint or its session slots.
+ * timers, the peer's endpoint or its session slots. For endpoints that share a private key, an
+ * initiation can also be identified without being consumed (the gate and the e, es, s read), and
+ * consumed by another endpoint with the gate's mac2 and rate-limit part skipped (vetted).
  */
 #include "core/endpoint.h"
 
@@ -16,6 +18,12 @@
 #include "base/ip.h"
 #include "core/messages.h"
 #include "crypto/crypto.h"
+
+/* How much of the DoS gate a handshake message has yet to pass. */
+enum admission {
+	ADMIT_FROM_WIRE, /* all of it: mac1, and under load mac2 and the rate limit */
+	ADMIT_VETTED,    /* mac1 only: an endpoint with our private key admitted it (an initiation) */
+};
 
 static enum wgc_verdict drop(struct wgc_endpoint *ep, struct wgc_receive_job *job,
 			     enum wgc_drop_reason reason)
@@ -84,16 +92,22 @@ static bool refresh_cookie_secret(struct wgc_endpoint *ep, uint64_t now)
 /* The DoS gate every handshake message passes (whitepaper 5.3): mac1 always; under load a valid
  * mac2 and the per-source token bucket, else a cookie reply within the cookie budget. Under a
  * flood this runs for every message, so it hashes as little as it can: mac1 once, mac2 only under
- * load and only when the sender filled it in. */
+ * load and only when the sender filled it in. A vetted message passed the rest of the gate on the
+ * endpoint that admitted it, with that endpoint's cookie secret (ours would not match its mac2)
+ * and load signal, so here it checks mac1 only (it depends on nothing but our public key) and
+ * does not count as our load. */
 static enum wgc_drop_reason admit_handshake(struct wgc_endpoint *ep, const uint8_t *msg,
 					    size_t len, const struct wgc_addr *src, uint64_t now,
-					    struct wgc_actions *out)
+					    enum admission admission, struct wgc_actions *out)
 {
 	enum wgc_mac_state state;
 	bool was_under_load;
 
 	if (!ep->local.has_private_key)
 		return WGC_DROP_NO_IDENTITY;
+	if (admission == ADMIT_VETTED)
+		return wgc_cookie_mac1_is_valid(&ep->cookie_checker, msg, len) ? WGC_DROP_NONE :
+										 WGC_DROP_BAD_MAC1;
 	was_under_load = wgc_endpoint_is_under_load(ep, now);
 	if (was_under_load && !refresh_cookie_secret(ep, now))
 		return WGC_DROP_RANDOM_FAILED;
@@ -189,18 +203,32 @@ out:
 	return reason;
 }
 
+/* An initiation through the gate, then the first Noise read (e, es, s), which names the
+ * initiator in init->remote_static and changes nothing but the gate's own state (load, rate
+ * limiter, cookie secret). The caller wipes init on every path. */
+static enum wgc_drop_reason read_initiator(struct wgc_endpoint *ep, const uint8_t *msg,
+					   const struct wgc_addr *src, uint64_t now,
+					   enum admission admission, struct wgc_actions *out,
+					   struct wgc_noise_initiation *init)
+{
+	enum wgc_drop_reason reason;
+
+	reason = admit_handshake(ep, msg, INIT_LEN, src, now, admission, out);
+	if (reason != WGC_DROP_NONE)
+		return reason;
+	return wgc_noise_consume_initiation_static(&ep->local, msg, init);
+}
+
 static enum wgc_drop_reason receive_initiation(struct wgc_endpoint *ep, const uint8_t *msg,
 					       const struct wgc_addr *src, uint64_t now,
-					       struct wgc_actions *out, struct wgc_peer **roamed)
+					       enum admission admission, struct wgc_actions *out,
+					       struct wgc_peer **roamed)
 {
 	struct wgc_noise_initiation init;
 	struct wgc_peer *peer;
 	enum wgc_drop_reason reason;
 
-	reason = admit_handshake(ep, msg, INIT_LEN, src, now, out);
-	if (reason != WGC_DROP_NONE)
-		return reason;
-	reason = wgc_noise_consume_initiation_static(&ep->local, msg, &init);
+	reason = read_initiator(ep, msg, src, now, admission, out, &init);
 	if (reason != WGC_DROP_NONE)
 		goto out;
 	peer = wgc_peer_table_lookup(&ep->peers, init.remote_static);
@@ -228,7 +256,7 @@ static enum wgc_drop_reason receive_response(struct wgc_endpoint *ep, const uint
 	struct wgc_peer *peer;
 	enum wgc_drop_reason reason;
 
-	reason = admit_handshake(ep, msg, RESP_LEN, src, now, out);
+	reason = admit_handshake(ep, msg, RESP_LEN, src, now, ADMIT_FROM_WIRE, out);
 	if (reason != WGC_DROP_NONE)
 		return reason;
 	entry = wgc_index_lookup(&ep->indexes, wgc_load_le32(msg + RESP_OFF_RECEIVER));
@@ -304,11 +332,50 @@ static enum wgc_verdict prepare_data(struct wgc_endpoint *ep, uint64_t now, uint
 	return WGC_VERDICT_CRYPTO;
 }
 
-static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf, size_t len,
-				const struct wgc_addr *src, struct wgc_receive_job *job,
-				struct wgc_actions *out)
+/* The first checks on any datagram, before a field is read (whitepaper 5.4): the type word (type
+ * and three zero reserved bytes), then the exact length of a handshake or cookie message, or room
+ * for a header and tag in a data message. *type is set when len allows reading it. */
+static enum wgc_drop_reason check_framing(const uint8_t *buf, size_t len, uint32_t *type)
+{
+	if (len < 4)
+		return WGC_DROP_SHORT;
+	*type = wgc_load_le32(buf);
+	switch (*type) {
+	case MESSAGE_HANDSHAKE_INITIATION:
+		return len == INIT_LEN ? WGC_DROP_NONE : WGC_DROP_BAD_LENGTH;
+	case MESSAGE_HANDSHAKE_RESPONSE:
+		return len == RESP_LEN ? WGC_DROP_NONE : WGC_DROP_BAD_LENGTH;
+	case MESSAGE_HANDSHAKE_COOKIE:
+		return len == COOKIE_REPLY_LEN ? WGC_DROP_NONE : WGC_DROP_BAD_LENGTH;
+	case MESSAGE_DATA:
+		return len >= DATA_MIN_LEN ? WGC_DROP_NONE : WGC_DROP_SHORT;
+	default:
+		return WGC_DROP_BAD_TYPE;
+	}
+}
+
+/* check_framing for a datagram with its source; a source we could not answer or roam to is the
+ * caller's mistake, refused first. only_initiation refuses every other well-formed type. */
+static enum wgc_drop_reason check_datagram(const uint8_t *buf, size_t len,
+					   const struct wgc_addr *src, bool only_initiation,
+					   uint32_t *type)
 {
 	enum wgc_drop_reason reason;
+
+	if (src->family != WGC_AF_INET && src->family != WGC_AF_INET6)
+		return WGC_DROP_BAD_ADDRESS;
+	reason = check_framing(buf, len, type);
+	if (reason == WGC_DROP_NONE && only_initiation && *type != MESSAGE_HANDSHAKE_INITIATION)
+		return WGC_DROP_BAD_TYPE;
+	return reason;
+}
+
+static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf, size_t len,
+				const struct wgc_addr *src, enum admission admission,
+				struct wgc_receive_job *job, struct wgc_actions *out)
+{
+	enum wgc_drop_reason reason;
+	uint32_t type = 0;
 
 	/* Every field is set on every path; no memset on the per-packet path. */
 	job->keypair = NULL;
@@ -321,34 +388,21 @@ static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *
 	job->is_authentic = false;
 	job->drop = WGC_DROP_NONE;
 	job->state = JOB_IDLE;
-	/* A source we could not answer or roam to is the caller's mistake; refuse it first. */
-	if (src->family != WGC_AF_INET && src->family != WGC_AF_INET6)
-		return drop(ep, job, WGC_DROP_BAD_ADDRESS);
-	if (len < 4)
-		return drop(ep, job, WGC_DROP_SHORT);
-	/* Type and the three reserved bytes are one little-endian word (whitepaper 5.4). */
-	switch (wgc_load_le32(buf)) {
+	reason = check_datagram(buf, len, src, admission == ADMIT_VETTED, &type);
+	if (reason != WGC_DROP_NONE)
+		return drop(ep, job, reason);
+	switch (type) {
 	case MESSAGE_HANDSHAKE_INITIATION:
-		if (len != INIT_LEN)
-			return drop(ep, job, WGC_DROP_BAD_LENGTH);
-		reason = receive_initiation(ep, buf, src, now, out, &job->peer);
+		reason = receive_initiation(ep, buf, src, now, admission, out, &job->peer);
 		break;
 	case MESSAGE_HANDSHAKE_RESPONSE:
-		if (len != RESP_LEN)
-			return drop(ep, job, WGC_DROP_BAD_LENGTH);
 		reason = receive_response(ep, buf, src, now, out, &job->peer);
 		break;
 	case MESSAGE_HANDSHAKE_COOKIE:
-		if (len != COOKIE_REPLY_LEN)
-			return drop(ep, job, WGC_DROP_BAD_LENGTH);
 		reason = receive_cookie(ep, buf, now);
 		break;
-	case MESSAGE_DATA:
-		if (len < DATA_MIN_LEN)
-			return drop(ep, job, WGC_DROP_SHORT);
+	default: /* MESSAGE_DATA: check_framing lets no other type through */
 		return prepare_data(ep, now, buf, job);
-	default:
-		return drop(ep, job, WGC_DROP_BAD_TYPE);
 	}
 	if (reason != WGC_DROP_NONE)
 		return drop(ep, job, reason);
@@ -357,24 +411,19 @@ static enum wgc_verdict prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *
 
 static enum wgc_drop_reason precheck(struct wgc_endpoint *ep, const uint8_t *buf, size_t len)
 {
-	size_t want;
+	enum wgc_drop_reason reason;
+	uint32_t type = 0;
 
-	if (len < 4)
-		return WGC_DROP_NONE; /* prepare's to refuse, as for every other type */
-	switch (wgc_load_le32(buf)) {
-	case MESSAGE_HANDSHAKE_INITIATION:
-		want = INIT_LEN;
-		break;
-	case MESSAGE_HANDSHAKE_RESPONSE:
-		want = RESP_LEN;
-		break;
-	case MESSAGE_HANDSHAKE_COOKIE: /* no mac1; opened only for a handshake of ours */
-		return len == COOKIE_REPLY_LEN ? WGC_DROP_NONE : WGC_DROP_BAD_LENGTH;
-	default:
+	reason = check_framing(buf, len, &type);
+	/* A handshake-class type of the wrong length is refused here; a short datagram, an unknown
+	 * type or a short data message are prepare's to refuse, as data is. */
+	if (reason == WGC_DROP_BAD_LENGTH)
+		return reason;
+	if (reason != WGC_DROP_NONE)
 		return WGC_DROP_NONE;
-	}
-	if (len != want)
-		return WGC_DROP_BAD_LENGTH;
+	/* A cookie reply has no mac1; it is opened only for a handshake of ours. */
+	if (type != MESSAGE_HANDSHAKE_INITIATION && type != MESSAGE_HANDSHAKE_RESPONSE)
+		return WGC_DROP_NONE;
 	if (!ep->local.has_private_key)
 		return WGC_DROP_NO_IDENTITY;
 	return wgc_cookie_mac1_is_valid(&ep->cookie_checker, buf, len) ? WGC_DROP_NONE :
@@ -393,16 +442,67 @@ enum wgc_drop_reason wgc_receive_precheck(struct wgc_endpoint *ep, const uint8_t
 	return reason;
 }
 
-enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
-				     size_t len, const struct wgc_addr *src,
-				     struct wgc_receive_job *job, struct wgc_actions *out)
+/* prepare as a serial public entry point. */
+static enum wgc_verdict prepare_serial(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
+				       size_t len, const struct wgc_addr *src,
+				       enum admission admission, struct wgc_receive_job *job,
+				       struct wgc_actions *out)
 {
 	enum wgc_verdict verdict;
 
 	wgc_endpoint_serial_enter(ep);
-	verdict = prepare(ep, now, buf, len, src, job, out);
+	verdict = prepare(ep, now, buf, len, src, admission, job, out);
 	wgc_endpoint_serial_exit(ep);
 	return verdict;
+}
+
+enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
+				     size_t len, const struct wgc_addr *src,
+				     struct wgc_receive_job *job, struct wgc_actions *out)
+{
+	return prepare_serial(ep, now, buf, len, src, ADMIT_FROM_WIRE, job, out);
+}
+
+enum wgc_verdict wgc_receive_prepare_vetted(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf,
+					    size_t len, const struct wgc_addr *src,
+					    struct wgc_receive_job *job, struct wgc_actions *out)
+{
+	return prepare_serial(ep, now, buf, len, src, ADMIT_VETTED, job, out);
+}
+
+/* wgc_initiation_identify without the serial check and the counting. */
+static enum wgc_drop_reason identify(struct wgc_endpoint *ep, uint64_t now, const uint8_t *buf,
+				     size_t len, const struct wgc_addr *src,
+				     uint8_t public_key[static WGC_KEY_LEN], struct wgc_actions *out)
+{
+	struct wgc_noise_initiation init;
+	enum wgc_drop_reason reason;
+	uint32_t type = 0;
+
+	reason = check_datagram(buf, len, src, true, &type);
+	if (reason != WGC_DROP_NONE)
+		return reason;
+	reason = read_initiator(ep, buf, src, now, ADMIT_FROM_WIRE, out, &init);
+	/* The initiator's static key is public; only the chaining key and hash of init are not. */
+	if (reason == WGC_DROP_NONE)
+		memcpy(public_key, init.remote_static, WGC_KEY_LEN);
+	wgc_memzero(&init, sizeof(init));
+	return reason;
+}
+
+enum wgc_drop_reason wgc_initiation_identify(struct wgc_endpoint *ep, uint64_t now,
+					     const uint8_t *buf, size_t len,
+					     const struct wgc_addr *src,
+					     uint8_t public_key[WGC_KEY_LEN], struct wgc_actions *out)
+{
+	enum wgc_drop_reason reason;
+
+	memset(public_key, 0, WGC_KEY_LEN);
+	wgc_endpoint_serial_enter(ep);
+	reason = identify(ep, now, buf, len, src, public_key, out);
+	wgc_endpoint_count(ep, reason); /* counts nothing for WGC_DROP_NONE */
+	wgc_endpoint_serial_exit(ep);
+	return reason;
 }
 
 void wgc_receive_open(struct wgc_receive_job *job)
@@ -585,7 +685,7 @@ enum wgc_verdict wgc_receive(struct wgc_endpoint *ep, uint64_t now, uint8_t *buf
 	enum wgc_verdict verdict;
 
 	wgc_endpoint_serial_enter(ep);
-	verdict = prepare(ep, now, buf, len, src, &job, out);
+	verdict = prepare(ep, now, buf, len, src, ADMIT_FROM_WIRE, &job, out);
 	if (verdict == WGC_VERDICT_CRYPTO) {
 		wgc_receive_open(&job);
 		verdict = commit(ep, now, &job, out);

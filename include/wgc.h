@@ -230,6 +230,16 @@ struct wgc_config {
 	 * a peer without a cookie under a flood from more sources than that: about budget / flood
 	 * rate per attempt. 0 = default (WGC_DEFAULT_COOKIE_REPLIES_PER_S). */
 	uint32_t cookie_replies_per_s;
+	/* Index partition, for callers that run several endpoints with one private key (each owning
+	 * some of the peers) and steer received datagrams to the owner by our receiver index: every
+	 * index this endpoint makes (the sender index of its handshake messages, hence the receiver
+	 * index its peers put in responses, cookie replies and data) has a most significant byte b
+	 * with b % index_lanes == index_lane, drawn uniformly among such values. On the wire the
+	 * index is little-endian, so b is byte 7 of a cookie reply or data message and byte 11 of a
+	 * response. wgc_endpoint_init refuses (INVALID) index_lane >= index_lanes when index_lanes
+	 * is 2 or more. Peers see nothing of it: any index is valid to them. */
+	uint8_t index_lanes; /* 0 or 1: no partition */
+	uint8_t index_lane;  /* < index_lanes */
 };
 
 enum {
@@ -515,6 +525,60 @@ WGC_API WGC_MUST_CHECK enum wgc_verdict wgc_receive_prepare(struct wgc_endpoint 
  */
 WGC_API enum wgc_drop_reason wgc_receive_precheck(struct wgc_endpoint *ep, const uint8_t *buf,
 						  size_t len);
+
+/* ---- initiations admitted by one endpoint and consumed by another ----
+ *
+ * For callers that run several endpoints with one private key, each owning some of the peers
+ * (lanes; see index_lanes in struct wgc_config): responses, cookie replies and data name the owner
+ * in their receiver index, but an initiation names its sender only inside its encrypted static
+ * key. One admitting endpoint takes every initiation from the wire, runs the DoS gate and finds
+ * the initiator with wgc_initiation_identify; the owner of that key then consumes the message
+ * with wgc_receive_prepare_vetted. Cookie replies all come from the admitting endpoint, so the
+ * initiator's retry, sent to it again, carries a mac2 made with its cookie secret.
+ */
+
+/*
+ * Identifies the initiator of a handshake initiation (type 1) received from the wire (buf, len;
+ * src its source, family INET or INET6), without consuming it. Runs exactly the admission
+ * wgc_receive_prepare runs for an initiation: the exact length, a private key of ours, mac1, the
+ * built-in load signal, and under load a valid mac2 within the per-source rate limit, else a
+ * cookie reply appended to out as a SEND (peer NULL) within the cookie budget. Then it decrypts
+ * the initiator's static public key (one X25519 and one AEAD open) into public_key, whether or
+ * not that key is one of ep's peers, and wipes every intermediate secret. It changes no peer, no
+ * handshake and no index: only what the gate itself keeps (load window, rate limiters, cookie
+ * secret and budget), so the same message can still be consumed by wgc_receive_prepare on ep or
+ * wgc_receive_prepare_vetted on another endpoint with the same private key. Returns
+ * WGC_DROP_NONE when identified; otherwise the reason (WGC_DROP_BAD_TYPE for any other well-formed
+ * type, WGC_DROP_COOKIE_SENT when a cookie reply was made, ...), counted in ep's drop counters as
+ * prepare counts it, public_key left zeroed, and the message is finished with. buf, src,
+ * public_key and out are the caller's, borrowed for the call. Serial per endpoint.
+ */
+WGC_API WGC_MUST_CHECK enum wgc_drop_reason wgc_initiation_identify(struct wgc_endpoint *ep,
+								   uint64_t now,
+								   const uint8_t *buf, size_t len,
+								   const struct wgc_addr *src,
+								   uint8_t public_key[WGC_KEY_LEN],
+								   struct wgc_actions *out);
+/*
+ * wgc_receive_prepare for an initiation that another endpoint holding the same private key has
+ * already admitted with wgc_initiation_identify (returning WGC_DROP_NONE). NEVER FEED IT STRAIGHT
+ * FROM THE WIRE: it skips the under-load mac2 test, the cookie reply and the per-source rate limit
+ * (the admitting endpoint applied them, with a cookie secret this endpoint's would not match), and
+ * does not count the message as this endpoint's load, so a datagram that reaches it unvetted gets
+ * a full X25519-costing consumption under any flood. It still checks the source family, the exact
+ * length, a private key of ours and mac1 (cheap), then consumes the initiation as
+ * wgc_receive_prepare does: the initiator must be a peer of ep (else WGC_DROP_UNKNOWN_PEER), the
+ * timestamp and flood checks apply, and on success the response is appended to out as a SEND, the
+ * session installed, the peer's endpoint set to src (job->peer) and DONE returned. Any other type
+ * is dropped (WGC_DROP_BAD_TYPE for a well-formed one). Same verdicts (never CRYPTO), job rules,
+ * ownership and counting as wgc_receive_prepare. Serial per endpoint.
+ */
+WGC_API WGC_MUST_CHECK enum wgc_verdict wgc_receive_prepare_vetted(struct wgc_endpoint *ep,
+								  uint64_t now, uint8_t *buf,
+								  size_t len,
+								  const struct wgc_addr *src,
+								  struct wgc_receive_job *job,
+								  struct wgc_actions *out);
 /* Decrypts, in place, a job that got CRYPTO from wgc_receive_prepare; sets is_authentic. Once
  * per job. Changes nothing shared. Any thread (not concurrently with another call on the same
  * job). */

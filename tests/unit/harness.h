@@ -100,6 +100,9 @@ struct h_net {
 	bool is_down[2];         /* datagrams to this node are lost */
 	h_filter_fn filter;
 	void *filter_ctx;
+	/* Index partition of each node's endpoint (wgc_config), read by h_node_init: 0 = none. */
+	uint8_t index_lanes[2];
+	uint8_t index_lane[2];
 	int inflight_count;
 	struct h_datagram *inflight; /* H_MAX_INFLIGHT */
 };

@@ -86,6 +86,8 @@ void h_node_init(struct h_net *net, int id, const uint8_t *private_key)
 		.random = h_rng_fill,
 		.wall_clock = h_wall_clock,
 		.ctx = node,
+		.index_lanes = net->index_lanes[id],
+		.index_lane = net->index_lane[id],
 	};
 	size_t size = wgc_endpoint_size(&cfg.limits);
 

@@ -77,7 +77,8 @@ class Limits(ctypes.Structure):
 class Config(ctypes.Structure):
     _fields_ = [("limits", Limits), ("random", RANDOM_FN), ("wall_clock", WALL_CLOCK_FN),
                 ("ctx", ctypes.c_void_p), ("load_threshold_per_s", ctypes.c_uint32),
-                ("mtu", ctypes.c_uint32), ("cookie_replies_per_s", ctypes.c_uint32)]
+                ("mtu", ctypes.c_uint32), ("cookie_replies_per_s", ctypes.c_uint32),
+                ("index_lanes", ctypes.c_uint8), ("index_lane", ctypes.c_uint8)]
 
 
 class PeerStats(ctypes.Structure):
