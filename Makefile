@@ -152,6 +152,7 @@ test_loop_DAEMON := loop log
 test_hsqueue_DAEMON := hsqueue log
 test_notify_DAEMON := notify log
 test_inbox_DAEMON := inbox log syscall_filter
+test_reuseport_DAEMON := reuseport log
 
 $(BUILD)/tests/lib_%.o: tests/unit/lib_%.c
 	@mkdir -p $(dir $@)

@@ -10,6 +10,9 @@
  *
  * Thread rules:
  * - inbox_create, inbox_destroy: configuration time, when no other thread uses the inbox.
+ *   inbox_create is for before the sandbox (sandbox.h): eventfd2 is not on the seccomp
+ *   allow-list. Everything else (read and write of the eventfd; close and munmap) is, and
+ *   tests/unit/test_inbox.c runs it under the filter.
  * - inbox_claim, inbox_publish: any thread, any number of threads at once (producers).
  * - inbox_peek, inbox_release, inbox_clear_wakeup, inbox_arm: the one consumer thread only.
  * - inbox_fd, inbox_slot_bytes, inbox_wakeups: any thread.
