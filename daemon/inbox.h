@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wgc.h"
+
 struct inbox;
 
 /* One slot: a 64-byte header, then data[] of inbox_slot_bytes() bytes. The producer that claimed
@@ -66,7 +68,7 @@ enum {
  * freed with inbox_destroy), -EINVAL for a bad size, or another -errno (logged) from mmap or
  * eventfd; *out is untouched on failure.
  */
-int inbox_create(uint32_t slots, uint32_t slot_bytes, struct inbox **out);
+WGC_MUST_CHECK int inbox_create(uint32_t slots, uint32_t slot_bytes, struct inbox **out);
 /* Closes the eventfd and unmaps everything; every slot pointer dies with it. NULL is fine.
  * No producer or consumer may be inside or come back into any inbox call. */
 void inbox_destroy(struct inbox *ib);

@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wgc.h"
+
 enum {
 	REUSEPORT_LANES_MAX = 255,
 };
@@ -39,7 +41,7 @@ enum {
  * it). Best done after all n sockets are bound. n == 1: nothing to steer, no program and no system
  * call. Returns 0, -EINVAL for n out of range, or -errno of setsockopt (logged).
  */
-int reuseport_attach_steering(int fd, unsigned n);
+WGC_MUST_CHECK int reuseport_attach_steering(int fd, unsigned n);
 
 /*
  * The lane the steering program picks for a datagram of len bytes at payload (borrowed for the

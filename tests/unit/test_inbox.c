@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A lane's inbox (daemon/inbox.c): sizes refused, alignment, fill to capacity, FIFO, many laps
- * round the ring, claim order kept when publishes come out of order, wake-ups coalesced (one
- * eventfd write per arm), the calls allowed under the daemon's seccomp filter, and a threaded
- * stress: 4 producers × 200k messages into a small inbox, one consumer sleeping on the eventfd,
- * checking per-producer order, no loss and no duplicates. Also built under ThreadSanitizer
- * (make tsan-inbox).
+ * A lane's inbox (daemon/inbox.c): sizes refused, alignment, untouched slots not resident, fill
+ * to capacity, FIFO, many laps round the ring, claim order kept when publishes come out of
+ * order, wake-ups coalesced (one eventfd write per arm), the calls allowed under the daemon's
+ * seccomp filter, and a threaded stress: 4 producers × 200k messages into a small inbox, one
+ * consumer sleeping on the eventfd, checking per-producer order, no loss and no duplicates.
+ * Also built under ThreadSanitizer (make tsan-inbox).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -171,6 +171,44 @@ static void test_fill_fifo_and_wrap(void **state)
 		assert_int_equal(pop(ib), next_out++);
 	assert_int_equal(next_in, next_out);
 	assert_null(inbox_peek(ib));
+	inbox_destroy(ib);
+}
+
+/* Resident pages of this process (/proc/self/statm, second field). */
+static long resident_pages(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long size = 0;
+	long resident = -1;
+
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld %ld", &size, &resident), 2);
+	fclose(f);
+	return resident;
+}
+
+/* Creating touches no slot (the zero pages are an empty queue); using a few touches a few. */
+static void test_untouched_slots_cost_no_rss(void **state)
+{
+	enum { SLOTS = 1u << 16, SLOT_BYTES = 2048, USED = 64 };
+	const long page = sysconf(_SC_PAGESIZE);
+	/* 65536 slots of 2048 + 128 bytes: 136 MiB mapped. */
+	const long mapped_pages = (long)SLOTS * (SLOT_BYTES + 128) / page;
+	struct inbox *ib;
+	long before;
+	long grown;
+
+	(void)state;
+	before = resident_pages();
+	assert_int_equal(inbox_create(SLOTS, SLOT_BYTES, &ib), 0);
+	for (uint32_t i = 0; i < USED; i++)
+		push(ib, i);
+	for (uint32_t i = 0; i < USED; i++)
+		assert_int_equal(pop(ib), i);
+	grown = resident_pages() - before;
+	/* USED slots are 34 pages; allow the allocator and the test's own pages some slack. */
+	if (grown > 256)
+		fail_msg("%ld pages became resident of %ld mapped", grown, mapped_pages);
 	inbox_destroy(ib);
 }
 
@@ -404,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_create_refuses_bad_sizes),
 		cmocka_unit_test(test_layout_and_properties),
 		cmocka_unit_test(test_fill_fifo_and_wrap),
+		cmocka_unit_test(test_untouched_slots_cost_no_rss),
 		cmocka_unit_test(test_claim_order_blocks),
 		cmocka_unit_test(test_wakeups_coalesce),
 #ifndef UNDER_TSAN
