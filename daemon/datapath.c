@@ -13,13 +13,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/bytes.h"
+#include "base/ip.h"
 #include "daemon/hsqueue.h"
 #include "daemon/icmp.h"
+#include "daemon/inbox.h"
 #include "daemon/log.h"
 #include "daemon/loop.h"
 #include "daemon/offload.h"
 #include "daemon/peer_state.h"
 #include "daemon/pool.h"
+#include "daemon/reuseport.h"
 #include "daemon/trace.h"
 #include "daemon/workers.h"
 
@@ -47,7 +51,26 @@ enum {
 	 * batches' worth: the syscall is still shared by ~128 datagrams.
 	 */
 	RX_DATAGRAMS_TARGET = 2 * UDP_BATCH_MAX,
+	/* Handed-over packets one round takes from the inbox (then fresh events get a turn). */
+	INBOX_ROUND_MAX = 2 * UDP_BATCH_MAX,
 };
+
+/* What a lane hands another (inbox slots' kind), and the slot's meta for it. */
+enum handoff_kind {
+	HANDOFF_TUN = 1,  /* a TUN read (maybe a super-packet) for a peer of that lane */
+	HANDOFF_DATAGRAM, /* a datagram from the wire the kernel gave the wrong lane */
+	HANDOFF_VETTED,   /* an initiation lane 0 admitted and identified (never from the wire) */
+};
+
+union handoff_meta {
+	struct virtio_net_hdr hdr; /* HANDOFF_TUN */
+	struct {
+		struct wgc_addr src;
+		struct udp_src local;
+	} wire;
+};
+_Static_assert(sizeof(union handoff_meta) <= sizeof(((struct inbox_slot *)0)->meta),
+	       "handoff meta fits an inbox slot");
 
 /* An action list with its own storage. */
 struct batch_actions {
@@ -93,6 +116,7 @@ struct datapath {
 	struct hsq hsq;                 /* handshake messages waiting for datapath_handshakes */
 	struct workers *workers; /* crypto threads for the batches' seal/open */
 	unsigned worker_count;   /* threads datapath_start_workers starts */
+	struct datapath_lanes lanes; /* count 0: the only lane */
 };
 
 static void actions_reset(struct wgc_actions *out, struct wgc_action *list, size_t cap,
@@ -449,6 +473,60 @@ void datapath_tick(struct datapath *dp, uint64_t now)
 	}
 }
 
+/* ---- lanes ---- */
+
+unsigned datapath_lane_of_key(const uint8_t key[WGC_KEY_LEN], unsigned lanes)
+{
+	/* Public keys are points of a random-looking curve: their first bytes spread evenly. */
+	return lanes > 1 ? (unsigned)(wgc_load_le32(key) % lanes) : 0;
+}
+
+/* Copies a packet into lane's inbox (it works it at the end of its next batch); counted. */
+static void hand_over(struct datapath *dp, unsigned lane, enum handoff_kind kind,
+		      const union handoff_meta *meta, const uint8_t *data, size_t len)
+{
+	struct inbox *ib = dp->lanes.inboxes[lane];
+	struct inbox_slot *slot = len <= inbox_slot_bytes(ib) ? inbox_claim(ib) : NULL;
+
+	if (!slot) {
+		dp->stats.lane_handoffs_dropped++;
+		return;
+	}
+	slot->kind = (uint16_t)kind;
+	slot->len = (uint32_t)len;
+	memcpy(slot->meta, meta, sizeof(*meta));
+	memcpy(slot->data, data, len);
+	inbox_publish(ib, slot);
+	dp->stats.lane_handoffs++;
+}
+
+/* The lane of the peer a packet from the TUN device goes to (by the routing endpoint's
+ * longest-prefix match), or ours when no peer takes it: the core answers it here. */
+static unsigned lane_of_packet(const struct datapath *dp, const uint8_t *pkt, size_t len)
+{
+	const struct wgc_peer *routed = NULL;
+	const struct peer_state *s;
+
+	if (len >= WGC_IPV4_HEADER_MIN_LEN && wgc_ip_version(pkt) == WGC_IP_VERSION_4)
+		routed = wgc_allowedips_lookup(dp->lanes.router, WGC_AF_INET,
+					       pkt + WGC_IPV4_OFF_DST);
+	else if (len >= WGC_IPV6_HEADER_LEN && wgc_ip_version(pkt) == WGC_IP_VERSION_6)
+		routed = wgc_allowedips_lookup(dp->lanes.router, WGC_AF_INET6,
+					       pkt + WGC_IPV6_OFF_DST);
+	s = routed ? peer_state_of(wgc_peer_get_user(routed)) : NULL;
+	return s ? s->lane : dp->lanes.self;
+}
+
+void datapath_set_lanes(struct datapath *dp, const struct datapath_lanes *lanes)
+{
+	const char *env = getenv("WGC_WORKERS");
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN) / (long)lanes->count;
+	bool is_invalid;
+
+	dp->lanes = *lanes;
+	dp->worker_count = workers_choose_count(env, cpus > 0 ? cpus : 1, &is_invalid);
+}
+
 /* ---- outgoing: TUN to UDP ---- */
 
 /* Seals the n prepared packets of the batch (the pure half) and queues them for sending. */
@@ -535,6 +613,18 @@ int datapath_on_tun(struct datapath *dp, uint64_t now)
 			ret = (int)len;
 			break;
 		}
+		if (dp->lanes.count > 1) {
+			unsigned lane = lane_of_packet(dp, buf->data + WGC_DATA_HEADROOM, (size_t)len);
+
+			if (lane != dp->lanes.self) {
+				union handoff_meta meta = { .hdr = hdr };
+
+				hand_over(dp, lane, HANDOFF_TUN, &meta, buf->data + WGC_DATA_HEADROOM,
+					  (size_t)len);
+				pool_put(&dp->pool, buf);
+				continue;
+			}
+		}
 		n = take_tun_packet(dp, &hdr, buf, (size_t)len, n);
 	}
 	send_prepared(dp, n);
@@ -599,9 +689,61 @@ static void receive_batch(struct datapath *dp, uint8_t *const data[], const size
 		wgc_endpoint_report_load(dp->ep, dp->now_ns);
 }
 
-bool datapath_handshakes(struct datapath *dp, uint64_t now)
+/* Consumes one handshake message whole (vetted: an initiation another lane's endpoint admitted). */
+static void consume_handshake(struct datapath *dp, uint8_t *msg, size_t len,
+			      const struct wgc_addr *src, const struct udp_src *local, bool is_vetted)
 {
 	struct wgc_receive_job job;
+	uint8_t type = msg[0];
+	enum wgc_verdict verdict;
+
+	batch_reset(&dp->batch);
+	verdict = is_vetted ? wgc_receive_prepare_vetted(dp->ep, dp->now_ns, msg, len, src, &job,
+							  &dp->batch.out) :
+			      wgc_receive_prepare(dp->ep, dp->now_ns, msg, len, src, &job,
+						  &dp->batch.out);
+	/* Handshake messages are handled whole by prepare; CRYPTO would be a data message, which
+	 * never gets here: give it up rather than leak it. */
+	if (verdict == WGC_VERDICT_CRYPTO)
+		wgc_receive_abandon(&job);
+	trace_received(type, len, src, &job);
+	if (job.peer)
+		learn_source(job.peer, local);
+	/* A cookie reply has no peer: it leaves from the address the message came to. */
+	run_actions_from(dp, &dp->batch.out, local);
+}
+
+/* With lanes, an initiation names its peer only inside: admitted and identified here (lane 0
+ * gets them all, so its cookie secret and rate limits see every one), then consumed by the
+ * peer's lane. */
+static void take_initiation(struct datapath *dp, struct hsq_slot *slot)
+{
+	uint8_t key[WGC_KEY_LEN];
+	union handoff_meta meta;
+	enum wgc_drop_reason why;
+	unsigned lane;
+
+	batch_reset(&dp->batch);
+	why = wgc_initiation_identify(dp->ep, dp->now_ns, slot->msg, slot->len, &slot->src, key,
+				      &dp->batch.out);
+	if (why != WGC_DROP_NONE) {
+		trace_received_reason(slot->msg[0], slot->len, &slot->src, why);
+		run_actions_from(dp, &dp->batch.out, &slot->local); /* a cookie reply, maybe */
+		return;
+	}
+	lane = datapath_lane_of_key(key, dp->lanes.count);
+	if (lane == dp->lanes.self) {
+		consume_handshake(dp, slot->msg, slot->len, &slot->src, &slot->local, true);
+		return;
+	}
+	memset(&meta, 0, sizeof(meta));
+	meta.wire.src = slot->src;
+	meta.wire.local = slot->local;
+	hand_over(dp, lane, HANDOFF_VETTED, &meta, slot->msg, slot->len);
+}
+
+bool datapath_handshakes(struct datapath *dp, uint64_t now)
+{
 	struct hsq_slot *slot;
 	uint64_t deadline;
 
@@ -610,24 +752,33 @@ bool datapath_handshakes(struct datapath *dp, uint64_t now)
 	dp->now_ns = now;
 	deadline = loop_clock_ns(CLOCK_MONOTONIC) + HS_ROUND_NS;
 	do {
-		uint8_t type;
-
 		slot = hsq_peek(&dp->hsq);
-		type = slot->msg[0];
-		batch_reset(&dp->batch);
-		/* Handshake messages are handled whole by prepare; CRYPTO would be a data message,
-		 * which never gets here: give it up rather than leak it. */
-		if (wgc_receive_prepare(dp->ep, now, slot->msg, slot->len, &slot->src, &job,
-					&dp->batch.out) == WGC_VERDICT_CRYPTO)
-			wgc_receive_abandon(&job);
-		trace_received(type, slot->len, &slot->src, &job);
-		if (job.peer)
-			learn_source(job.peer, &slot->local);
-		/* A cookie reply has no peer: it leaves from the address the message came to. */
-		run_actions_from(dp, &dp->batch.out, &slot->local);
+		if (dp->lanes.count > 1 && slot->msg[0] == HSQ_TYPE_INITIATION)
+			take_initiation(dp, slot);
+		else
+			consume_handshake(dp, slot->msg, slot->len, &slot->src, &slot->local,
+					  false);
 		hsq_pop(&dp->hsq);
 	} while (hsq_count(&dp->hsq) > 0 && loop_clock_ns(CLOCK_MONOTONIC) < deadline);
 	return hsq_count(&dp->hsq) > 0;
+}
+
+/* A datagram whose receiver index says another lane (UDP GRO merges a flow's datagrams before the
+ * steering program sees them one by one, and an initiation always goes to lane 0): handed over,
+ * true. False: it is ours. */
+static bool hand_over_misrouted(struct datapath *dp, const uint8_t *data, size_t len,
+				const struct wgc_addr *src, const struct udp_src *local)
+{
+	unsigned lane = reuseport_lane_of(data, len, dp->lanes.count);
+	union handoff_meta meta;
+
+	if (lane == dp->lanes.self)
+		return false;
+	memset(&meta, 0, sizeof(meta));
+	meta.wire.src = *src;
+	meta.wire.local = *local;
+	hand_over(dp, lane, HANDOFF_DATAGRAM, &meta, data, len);
+	return true;
 }
 
 void datapath_on_udp(struct datapath *dp, int fd, uint64_t now)
@@ -666,6 +817,11 @@ void datapath_on_udp(struct datapath *dp, int fd, uint64_t now)
 		off = 0;
 		do {
 			len = segs[i] && lens[i] - off > segs[i] ? segs[i] : lens[i] - off;
+			if (dp->lanes.count > 1 && hand_over_misrouted(dp, data[i] + off, len,
+								       &srcs[i], &locals[i])) {
+				off += len;
+				continue;
+			}
 			dgram[v] = data[i] + off;
 			dgram_lens[v] = len;
 			dgram_srcs[v] = srcs[i];
@@ -684,6 +840,99 @@ void datapath_on_udp(struct datapath *dp, int fd, uint64_t now)
 		pool_put(&dp->pool, dp->bufs[i]);
 	if (n > 0)
 		dp->rx_want = udp_rx_want_next((unsigned)n, datagrams, RX_DATAGRAMS_TARGET);
+}
+
+/* ---- what other lanes hand over ---- */
+
+/* Handed-over datagrams gathered for one receive_batch, in pool buffers of their own. */
+struct inbox_run {
+	struct pool_buf *bufs[UDP_BATCH_MAX];
+	uint8_t *data[UDP_BATCH_MAX];
+	size_t lens[UDP_BATCH_MAX];
+	struct wgc_addr srcs[UDP_BATCH_MAX];
+	struct udp_src locals[UDP_BATCH_MAX];
+	unsigned datagrams;
+	unsigned packets; /* TUN packets prepared in dp's send batch */
+	bool has_tun;     /* ... and TUN packets were taken (their actions wait in dp->batch) */
+};
+
+/* Sends or receives what the run gathered. */
+static void finish_run(struct datapath *dp, struct inbox_run *run)
+{
+	unsigned i;
+
+	if (run->has_tun) { /* staged packets leave actions (a handshake) without a job */
+		send_prepared(dp, run->packets);
+		run_actions(dp, &dp->batch.out);
+		run->packets = 0;
+		run->has_tun = false;
+	}
+	if (run->datagrams > 0) {
+		receive_batch(dp, run->data, run->lens, run->srcs, run->locals, run->datagrams);
+		for (i = 0; i < run->datagrams; i++)
+			pool_put(&dp->pool, run->bufs[i]);
+		run->datagrams = 0;
+	}
+}
+
+/* One handed-over slot into the run (which is finished first when it holds the other
+ * direction, or is full). */
+static void take_slot(struct datapath *dp, struct inbox_run *run, const struct inbox_slot *slot)
+{
+	const union handoff_meta *meta = (const void *)slot->meta;
+	uint8_t msg[HSQ_MSG_MAX];
+	struct pool_buf *buf;
+
+	if (slot->kind == HANDOFF_VETTED) {
+		if (slot->len > sizeof(msg))
+			return;
+		finish_run(dp, run);
+		memcpy(msg, slot->data, slot->len);
+		consume_handshake(dp, msg, slot->len, &meta->wire.src, &meta->wire.local, true);
+		return;
+	}
+	if ((slot->kind == HANDOFF_TUN && run->datagrams > 0) ||
+	    (slot->kind == HANDOFF_DATAGRAM && run->has_tun) ||
+	    run->datagrams == UDP_BATCH_MAX || run->packets == UDP_BATCH_MAX)
+		finish_run(dp, run);
+	if (!run->has_tun && run->datagrams == 0)
+		batch_reset(&dp->batch);
+	buf = slot->len <= TUN_READ_MAX ? pool_get(&dp->pool) : NULL;
+	if (!buf) {
+		dp->stats.lane_handoffs_dropped++;
+		return;
+	}
+	if (slot->kind == HANDOFF_TUN) {
+		run->has_tun = true;
+		memcpy(buf->data + WGC_DATA_HEADROOM, slot->data, slot->len);
+		run->packets = take_tun_packet(dp, &meta->hdr, buf, slot->len, run->packets);
+		return;
+	}
+	memcpy(buf->data, slot->data, slot->len);
+	run->bufs[run->datagrams] = buf;
+	run->data[run->datagrams] = buf->data;
+	run->lens[run->datagrams] = slot->len;
+	run->srcs[run->datagrams] = meta->wire.src;
+	run->locals[run->datagrams] = meta->wire.local;
+	run->datagrams++;
+}
+
+bool datapath_on_inbox(struct datapath *dp, uint64_t now)
+{
+	struct inbox *ib = dp->lanes.inboxes[dp->lanes.self];
+	struct inbox_run run;
+	struct inbox_slot *slot;
+	unsigned taken;
+
+	run.datagrams = run.packets = 0;
+	run.has_tun = false;
+	dp->now_ns = now;
+	for (taken = 0; taken < INBOX_ROUND_MAX && (slot = inbox_peek(ib)); taken++) {
+		take_slot(dp, &run, slot);
+		inbox_release(ib, slot);
+	}
+	finish_run(dp, &run);
+	return inbox_peek(ib) != NULL;
 }
 
 /* ---- setup ---- */

@@ -40,6 +40,7 @@
 #include "wgc.h"
 
 struct datapath;
+struct inbox;
 
 /* Counters of the data path, reported beside the core's drop counters. */
 struct datapath_stats {
@@ -56,7 +57,22 @@ struct datapath_stats {
 	uint64_t sources_forgotten; /* sticky sources the kernel refused (the address went away) */
 	uint64_t handshakes_dropped;    /* handshake messages dropped: the queue was full */
 	uint64_t handshakes_queued_max; /* most handshake messages ever waiting at once */
+	uint64_t lane_handoffs;         /* packets and datagrams handed to the lane of their peer */
+	uint64_t lane_handoffs_dropped; /* ... that found its inbox full */
 };
+
+/* What a lane's data path knows of the others (device.h; docs/SCALING.md). */
+struct datapath_lanes {
+	unsigned count; /* lanes in the device, >= 2 */
+	unsigned self;  /* this one */
+	/* Every peer's allowed IPs: one peer per real peer, whose user pointer is that peer. Read
+	 * only, between the device's pauses. */
+	const struct wgc_endpoint *router;
+	struct inbox *const *inboxes; /* [count]; ours is inboxes[self] */
+};
+
+/* The lane of a peer's public key among `lanes`. Pure. */
+unsigned datapath_lane_of_key(const uint8_t key[WGC_KEY_LEN], unsigned lanes);
 
 /*
  * Maps the packet pool and decides how many crypto workers to run (WGC_WORKERS; see workers.h),
@@ -71,6 +87,14 @@ int datapath_create(struct wgc_endpoint *ep, struct tun *tun, struct udp *udp,
  * the workers inherit every layer and the loop's signal mask). 0 or -errno (logged; the data path
  * keeps working inline). */
 int datapath_start_workers(struct datapath *dp);
+/* Makes dp one of several lanes (copied): TUN packets for another lane's peers and datagrams the
+ * kernel steered here for another lane are handed to that lane's inbox; initiations are
+ * identified and handed to their peer's lane. Before datapath_start_workers, whose count it
+ * scales down to this lane's share of the CPUs. */
+void datapath_set_lanes(struct datapath *dp, const struct datapath_lanes *lanes);
+/* Works what other lanes handed over (a bounded number of packets). True when some are left:
+ * the caller comes back without sleeping. */
+bool datapath_on_inbox(struct datapath *dp, uint64_t now);
 /* Stops the workers and frees everything the data path owns (staged packets go with the pool).
  * No batch is running then, so no job is in flight: the owner may wipe the keys afterwards. NULL
  * is fine. */

@@ -7,34 +7,74 @@
 #include "daemon/device.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
+#include <unistd.h>
 
+#include "base/bytes.h"
+#include "daemon/inbox.h"
 #include "daemon/log.h"
 #include "daemon/loop.h"
 #include "daemon/peer_state.h"
 #include "daemon/pool.h"
 #include "daemon/sandbox.h"
 
-struct device {
-	struct loop *loop; /* borrowed */
+/*
+ * A lane (see device.h): an event loop and the endpoint, TUN queue, UDP sockets, peer states and
+ * data path it runs. Lane 0 runs on the daemon's loop (and thread); each other lane has a loop
+ * and a thread of its own, and holds round_lock for every batch of events it works, so lane 0
+ * stops it by taking the lock (device_pause).
+ */
+struct lane {
+	struct device *dev;
+	unsigned index;
+	struct loop *loop; /* lane 0: the daemon's, borrowed; others: their own */
+	pthread_mutex_t round_lock;
+	bool has_lock;
+	pthread_t thread;
+	bool has_thread;
 	struct wgc_endpoint *ep;
 	void *ep_mem;
 	size_t ep_mem_size;
-	struct device_limits limits;
-	struct tun tun;
-	struct udp udp;
+	struct tun tun; /* a view of TUN queue `index` (the device owns the queues) */
 	struct peer_states states;
 	struct datapath *dp;
+	struct inbox *inbox; /* packets other lanes hand over; NULL with one lane */
 	struct loop_source tun_src;
-	struct loop_source monitor_src;
 	struct loop_source udp4_src;
 	struct loop_source udp6_src;
+	struct loop_source inbox_src;
+};
+
+struct device {
+	struct loop *loop; /* lane 0's, borrowed */
+	struct device_limits limits;
+	struct tun tun;    /* owns every queue and the link monitor */
+	unsigned lane_count;
+	struct lane lanes[DEVICE_LANES_MAX];
+	struct udp udp[DEVICE_LANES_MAX]; /* lane i's sockets */
+	struct inbox *inboxes[DEVICE_LANES_MAX];
+	/* With several lanes: every peer's allowed IPs, one "router" peer per peer (same key, no
+	 * session ever: the router has no private key) whose user pointer is the real peer, so a
+	 * lane reading a packet finds the lane of its peer with one longest-prefix match. Changed
+	 * only while the lanes are paused; read by all of them in between. */
+	struct wgc_endpoint *router;
+	void *router_mem;
+	size_t router_mem_size;
+	struct loop_source monitor_src;
+	/* A lane other than 0 that must stop the daemon says so here (lanes cannot call
+	 * loop_stop on lane 0's loop). */
+	int stop_fd;
+	_Atomic int stop_status;
+	struct loop_source stop_src;
 };
 
 /* ---- clocks and randomness for the core ---- */
@@ -63,42 +103,107 @@ static uint64_t wall_clock_cb(void *ctx)
 	return loop_clock_ns(CLOCK_REALTIME);
 }
 
+/* ---- lanes ---- */
+
+/* The lane a peer of the device belongs to. */
+static struct lane *lane_of_peer(struct device *dev, const struct wgc_peer *peer)
+{
+	const struct peer_state *s = peer_state_of(peer);
+
+	return &dev->lanes[s ? s->lane : 0];
+}
+
+/* A lane's fatal condition (the interface went away, a read failed) ends the daemon. */
+static void lane_stop_daemon(struct lane *lane, int status)
+{
+	struct device *dev = lane->dev;
+	uint64_t one = 1;
+
+	if (lane->index == 0) {
+		loop_stop(dev->loop, status);
+		return;
+	}
+	atomic_store_explicit(&dev->stop_status, status, memory_order_relaxed);
+	if (write(dev->stop_fd, &one, sizeof(one)) < 0)
+		log_error("asking the daemon to stop: %s", strerror(errno));
+	loop_stop(lane->loop, status);
+}
+
+static void on_stop_request(void *ctx, uint32_t events)
+{
+	struct device *dev = ctx;
+
+	(void)events;
+	loop_stop(dev->loop, atomic_load_explicit(&dev->stop_status, memory_order_relaxed));
+}
+
+void device_pause(struct device *dev)
+{
+	unsigned i;
+
+	for (i = 1; i < dev->lane_count; i++)
+		pthread_mutex_lock(&dev->lanes[i].round_lock);
+}
+
+/* What a change made for a paused lane leaves now, and its timer follows its endpoint. */
+void device_resume(struct device *dev)
+{
+	struct lane *lane;
+	unsigned i;
+
+	for (i = 1; i < dev->lane_count; i++) {
+		lane = &dev->lanes[i];
+		datapath_tx_flush(lane->dp);
+		loop_timer_arm(lane->loop, wgc_endpoint_next_deadline(lane->ep));
+		pthread_mutex_unlock(&lane->round_lock);
+	}
+}
+
 /* ---- event sources ---- */
 
 static void on_tun(void *ctx, uint32_t events)
 {
-	struct device *dev = ctx;
+	struct lane *lane = ctx;
 	int ret;
 
 	if (events & (EPOLLERR | EPOLLHUP)) {
-		log_verbose("interface %s was closed", dev->tun.name);
-		loop_stop(dev->loop, 0);
+		log_verbose("interface %s was closed", lane->tun.name);
+		lane_stop_daemon(lane, 0);
 		return;
 	}
-	ret = datapath_on_tun(dev->dp, loop_now(dev->loop));
+	ret = datapath_on_tun(lane->dp, loop_now(lane->loop));
 	if (ret == -EBADFD) {
-		log_verbose("interface %s is gone", dev->tun.name);
-		loop_stop(dev->loop, 0);
+		log_verbose("interface %s is gone", lane->tun.name);
+		lane_stop_daemon(lane, 0);
 	} else if (ret < 0) {
-		log_error("reading from %s: %s", dev->tun.name, strerror(-ret));
-		loop_stop(dev->loop, ret);
+		log_error("reading from %s: %s", lane->tun.name, strerror(-ret));
+		lane_stop_daemon(lane, ret);
 	}
 }
 
 static void on_udp4(void *ctx, uint32_t events)
 {
-	struct device *dev = ctx;
+	struct lane *lane = ctx;
 
 	(void)events;
-	datapath_on_udp(dev->dp, dev->udp.fd4, loop_now(dev->loop));
+	datapath_on_udp(lane->dp, lane->dev->udp[lane->index].fd4, loop_now(lane->loop));
 }
 
 static void on_udp6(void *ctx, uint32_t events)
 {
-	struct device *dev = ctx;
+	struct lane *lane = ctx;
 
 	(void)events;
-	datapath_on_udp(dev->dp, dev->udp.fd6, loop_now(dev->loop));
+	datapath_on_udp(lane->dp, lane->dev->udp[lane->index].fd6, loop_now(lane->loop));
+}
+
+/* The inbox's wake-up; its packets are taken at the end of the batch (on_end_of_batch). */
+static void on_inbox(void *ctx, uint32_t events)
+{
+	struct lane *lane = ctx;
+
+	(void)events;
+	inbox_clear_wakeup(lane->inbox);
 }
 
 /* Not too sticky: an address that went away is no peer's source any more, and a routing change
@@ -108,9 +213,11 @@ static void forget_sources(struct device *dev, const struct tun_events *ev)
 {
 	struct udp_src src;
 	unsigned i;
+	unsigned l;
 
 	if (ev->routes_changed || ev->has_lost_addrs) {
-		datapath_forget_source(dev->dp, NULL);
+		for (l = 0; l < dev->lane_count; l++)
+			datapath_forget_source(dev->lanes[l].dp, NULL);
 		return;
 	}
 	for (i = 0; i < ev->deleted_addr_count; i++) {
@@ -119,7 +226,8 @@ static void forget_sources(struct device *dev, const struct tun_events *ev)
 		memcpy(src.ip, ev->deleted_addrs[i].ip, sizeof(src.ip));
 		if (src.family == WGC_AF_INET6 && src.ip[0] == 0xfe && (src.ip[1] & 0xc0) == 0x80)
 			src.ifindex = (uint32_t)ev->deleted_addrs[i].ifindex;
-		datapath_forget_source(dev->dp, &src);
+		for (l = 0; l < dev->lane_count; l++)
+			datapath_forget_source(dev->lanes[l].dp, &src);
 	}
 }
 
@@ -127,6 +235,7 @@ static void on_monitor(void *ctx, uint32_t events)
 {
 	struct device *dev = ctx;
 	struct tun_events ev;
+	unsigned l;
 
 	(void)events;
 	if (tun_monitor_read(&dev->tun, &ev) < 0)
@@ -142,47 +251,56 @@ static void on_monitor(void *ctx, uint32_t events)
 	else if (ev.moved)
 		log_verbose("interface %s moved to network namespace id %d (now index %d); still "
 			    "serving it from here", dev->tun.name, dev->tun.link_nsid, dev->tun.ifindex);
+	device_pause(dev);
 	forget_sources(dev, &ev);
 	if (ev.mtu_changed && ev.mtu > 0) {
 		log_verbose("MTU of %s is now %u", dev->tun.name, ev.mtu);
-		wgc_endpoint_set_mtu(dev->ep, ev.mtu);
+		for (l = 0; l < dev->lane_count; l++)
+			wgc_endpoint_set_mtu(dev->lanes[l].ep, ev.mtu);
 	}
+	device_resume(dev);
 }
 
 static void on_timer(void *ctx, uint32_t events)
 {
-	struct device *dev = ctx;
+	struct lane *lane = ctx;
 
 	(void)events;
-	datapath_tick(dev->dp, loop_now(dev->loop));
+	datapath_tick(lane->dp, loop_now(lane->loop));
 }
 
-/* After every batch of events: the handshakes that waited for the data (within their time
- * budget; the loop comes straight back for the rest), then what was queued leaves in one
- * sendmmsg, and the timer follows the core's next deadline. */
+/* After every batch of events: what other lanes handed over, the handshakes that waited for the
+ * data (within their time budget; the loop comes straight back for the rest), then what was
+ * queued leaves in one sendmmsg, and the timer follows the core's next deadline. */
 static void on_end_of_batch(void *ctx, uint32_t events)
 {
-	struct device *dev = ctx;
+	struct lane *lane = ctx;
+	uint64_t now = loop_now(lane->loop);
 
 	(void)events;
-	if (datapath_handshakes(dev->dp, loop_now(dev->loop)))
-		loop_busy(dev->loop);
-	datapath_tx_flush(dev->dp);
-	loop_timer_arm(dev->loop, wgc_endpoint_next_deadline(dev->ep));
+	if (lane->inbox && (datapath_on_inbox(lane->dp, now) || !inbox_arm(lane->inbox)))
+		loop_busy(lane->loop);
+	if (datapath_handshakes(lane->dp, now))
+		loop_busy(lane->loop);
+	datapath_tx_flush(lane->dp);
+	loop_timer_arm(lane->loop, wgc_endpoint_next_deadline(lane->ep));
 }
 
-static int watch_udp(struct device *dev)
+static int watch_udp(struct lane *lane)
 {
-	int ret = loop_add(dev->loop, &dev->udp4_src, dev->udp.fd4, EPOLLIN, on_udp4, dev);
+	const struct udp *udp = &lane->dev->udp[lane->index];
+	int ret = loop_add(lane->loop, &lane->udp4_src, udp->fd4, EPOLLIN, on_udp4, lane);
 
 	if (ret == 0)
-		ret = loop_add(dev->loop, &dev->udp6_src, dev->udp.fd6, EPOLLIN, on_udp6, dev);
+		ret = loop_add(lane->loop, &lane->udp6_src, udp->fd6, EPOLLIN, on_udp6, lane);
 	return ret;
 }
 
 /* ---- setup ---- */
 
-static int init_endpoint(struct device *dev)
+/* An endpoint over lazily mapped, locked memory; index_lane of index_lanes (0 of 0: none). */
+static int new_endpoint(const struct device *dev, unsigned index_lane, unsigned index_lanes,
+			void **mem, size_t *mem_size, struct wgc_endpoint **out)
 {
 	struct wgc_config cfg = {
 		.limits = { .max_peers = dev->limits.max_peers,
@@ -193,40 +311,167 @@ static int init_endpoint(struct device *dev)
 		 * kernel, not a count per second: a burst of legitimate handshakes that the CPU
 		 * keeps up with costs no one a cookie round trip. */
 		.load_threshold_per_s = UINT32_MAX,
+		.index_lanes = (uint8_t)index_lanes,
+		.index_lane = (uint8_t)index_lane,
 	};
-	uint32_t mtu = WGC_DEFAULT_MTU;
 	enum wgc_status status;
 
-	dev->ep_mem_size = wgc_endpoint_size(&cfg.limits);
-	if (dev->ep_mem_size == 0) {
+	*mem_size = wgc_endpoint_size(&cfg.limits);
+	if (*mem_size == 0) {
 		log_error("endpoint limits out of range (%u peers, %u allowed IPs)",
 			  dev->limits.max_peers, dev->limits.max_allowed_ips);
 		return -EINVAL;
 	}
 	/* Zero pages cost nothing until touched, so generous limits keep an idle daemon small. */
-	dev->ep_mem = pool_map_zeroed(dev->ep_mem_size);
-	if (!dev->ep_mem) {
-		log_error("mapping %zu bytes for the endpoint: %s", dev->ep_mem_size,
-			  strerror(errno));
+	*mem = pool_map_zeroed(*mem_size);
+	if (!*mem) {
+		log_error("mapping %zu bytes for the endpoint: %s", *mem_size, strerror(errno));
 		return -ENOMEM;
 	}
 	/* The endpoint holds every key: locked in RAM as it is touched, never in a core dump. */
-	(void)sandbox_protect_memory(dev->ep_mem, dev->ep_mem_size); /* best effort; logged */
-	status = wgc_endpoint_init(dev->ep_mem, dev->ep_mem_size, &cfg,
-				   loop_clock_ns(CLOCK_BOOTTIME), &dev->ep);
+	(void)sandbox_protect_memory(*mem, *mem_size); /* best effort; logged */
+	status = wgc_endpoint_init(*mem, *mem_size, &cfg, loop_clock_ns(CLOCK_BOOTTIME), out);
 	if (status != WGC_OK) {
 		log_error("initialising the endpoint: %s", wgc_status_str(status));
 		return status == WGC_ERR_RANDOM ? -EIO : -EINVAL;
 	}
-	if (tun_get_mtu(&dev->tun, &mtu) == 0)
-		wgc_endpoint_set_mtu(dev->ep, mtu);
 	return 0;
+}
+
+static void free_endpoint(struct wgc_endpoint **ep, void **mem, size_t mem_size)
+{
+	if (*ep)
+		wgc_endpoint_clear(*ep);
+	if (*mem)
+		munmap(*mem, mem_size);
+	*ep = NULL;
+	*mem = NULL;
+}
+
+static int lane_create(struct device *dev, unsigned index)
+{
+	struct lane *lane = &dev->lanes[index];
+	uint32_t mtu = WGC_DEFAULT_MTU;
+	struct datapath_lanes view;
+	int ret;
+
+	lane->dev = dev;
+	lane->index = index;
+	lane->tun_src.fd = lane->udp4_src.fd = lane->udp6_src.fd = lane->inbox_src.fd = -1;
+	tun_queue_view(&dev->tun, index, &lane->tun);
+	if (index == 0) {
+		lane->loop = dev->loop;
+	} else {
+		ret = loop_create_lane(&lane->loop);
+		if (ret < 0)
+			return ret;
+		if (pthread_mutex_init(&lane->round_lock, NULL) != 0)
+			return -ENOMEM;
+		lane->has_lock = true;
+		loop_set_round_lock(lane->loop, &lane->round_lock);
+	}
+	ret = peer_states_init(&lane->states, dev->limits.max_peers);
+	if (ret == 0)
+		ret = new_endpoint(dev, index, dev->lane_count > 1 ? dev->lane_count : 0,
+				   &lane->ep_mem, &lane->ep_mem_size, &lane->ep);
+	if (ret < 0)
+		return ret;
+	if (tun_get_mtu(&dev->tun, &mtu) == 0)
+		wgc_endpoint_set_mtu(lane->ep, mtu);
+	ret = datapath_create(lane->ep, &lane->tun, &dev->udp[index], &lane->dp);
+	if (ret == 0 && dev->lane_count > 1) {
+		view = (struct datapath_lanes){ .count = dev->lane_count, .self = index,
+						.router = dev->router, .inboxes = dev->inboxes };
+		lane->inbox = dev->inboxes[index];
+		datapath_set_lanes(lane->dp, &view);
+		ret = loop_add(lane->loop, &lane->inbox_src, inbox_fd(lane->inbox), EPOLLIN,
+			       on_inbox, lane);
+	}
+	if (ret == 0)
+		ret = loop_add(lane->loop, &lane->tun_src, lane->tun.fd, EPOLLIN, on_tun, lane);
+	if (ret == 0)
+		ret = watch_udp(lane);
+	if (ret < 0)
+		return ret;
+	loop_timer_init(lane->loop, on_timer, lane);
+	loop_set_end_of_batch(lane->loop, on_end_of_batch, lane);
+	return 0;
+}
+
+static void lane_destroy(struct lane *lane)
+{
+	if (!lane->dev)
+		return;
+	if (lane->loop) {
+		loop_remove(lane->loop, &lane->tun_src);
+		loop_remove(lane->loop, &lane->udp4_src);
+		loop_remove(lane->loop, &lane->udp6_src);
+		loop_remove(lane->loop, &lane->inbox_src);
+		loop_timer_init(lane->loop, NULL, NULL);
+		loop_set_end_of_batch(lane->loop, NULL, NULL);
+	}
+	/* No batch runs outside the loop's callbacks, so no job is in flight: the workers can go
+	 * before the keys are wiped. */
+	datapath_destroy(lane->dp);
+	free_endpoint(&lane->ep, &lane->ep_mem, lane->ep_mem_size);
+	peer_states_clear(&lane->states);
+	if (lane->index > 0)
+		loop_destroy(lane->loop);
+	if (lane->has_lock)
+		pthread_mutex_destroy(&lane->round_lock);
+	lane->loop = NULL;
+	lane->dev = NULL;
+}
+
+/* WGC_LANES: 1 (the default) to DEVICE_LANES_MAX; anything else is refused. */
+static int lanes_wanted(unsigned *out)
+{
+	const char *v = getenv("WGC_LANES");
+	char *end;
+	unsigned long n;
+
+	*out = 1;
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || n < 1 || n > DEVICE_LANES_MAX) {
+		log_error("WGC_LANES=%s: not a number from 1 to %d", v, DEVICE_LANES_MAX);
+		return -EINVAL;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+int device_lanes_wanted(unsigned *out)
+{
+	return lanes_wanted(out);
+}
+
+static int create_lanes(struct device *dev)
+{
+	unsigned i;
+	int ret = 0;
+
+	if (dev->lane_count > 1) {
+		ret = new_endpoint(dev, 0, 0, &dev->router_mem, &dev->router_mem_size,
+				   &dev->router);
+		for (i = 0; ret == 0 && i < dev->lane_count; i++)
+			ret = inbox_create(DEVICE_INBOX_SLOTS, DEVICE_INBOX_SLOT_BYTES,
+					   &dev->inboxes[i]);
+	}
+	if (ret == 0)
+		ret = udp_open_lanes(dev->udp, dev->lane_count, 0, 0);
+	for (i = 0; ret == 0 && i < dev->lane_count; i++)
+		ret = lane_create(dev, i);
+	return ret;
 }
 
 int device_create(struct loop *loop, struct tun *tun, const struct device_limits *limits,
 		  struct device **out)
 {
 	struct device *dev = calloc(1, sizeof(*dev));
+	unsigned i;
 	int ret;
 
 	if (!dev) {
@@ -238,66 +483,109 @@ int device_create(struct loop *loop, struct tun *tun, const struct device_limits
 	dev->tun = *tun;
 	tun->fd = -1;
 	tun->monitor_fd = -1;
+	for (i = 0; i < TUN_QUEUES_MAX; i++)
+		tun->queue_fds[i] = -1;
+	tun->queues = 0;
 	dev->limits = *limits;
-	dev->tun_src.fd = dev->monitor_src.fd = dev->udp4_src.fd = dev->udp6_src.fd = -1;
-	udp_init(&dev->udp);
-	ret = peer_states_init(&dev->states, limits->max_peers);
+	dev->lane_count = dev->tun.queues;
+	dev->monitor_src.fd = dev->stop_src.fd = -1;
+	for (i = 0; i < DEVICE_LANES_MAX; i++)
+		udp_init(&dev->udp[i]);
+	dev->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ret = dev->stop_fd < 0 ? -errno : 0;
 	if (ret == 0)
-		ret = init_endpoint(dev);
-	if (ret == 0)
-		ret = udp_open(&dev->udp, 0, 0);
-	if (ret == 0)
-		ret = datapath_create(dev->ep, &dev->tun, &dev->udp, &dev->dp);
-	if (ret == 0)
-		ret = loop_add(loop, &dev->tun_src, dev->tun.fd, EPOLLIN, on_tun, dev);
+		ret = create_lanes(dev);
 	if (ret == 0)
 		ret = loop_add(loop, &dev->monitor_src, dev->tun.monitor_fd, EPOLLIN, on_monitor,
 			       dev);
 	if (ret == 0)
-		ret = watch_udp(dev);
+		ret = loop_add(loop, &dev->stop_src, dev->stop_fd, EPOLLIN, on_stop_request, dev);
 	if (ret < 0) {
 		device_destroy(dev);
 		return ret;
 	}
-	loop_timer_init(loop, on_timer, dev);
-	loop_set_end_of_batch(loop, on_end_of_batch, dev);
+	if (dev->lane_count > 1)
+		log_verbose("%u lanes", dev->lane_count);
 	*out = dev;
 	return 0;
 }
 
+/* Stops lane i's thread (it finishes its batch) and waits for it. */
+static void lane_join(struct lane *lane)
+{
+	uint64_t one = 1;
+
+	if (!lane->has_thread)
+		return;
+	pthread_mutex_lock(&lane->round_lock);
+	loop_stop(lane->loop, 0);
+	pthread_mutex_unlock(&lane->round_lock);
+	/* Wakes it from its wait: the inbox's eventfd is in its loop. */
+	if (write(inbox_fd(lane->inbox), &one, sizeof(one)) < 0)
+		log_error("waking lane %u: %s", lane->index, strerror(errno));
+	pthread_join(lane->thread, NULL);
+	lane->has_thread = false;
+}
+
 void device_destroy(struct device *dev)
 {
+	unsigned i;
+
 	if (!dev)
 		return;
-	loop_remove(dev->loop, &dev->tun_src);
+	for (i = 1; i < dev->lane_count; i++)
+		lane_join(&dev->lanes[i]);
 	loop_remove(dev->loop, &dev->monitor_src);
-	loop_remove(dev->loop, &dev->udp4_src);
-	loop_remove(dev->loop, &dev->udp6_src);
-	loop_timer_init(dev->loop, NULL, NULL);
-	loop_set_end_of_batch(dev->loop, NULL, NULL);
-	/* No batch runs outside the loop's callbacks, so no job is in flight: the workers can go
-	 * before the keys are wiped. */
-	datapath_destroy(dev->dp);
-	if (dev->ep)
-		wgc_endpoint_clear(dev->ep);
-	if (dev->ep_mem)
-		munmap(dev->ep_mem, dev->ep_mem_size);
-	peer_states_clear(&dev->states);
-	udp_close(&dev->udp);
+	loop_remove(dev->loop, &dev->stop_src);
+	for (i = 0; i < dev->lane_count; i++)
+		lane_destroy(&dev->lanes[i]);
+	free_endpoint(&dev->router, &dev->router_mem, dev->router_mem_size);
+	for (i = 0; i < DEVICE_LANES_MAX; i++)
+		inbox_destroy(dev->inboxes[i]);
+	udp_close_lanes(dev->udp, DEVICE_LANES_MAX);
+	if (dev->stop_fd >= 0)
+		close(dev->stop_fd);
 	tun_close(&dev->tun);
 	free(dev);
 }
 
+static void *lane_main(void *arg)
+{
+	struct lane *lane = arg;
+	int ret = loop_run(lane->loop);
+
+	if (ret < 0)
+		log_error("lane %u stopped: %s", lane->index, strerror(-ret));
+	return NULL;
+}
+
 int device_start_workers(struct device *dev)
 {
-	return datapath_start_workers(dev->dp);
+	struct lane *lane;
+	unsigned i;
+	int ret = 0;
+	int err;
+
+	for (i = 0; i < dev->lane_count; i++)
+		if (datapath_start_workers(dev->lanes[i].dp) < 0)
+			ret = -EAGAIN; /* that lane seals and opens inline; logged */
+	for (i = 1; i < dev->lane_count; i++) {
+		lane = &dev->lanes[i];
+		err = pthread_create(&lane->thread, NULL, lane_main, lane);
+		if (err != 0) {
+			log_error("starting lane %u: %s", i, strerror(err));
+			return -err;
+		}
+		lane->has_thread = true;
+	}
+	return ret;
 }
 
 /* ---- reads ---- */
 
 const struct wgc_endpoint *device_endpoint(const struct device *dev)
 {
-	return dev->ep;
+	return dev->lanes[0].ep;
 }
 
 const struct device_limits *device_get_limits(const struct device *dev)
@@ -307,12 +595,73 @@ const struct device_limits *device_get_limits(const struct device *dev)
 
 const struct udp *device_udp(const struct device *dev)
 {
-	return &dev->udp;
+	return &dev->udp[0];
+}
+
+unsigned device_lane_count(const struct device *dev)
+{
+	return dev->lane_count;
 }
 
 void device_get_stats(const struct device *dev, struct datapath_stats *out)
 {
-	datapath_get_stats(dev->dp, out);
+	struct datapath_stats st;
+	uint64_t *sum = (uint64_t *)(void *)out;
+	const uint64_t *add = (const uint64_t *)(const void *)&st;
+	uint64_t queued_max = 0;
+	unsigned l;
+	size_t i;
+
+	_Static_assert(sizeof(st) % sizeof(uint64_t) == 0, "datapath_stats: counters only");
+	memset(out, 0, sizeof(*out));
+	for (l = 0; l < dev->lane_count; l++) {
+		datapath_get_stats(dev->lanes[l].dp, &st);
+		for (i = 0; i < sizeof(st) / sizeof(uint64_t); i++)
+			sum[i] += add[i];
+		if (st.handshakes_queued_max > queued_max)
+			queued_max = st.handshakes_queued_max;
+	}
+	out->handshakes_queued_max = queued_max; /* a maximum, not a sum */
+}
+
+void device_get_drops(const struct device *dev, uint64_t drops[WGC_DROP__COUNT])
+{
+	uint64_t lane_drops[WGC_DROP__COUNT];
+	unsigned l;
+	size_t r;
+
+	memset(drops, 0, WGC_DROP__COUNT * sizeof(drops[0]));
+	for (l = 0; l < dev->lane_count; l++) {
+		(void)wgc_endpoint_get_drops(dev->lanes[l].ep, lane_drops, WGC_DROP__COUNT);
+		for (r = 0; r < WGC_DROP__COUNT; r++)
+			drops[r] += lane_drops[r];
+	}
+}
+
+struct wgc_peer *device_peer_lookup(const struct device *dev, const uint8_t key[WGC_KEY_LEN])
+{
+	return wgc_peer_lookup(dev->lanes[datapath_lane_of_key(key, dev->lane_count)].ep, key);
+}
+
+const struct wgc_peer *device_peer_next(const struct device *dev, const struct wgc_peer *prev)
+{
+	const struct peer_state *s = peer_state_of(prev);
+	unsigned l = prev && s ? s->lane : 0;
+	const struct wgc_peer *next = wgc_peer_next(dev->lanes[l].ep, prev);
+
+	while (!next && ++l < dev->lane_count)
+		next = wgc_peer_next(dev->lanes[l].ep, NULL);
+	return next;
+}
+
+uint32_t device_peer_count(const struct device *dev)
+{
+	uint32_t n = 0;
+	unsigned l;
+
+	for (l = 0; l < dev->lane_count; l++)
+		n += wgc_endpoint_peer_count(dev->lanes[l].ep);
+	return n;
 }
 
 /* ---- configuration ---- */
@@ -322,24 +671,30 @@ void device_set_private_key(struct device *dev, const uint8_t *key)
 	uint8_t public_key[WGC_KEY_LEN];
 	struct wgc_peer *peer;
 	enum wgc_status status;
+	unsigned l;
 
 	/* A peer holding our new public key goes first, with its daemon-side state, as in
 	 * wireguard-go; the core refuses the key while such a peer exists. */
 	if (key && !sodium_is_zero(key, WGC_KEY_LEN)) { /* constant time */
 		wgc_public_key(public_key, key);
-		peer = wgc_peer_lookup(dev->ep, public_key);
+		peer = device_peer_lookup(dev, public_key);
 		if (peer)
 			device_peer_remove(dev, peer);
 	}
-	status = wgc_endpoint_set_private_key(dev->ep, key, loop_now(dev->loop));
-	if (status != WGC_OK)
-		log_error("setting the private key: %s", wgc_status_str(status));
+	for (l = 0; l < dev->lane_count; l++) {
+		status = wgc_endpoint_set_private_key(dev->lanes[l].ep, key, loop_now(dev->loop));
+		if (status != WGC_OK)
+			log_error("setting the private key: %s", wgc_status_str(status));
+	}
 }
 
 int device_peer_add(struct device *dev, const uint8_t public_key[WGC_KEY_LEN],
 		    struct wgc_peer **out, bool *created)
 {
-	enum wgc_status status = wgc_peer_add(dev->ep, public_key, loop_now(dev->loop), out);
+	struct lane *lane = &dev->lanes[datapath_lane_of_key(public_key, dev->lane_count)];
+	enum wgc_status status = wgc_peer_add(lane->ep, public_key, loop_now(dev->loop), out);
+	struct wgc_peer *routed = NULL;
+	struct peer_state *s;
 
 	*created = false;
 	if (status == WGC_ERR_EXISTS)
@@ -348,28 +703,47 @@ int device_peer_add(struct device *dev, const uint8_t public_key[WGC_KEY_LEN],
 		return -ENOSPC;
 	if (status != WGC_OK)
 		return -EINVAL;
-	/* There are as many states as peers, so this cannot fail while the core accepted. */
-	if (!peer_states_attach(&dev->states, *out)) {
-		wgc_peer_remove(dev->ep, *out);
+	if (dev->router &&
+	    wgc_peer_add(dev->router, public_key, loop_now(dev->loop), &routed) != WGC_OK) {
+		wgc_peer_remove(lane->ep, *out);
 		return -ENOSPC;
 	}
+	/* There are as many states as peers, so this cannot fail while the core accepted. */
+	s = peer_states_attach(&lane->states, *out);
+	if (!s) {
+		if (routed)
+			wgc_peer_remove(dev->router, routed);
+		wgc_peer_remove(lane->ep, *out);
+		return -ENOSPC;
+	}
+	s->lane = lane->index;
+	s->routed = routed;
+	if (routed)
+		wgc_peer_set_user(routed, *out);
 	*created = true;
 	return 0;
 }
 
 void device_peer_remove(struct device *dev, struct wgc_peer *peer)
 {
-	datapath_purge_staged(dev->dp, peer);
-	peer_states_detach(&dev->states, peer);
-	wgc_peer_remove(dev->ep, peer);
+	struct lane *lane = lane_of_peer(dev, peer);
+	struct peer_state *s = peer_state_of(peer);
+
+	if (s && s->routed)
+		wgc_peer_remove(dev->router, s->routed);
+	datapath_purge_staged(lane->dp, peer);
+	peer_states_detach(&lane->states, peer);
+	wgc_peer_remove(lane->ep, peer);
 }
 
 void device_remove_all_peers(struct device *dev)
 {
 	struct wgc_peer *peer;
+	unsigned l;
 
-	while ((peer = wgc_peer_next(dev->ep, NULL)))
-		device_peer_remove(dev, peer);
+	for (l = 0; l < dev->lane_count; l++)
+		while ((peer = wgc_peer_next(dev->lanes[l].ep, NULL)))
+			device_peer_remove(dev, peer);
 }
 
 void device_peer_set_preshared_key(struct device *dev, struct wgc_peer *peer, const uint8_t *psk)
@@ -387,23 +761,45 @@ int device_peer_set_endpoint(struct device *dev, struct wgc_peer *peer,
 
 void device_peer_set_keepalive(struct device *dev, struct wgc_peer *peer, uint16_t interval_s)
 {
-	struct wgc_actions *out = datapath_actions(dev->dp);
+	struct lane *lane = lane_of_peer(dev, peer);
+	struct wgc_actions *out = datapath_actions(lane->dp);
 	uint64_t now = loop_now(dev->loop);
 
-	wgc_peer_set_persistent_keepalive(dev->ep, peer, interval_s, now, out);
-	datapath_run_actions(dev->dp, now, out);
+	wgc_peer_set_persistent_keepalive(lane->ep, peer, interval_s, now, out);
+	datapath_run_actions(lane->dp, now, out);
 }
 
 void device_peer_clear_allowedips(struct device *dev, struct wgc_peer *peer)
 {
-	wgc_allowedips_clear_peer(dev->ep, peer);
+	struct peer_state *s = peer_state_of(peer);
+
+	if (s && s->routed)
+		wgc_allowedips_clear_peer(dev->router, s->routed);
+	wgc_allowedips_clear_peer(lane_of_peer(dev, peer)->ep, peer);
 }
 
 int device_peer_add_allowedip(struct device *dev, struct wgc_peer *peer,
 			      const struct wgc_prefix *prefix)
 {
-	enum wgc_status status = wgc_allowedip_insert(dev->ep, peer, prefix);
+	struct peer_state *s = peer_state_of(peer);
+	struct wgc_peer *old_routed;
+	struct wgc_peer *old;
+	enum wgc_status status;
 
+	if (s && s->routed) {
+		/* A prefix moving from a peer of another lane leaves that lane's endpoint too. */
+		old_routed = wgc_allowedip_owner(dev->router, prefix);
+		status = wgc_allowedip_insert(dev->router, s->routed, prefix);
+		if (status == WGC_OK && old_routed && old_routed != s->routed) {
+			old = wgc_peer_get_user(old_routed);
+			if (lane_of_peer(dev, old) != lane_of_peer(dev, peer) &&
+			    wgc_allowedip_remove(lane_of_peer(dev, old)->ep, old, prefix) != WGC_OK)
+				log_error("a moved allowed IP stayed with its old peer's lane");
+		}
+		if (status != WGC_OK)
+			return status == WGC_ERR_NO_SPACE ? -ENOSPC : -EINVAL;
+	}
+	status = wgc_allowedip_insert(lane_of_peer(dev, peer)->ep, peer, prefix);
 	if (status == WGC_ERR_NO_SPACE)
 		return -ENOSPC;
 	return status == WGC_OK ? 0 : -EINVAL;
@@ -412,8 +808,13 @@ int device_peer_add_allowedip(struct device *dev, struct wgc_peer *peer,
 int device_peer_remove_allowedip(struct device *dev, struct wgc_peer *peer,
 				 const struct wgc_prefix *prefix)
 {
-	enum wgc_status status = wgc_allowedip_remove(dev->ep, peer, prefix);
+	struct peer_state *s = peer_state_of(peer);
+	enum wgc_status status;
 
+	/* Not owned exactly by the peer: NOT_FOUND in both, and nothing changes. */
+	if (s && s->routed && wgc_allowedip_remove(dev->router, s->routed, prefix) == WGC_ERR_INVALID)
+		return -EINVAL;
+	status = wgc_allowedip_remove(lane_of_peer(dev, peer)->ep, peer, prefix);
 	return status == WGC_OK || status == WGC_ERR_NOT_FOUND ? 0 : -EINVAL;
 }
 
@@ -422,23 +823,52 @@ void device_peer_configured(struct device *dev, struct wgc_peer *peer)
 	struct peer_state *s = peer_state_of(peer);
 
 	if (s && s->staged_count > 0)
-		datapath_flush_staged(dev->dp, peer, loop_now(dev->loop));
+		datapath_flush_staged(lane_of_peer(dev, peer)->dp, peer, loop_now(dev->loop));
 }
 
-void device_replace_udp(struct device *dev, struct udp *fresh)
+int device_open_udp(const struct device *dev, uint16_t port, uint32_t fwmark,
+		    struct udp fresh[DEVICE_LANES_MAX])
 {
-	datapath_tx_flush(dev->dp);
-	loop_remove(dev->loop, &dev->udp4_src);
-	loop_remove(dev->loop, &dev->udp6_src);
-	udp_close(&dev->udp);
-	dev->udp = *fresh;
-	udp_init(fresh);
-	if (watch_udp(dev) < 0)
-		log_error("the new UDP sockets on port %u receive nothing", dev->udp.port);
+	unsigned i;
+
+	for (i = 0; i < DEVICE_LANES_MAX; i++)
+		udp_init(&fresh[i]);
+	return udp_open_lanes(fresh, dev->lane_count, port, fwmark);
+}
+
+void device_replace_udp(struct device *dev, struct udp fresh[DEVICE_LANES_MAX])
+{
+	struct lane *lane;
+	unsigned i;
+
+	for (i = 0; i < dev->lane_count; i++) {
+		lane = &dev->lanes[i];
+		datapath_tx_flush(lane->dp);
+		loop_remove(lane->loop, &lane->udp4_src);
+		loop_remove(lane->loop, &lane->udp6_src);
+		udp_close(&dev->udp[i]);
+		dev->udp[i] = fresh[i];
+		udp_init(&fresh[i]);
+		if (watch_udp(lane) < 0)
+			log_error("the new UDP sockets on port %u receive nothing", dev->udp[i].port);
+	}
 }
 
 int device_set_fwmark(struct device *dev, uint32_t fwmark)
 {
-	datapath_tx_flush(dev->dp);
-	return udp_set_fwmark(&dev->udp, fwmark);
+	uint32_t old = dev->udp[0].fwmark;
+	unsigned i;
+	int ret = 0;
+
+	for (i = 0; i < dev->lane_count; i++)
+		datapath_tx_flush(dev->lanes[i].dp);
+	for (i = 0; i < dev->lane_count; i++) {
+		ret = udp_set_fwmark(&dev->udp[i], fwmark);
+		if (ret < 0)
+			break;
+	}
+	if (ret < 0) /* nothing changes: the lanes that took the new mark get the old one back */
+		while (i-- > 0)
+			(void)udp_set_fwmark(&dev->udp[i], old);
+	return ret;
 }

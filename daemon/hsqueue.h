@@ -43,9 +43,12 @@ struct hsq {
  * reserved bytes zero) that fits a slot. Anything else of those types the core drops at once for
  * its type or length, and cookie replies are cheap (an index lookup, one AEAD for a handshake of
  * ours), so neither takes a slot or counts as load. */
+enum { HSQ_TYPE_INITIATION = 1, HSQ_TYPE_RESPONSE = 2 };
+
 static inline bool hsq_wants(const uint8_t *data, size_t len)
 {
-	return len >= 4 && len <= HSQ_MSG_MAX && (data[0] == 1 || data[0] == 2) && data[1] == 0 &&
+	return len >= 4 && len <= HSQ_MSG_MAX &&
+	       (data[0] == HSQ_TYPE_INITIATION || data[0] == HSQ_TYPE_RESPONSE) && data[1] == 0 &&
 	       data[2] == 0 && data[3] == 0;
 }
 

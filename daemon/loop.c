@@ -8,6 +8,7 @@
 #include "daemon/loop.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ struct loop {
 	struct epoll_event events[EPOLL_EVENTS];
 	int pending_from;
 	int pending_to;
+	/* Held from the end of each wait to the end of the batch (loop_set_round_lock), or NULL. */
+	pthread_mutex_t *round_lock;
 };
 
 uint64_t loop_clock_ns(clockid_t id)
@@ -164,6 +167,11 @@ void loop_stop(struct loop *loop, int status)
 	loop->exit_status = status;
 }
 
+void loop_set_round_lock(struct loop *loop, pthread_mutex_t *lock)
+{
+	loop->round_lock = lock;
+}
+
 void loop_busy(struct loop *loop)
 {
 	loop->is_busy = true;
@@ -174,25 +182,48 @@ uint64_t loop_now(const struct loop *loop)
 	return loop->now_ns;
 }
 
+static void round_begin(struct loop *loop)
+{
+	if (loop->round_lock)
+		pthread_mutex_lock(loop->round_lock);
+}
+
+static void round_end(struct loop *loop)
+{
+	if (loop->round_lock)
+		pthread_mutex_unlock(loop->round_lock);
+}
+
 int loop_run(struct loop *loop)
 {
 	struct loop_source *src;
 	uint32_t events;
+	bool is_stopping;
 	int err;
 	int n;
 
+	round_begin(loop);
 	loop->now_ns = loop_clock_ns(CLOCK_BOOTTIME);
 	if (loop->end_fn)
 		loop->end_fn(loop->end_ctx, 0);
-	while (!loop->is_stopping) {
+	is_stopping = loop->is_stopping;
+	round_end(loop);
+	while (!is_stopping) {
+		/* Only the wait is outside the round: whoever holds the round lock may change
+		 * anything of this loop's (and of what its callbacks own) meanwhile. */
 		n = epoll_wait(loop->epoll_fd, loop->events, EPOLL_EVENTS, loop->is_busy ? 0 : -1);
-		if (n < 0 && errno == EINTR) /* (a stop/continue wakes it without a handler) */
-			continue;                /* busy stays set: the work is still there */
+		round_begin(loop);
+		if (n < 0 && errno == EINTR) { /* (a stop/continue wakes it without a handler) */
+			is_stopping = loop->is_stopping; /* busy stays set: the work is still there */
+			round_end(loop);
+			continue;
+		}
 		loop->is_busy = false;
 		if (n < 0) {
 			err = errno;
 			log_error("waiting for events: %s", strerror(err));
 			loop_stop(loop, -err);
+			round_end(loop);
 			break;
 		}
 		loop->now_ns = loop_clock_ns(CLOCK_BOOTTIME);
@@ -200,7 +231,6 @@ int loop_run(struct loop *loop)
 		     loop->pending_from < n && !loop->is_stopping;) {
 			src = loop->events[loop->pending_from].data.ptr;
 			events = loop->events[loop->pending_from].events;
-
 			loop->pending_from++;
 			if (src)
 				src->fn(src->ctx, events);
@@ -208,6 +238,8 @@ int loop_run(struct loop *loop)
 		loop->pending_from = loop->pending_to = 0;
 		if (loop->end_fn)
 			loop->end_fn(loop->end_ctx, 0);
+		is_stopping = loop->is_stopping;
+		round_end(loop);
 	}
 	return loop->exit_status;
 }
@@ -220,7 +252,7 @@ static void close_fd(int fd)
 		close(fd);
 }
 
-int loop_create(struct loop **out)
+static int create(bool has_signals, struct loop **out)
 {
 	struct loop *loop = calloc(1, sizeof(*loop));
 	sigset_t mask;
@@ -240,6 +272,16 @@ int loop_create(struct loop **out)
 	timer_fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (timer_fd < 0)
 		goto fail;
+	if (!has_signals) {
+		err = loop_add(loop, &loop->timer, timer_fd, EPOLLIN, on_timer, loop);
+		if (err < 0) {
+			close_fd(timer_fd);
+			loop->timer.fd = -1;
+			loop_destroy(loop);
+			return err;
+		}
+		goto done;
+	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -260,6 +302,7 @@ int loop_create(struct loop **out)
 		loop_destroy(loop);
 		return err;
 	}
+done:
 	loop->now_ns = loop_clock_ns(CLOCK_BOOTTIME);
 	*out = loop;
 	return 0;
@@ -270,6 +313,16 @@ fail:
 	close_fd(signal_fd);
 	loop_destroy(loop);
 	return -err;
+}
+
+int loop_create(struct loop **out)
+{
+	return create(true, out);
+}
+
+int loop_create_lane(struct loop **out)
+{
+	return create(false, out);
 }
 
 void loop_destroy(struct loop *loop)

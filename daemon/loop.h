@@ -9,13 +9,17 @@
  * batch of events, and an end-of-batch hook (the device flushes its send queue there and re-arms
  * the timer). It knows nothing of WireGuard.
  *
- * Thread rule: every function here is for the event-loop thread only, except loop_clock_ns.
- * loop_create blocks those signals in the calling thread, so threads started afterwards (the
- * crypto workers) inherit the mask and the signals reach only the signalfd.
+ * Thread rule: every function here is for the loop's own thread only, except loop_clock_ns,
+ * and except that whoever holds the loop's round lock (loop_set_round_lock) may call any of them
+ * on it: the loop holds that lock for every batch of events, from the end of its wait to the end
+ * of its end-of-batch hook, so the holder finds it asleep in epoll_wait or about to start a
+ * batch. loop_create blocks those signals in the calling thread, so threads started afterwards
+ * (the crypto workers, the lanes) inherit the mask and the signals reach only the signalfd.
  */
 #ifndef WGC_DAEMON_LOOP_H
 #define WGC_DAEMON_LOOP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -35,6 +39,8 @@ struct loop_source {
 
 /* Creates the epoll set, the timerfd and the signalfd. 0 or -errno (logged). */
 int loop_create(struct loop **out);
+/* The same for a lane's thread (device.h): no signals (they go to the first loop's signalfd). */
+int loop_create_lane(struct loop **out);
 /* Closes the loop's own descriptors and frees it (NULL is fine). Registered sources are the
  * owners' to close. */
 void loop_destroy(struct loop *loop);
@@ -58,6 +64,11 @@ void loop_timer_arm(struct loop *loop, uint64_t deadline);
 
 /* fn(ctx, 0) runs after every batch of events, before the loop sleeps again. One per loop. */
 void loop_set_end_of_batch(struct loop *loop, loop_fn fn, void *ctx);
+
+/* lock (borrowed; NULL: none) is held for every batch of events, from the end of the wait to the
+ * end of the end-of-batch hook, so another thread holding it can stop the loop, change its
+ * sources, its timer or the state its callbacks use, then let it go on. Set before loop_run. */
+void loop_set_round_lock(struct loop *loop, pthread_mutex_t *lock);
 
 /* Work is left over (the end-of-batch hook had more to do than its budget): the next wait
  * polls without sleeping, so a new round starts at once, with fresh events first. */

@@ -256,6 +256,7 @@ int main(int argc, char **argv)
 	int notify_fd = -1;
 	int null_fd = -1;
 	int manager_fd = -1; /* $NOTIFY_SOCKET, for systemd's Type=notify */
+	unsigned lanes = 1;
 	int ret = parse_args(argc, argv, &opts);
 
 	if (ret >= 0)
@@ -273,7 +274,9 @@ int main(int argc, char **argv)
 	ret = loop_create(&loop);
 	if (ret < 0)
 		goto out;
-	ret = tun_open(&tun, opts.ifname);
+	ret = device_lanes_wanted(&lanes);
+	if (ret == 0)
+		ret = tun_open(&tun, opts.ifname, lanes);
 	if (ret < 0)
 		goto out;
 	select_aead();

@@ -29,6 +29,8 @@ struct peer_state {
 	/* The local address the peer's last authenticated datagram arrived at: replies leave from
 	 * it (family WGC_AF_NONE: not known, or forgotten because it went away). */
 	struct udp_src src;
+	unsigned lane;          /* the lane whose endpoint holds the peer (device.h) */
+	struct wgc_peer *routed; /* the peer's twin in the device's routing endpoint, or NULL */
 	struct peer_state *next_free;
 };
 

@@ -118,34 +118,101 @@ static void set_offloads(struct tun *tun)
 		    tun->has_tso ? "on" : "off", tun->has_uso ? "on" : "off");
 }
 
-/* TUNSETIFF, with IFF_VNET_HDR when wanted and accepted. */
-static int set_iff(struct tun *tun, const char *name, bool want_vnet_hdr)
+/* TUNSETIFF on fd with these flags (beyond IFF_TUN | IFF_NO_PI); the name the kernel gave goes
+ * to tun->name. 0 or -errno. */
+static int set_iff(struct tun *tun, int fd, const char *name, int flags)
 {
 	struct ifreq ifr;
 
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (want_vnet_hdr ? IFF_VNET_HDR : 0);
+	ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | flags);
 	strncpy(ifr.ifr_name, name, IF_NAMESIZE - 1);
-	if (ioctl(tun->fd, TUNSETIFF, &ifr) < 0) {
-		if (want_vnet_hdr && errno == EINVAL)
-			return set_iff(tun, name, false);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
 		return -errno;
-	}
-	tun->has_vnet_hdr = want_vnet_hdr;
 	snprintf(tun->name, sizeof(tun->name), "%s", ifr.ifr_name);
 	return 0;
 }
 
-int tun_open(struct tun *tun, const char *name)
+/* Queue 0, with IFF_MULTI_QUEUE when more queues are wanted and IFF_VNET_HDR unless offloads are
+ * off; each is dropped in turn when the kernel refuses it with EINVAL. 0 or -errno. */
+static int open_first_queue(struct tun *tun, const char *name, bool want_multi)
 {
+	static const int combos[] = {
+		IFF_MULTI_QUEUE | IFF_VNET_HDR, IFF_MULTI_QUEUE, IFF_VNET_HDR, 0,
+	};
+	bool want_vnet = !offload_is_disabled();
+	int ret = -EINVAL;
+	size_t i;
+
+	for (i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {
+		if (((combos[i] & IFF_MULTI_QUEUE) && !want_multi) ||
+		    ((combos[i] & IFF_VNET_HDR) && !want_vnet))
+			continue;
+		ret = set_iff(tun, tun->fd, name, combos[i]);
+		if (ret == 0) {
+			tun->has_vnet_hdr = (combos[i] & IFF_VNET_HDR) != 0;
+			tun->is_multi_queue = (combos[i] & IFF_MULTI_QUEUE) != 0;
+			return 0;
+		}
+		if (ret != -EINVAL)
+			return ret;
+	}
+	return ret;
+}
+
+/* Queues 1 .. wanted-1 of a multi-queue interface, with queue 0's flags. 0 or -errno. */
+static int open_more_queues(struct tun *tun, unsigned wanted)
+{
+	int flags = IFF_MULTI_QUEUE | (tun->has_vnet_hdr ? IFF_VNET_HDR : 0);
+	int fd;
+	int ret;
+
+	while (tun->queues < wanted) {
+		fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		ret = fd < 0 ? -errno : set_iff(tun, fd, tun->name, flags);
+		if (ret < 0) {
+			if (fd >= 0)
+				close(fd);
+			log_error("%s: opening TUN queue %u: %s", tun->name, tun->queues,
+				  strerror(-ret));
+			return ret;
+		}
+		tun->queue_fds[tun->queues++] = fd;
+	}
+	return 0;
+}
+
+static void close_queues(struct tun *tun)
+{
+	unsigned i;
+
+	/* Only what this struct owns: queue_fds (fd is queue_fds[0]); a view owns none. */
+	for (i = 0; i < TUN_QUEUES_MAX; i++) {
+		if (tun->queue_fds[i] >= 0)
+			close(tun->queue_fds[i]);
+		tun->queue_fds[i] = -1;
+	}
+	tun->fd = -1;
+	tun->queues = 0;
+}
+
+int tun_open(struct tun *tun, const char *name, unsigned queues)
+{
+	unsigned i;
 	int ret;
 
 	memset(tun, 0, sizeof(*tun));
 	tun->fd = -1;
+	for (i = 0; i < TUN_QUEUES_MAX; i++)
+		tun->queue_fds[i] = -1;
 	tun->monitor_fd = -1;
 	tun->link_nsid = -1;
 	if (strlen(name) >= IF_NAMESIZE) {
 		log_error("interface name '%s' is longer than %d characters", name, IF_NAMESIZE - 1);
+		return -EINVAL;
+	}
+	if (queues < 1 || queues > TUN_QUEUES_MAX) {
+		log_error("%u TUN queues: from 1 to %d", queues, TUN_QUEUES_MAX);
 		return -EINVAL;
 	}
 	snprintf(tun->name, sizeof(tun->name), "%s", name);
@@ -158,11 +225,22 @@ int tun_open(struct tun *tun, const char *name)
 		log_error("opening /dev/net/tun: %s", strerror(errno));
 		goto undo_monitor;
 	}
-	ret = set_iff(tun, name, !offload_is_disabled());
+	tun->queue_fds[0] = tun->fd;
+	ret = open_first_queue(tun, name, queues > 1);
 	if (ret < 0) {
 		log_error("creating TUN interface %s: %s", name, strerror(-ret));
 		goto undo_fd;
 	}
+	tun->queues = 1;
+	if (queues > 1 && !tun->is_multi_queue) {
+		ret = -EINVAL;
+		log_error("%s: %u queues asked for, but the interface is single-queue (it existed "
+			  "before, or the kernel refused IFF_MULTI_QUEUE)", tun->name, queues);
+		goto undo_fd;
+	}
+	ret = open_more_queues(tun, queues);
+	if (ret < 0)
+		goto undo_fd;
 	if (tun->has_vnet_hdr)
 		set_offloads(tun);
 	tun->ifindex = (int)if_nametoindex(tun->name);
@@ -176,21 +254,30 @@ int tun_open(struct tun *tun, const char *name)
 		goto undo_fd;
 	return 0;
 undo_fd:
-	close(tun->fd);
-	tun->fd = -1;
+	close_queues(tun);
 undo_monitor:
 	close(tun->monitor_fd);
 	tun->monitor_fd = -1;
 	return ret;
 }
 
+void tun_queue_view(const struct tun *tun, unsigned q, struct tun *out)
+{
+	unsigned i;
+
+	*out = *tun;
+	out->fd = tun->queue_fds[q];
+	out->monitor_fd = -1;
+	out->queues = 0;
+	for (i = 0; i < TUN_QUEUES_MAX; i++)
+		out->queue_fds[i] = -1;
+}
+
 void tun_close(struct tun *tun)
 {
-	if (tun->fd >= 0)
-		close(tun->fd);
+	close_queues(tun);
 	if (tun->monitor_fd >= 0)
 		close(tun->monitor_fd);
-	tun->fd = -1;
 	tun->monitor_fd = -1;
 }
 

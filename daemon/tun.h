@@ -23,8 +23,18 @@
 #include <sys/uio.h>
 
 
+enum {
+	/* Most TUN queues (one per lane, device.h); the kernel allows 256. */
+	TUN_QUEUES_MAX = 16,
+};
+
 struct tun {
 	int fd;          /* nonblocking /dev/net/tun queue, -1 when closed */
+	/* Every queue of the device this struct owns (queue_fds[0] == fd), queues of them; a view
+	 * of one queue (tun_queue_view) owns none: queues 0, all -1. */
+	int queue_fds[TUN_QUEUES_MAX];
+	unsigned queues;
+	bool is_multi_queue; /* IFF_MULTI_QUEUE */
 	int ifindex;
 	char name[IF_NAMESIZE];
 	int monitor_fd;  /* NETLINK_ROUTE socket subscribed to link events, -1 when closed */
@@ -38,9 +48,14 @@ struct tun {
 	bool has_uso;      /* ... and USO: reads may be UDP super-packets */
 };
 
-/* Creates (or attaches to) the TUN interface called name and sets its MTU to WGC_DEFAULT_MTU (wgc.h).
- * Returns 0 or -errno (logged). */
-int tun_open(struct tun *tun, const char *name);
+/* Creates (or attaches to) the TUN interface called name with `queues` queues (1 to
+ * TUN_QUEUES_MAX; IFF_MULTI_QUEUE when more than one, which an existing single-queue interface
+ * refuses) and sets its MTU to WGC_DEFAULT_MTU (wgc.h). Returns 0 or -errno (logged). */
+int tun_open(struct tun *tun, const char *name, unsigned queues);
+/* out: the same interface seen through queue q (< tun->queues) alone, for a lane's reads and
+ * writes: no monitor, owns no descriptor (tun_close of it does nothing). */
+void tun_queue_view(const struct tun *tun, unsigned q, struct tun *out);
+/* Closes every queue and the monitor. */
 void tun_close(struct tun *tun);
 
 /* Reads the interface's MTU; 0 or -errno. */

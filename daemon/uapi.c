@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/bytes.h"
+#include "daemon/device.h"
 #include "daemon/log.h"
 #include "daemon/loop.h"
 
@@ -326,8 +327,11 @@ static bool handle_request(struct uapi_client *c)
 		if (c->in.len < op_len + 2)
 			return false;
 		/* As wireguard-go: the byte after the operation must end the request. */
-		if (in[op_len + 1] == '\n')
+		if (in[op_len + 1] == '\n') {
+			device_pause(c->server->dev);
 			handle_get(c);
+			device_resume(c->server->dev);
+		}
 		else
 			c->is_closing = !reply_errno(c, -EINVAL);
 		uapi_text_consume(&c->in, op_len + 2);
@@ -342,7 +346,9 @@ static bool handle_request(struct uapi_client *c)
 	/* The request ends with an empty line: the first "\n\n" from the operation's newline. */
 	for (i = c->scanned > op_len ? c->scanned : op_len; i + 1 < c->in.len; i++) {
 		if (in[i] == '\n' && in[i + 1] == '\n') {
+			device_pause(c->server->dev);
 			handle_set(c, op_len + 1, i + 1);
+			device_resume(c->server->dev);
 			uapi_text_consume(&c->in, i + 2);
 			c->scanned = 0;
 			return true;

@@ -47,12 +47,12 @@ static struct key_slot *key_set_find(struct key_set *set, const uint8_t *key, bo
 	return &set->slots[i];
 }
 
-static uint64_t count_routes(const struct wgc_endpoint *ep)
+static uint64_t count_routes(const struct device *dev)
 {
 	const struct wgc_peer *peer = NULL;
 	uint64_t routes = 0;
 
-	while ((peer = wgc_peer_next(ep, peer)))
+	while ((peer = device_peer_next(dev, peer)))
 		routes += wgc_peer_get_allowedips(peer, NULL, 0);
 	return routes;
 }
@@ -65,10 +65,9 @@ static uint64_t count_routes(const struct wgc_endpoint *ep)
 static int check_capacity(const struct device *dev, const struct uapi_request *req)
 {
 	const struct device_limits *limits = device_get_limits(dev);
-	const struct wgc_endpoint *ep = device_endpoint(dev);
 	bool replace_peers = false;
-	uint64_t peers = wgc_endpoint_peer_count(ep);
-	uint64_t routes = count_routes(ep);
+	uint64_t peers = device_peer_count(dev);
+	uint64_t routes = count_routes(dev);
 	struct key_set set = { 0 };
 	struct key_slot *slot = NULL;
 	const struct wgc_peer *existing = NULL;
@@ -94,7 +93,7 @@ static int check_capacity(const struct device *dev, const struct uapi_request *r
 		switch (op->kind) {
 		case UAPI_OP_PEER:
 			slot = key_set_find(&set, op->u.key, &is_new);
-			existing = replace_peers ? NULL : wgc_peer_lookup(ep, op->u.key);
+			existing = replace_peers ? NULL : device_peer_lookup(dev, op->u.key);
 			if (is_new && !existing)
 				peers++;
 			break;
@@ -126,7 +125,7 @@ static int check_capacity(const struct device *dev, const struct uapi_request *r
 
 struct socket_plan {
 	bool has_fresh;    /* fresh holds bound sockets for a new port (with the new fwmark) */
-	struct udp fresh;
+	struct udp fresh[DEVICE_LANES_MAX];
 	bool has_fwmark;   /* a new fwmark for the sockets in use (no new port) */
 	uint32_t fwmark;
 };
@@ -145,7 +144,6 @@ static int prepare_sockets(const struct device *dev, const struct uapi_request *
 	size_t i;
 	int ret;
 
-	udp_init(&plan->fresh);
 	plan->has_fresh = false;
 	plan->has_fwmark = false;
 	for (i = 0; i < req->count; i++) {
@@ -157,7 +155,7 @@ static int prepare_sockets(const struct device *dev, const struct uapi_request *
 		}
 	}
 	if (has_port && port != current->port) {
-		ret = udp_open(&plan->fresh, (uint16_t)port, fwmark);
+		ret = device_open_udp(dev, (uint16_t)port, fwmark, plan->fresh);
 		if (ret < 0)
 			return ret == -EADDRINUSE || ret == -EACCES ? ret : -EADDRINUSE;
 		plan->has_fresh = true;
@@ -286,7 +284,7 @@ static int apply(struct device *dev, const struct uapi_request *req, struct sock
 	}
 	finish_peer(dev, &cur);
 	if (plan->has_fresh)
-		device_replace_udp(dev, &plan->fresh);
+		device_replace_udp(dev, plan->fresh);
 	return 0;
 }
 
@@ -296,7 +294,7 @@ int uapi_set(struct device *dev, const char *body, size_t len)
 	struct socket_plan plan;
 	int ret;
 
-	udp_init(&plan.fresh);
+	plan.has_fresh = false;
 	ret = uapi_parse(body, len, &req);
 	if (ret < 0)
 		return ret;
@@ -305,8 +303,8 @@ int uapi_set(struct device *dev, const char *body, size_t len)
 		ret = prepare_sockets(dev, &req, &plan);
 	if (ret == 0)
 		ret = apply(dev, &req, &plan);
-	if (ret < 0)
-		udp_close(&plan.fresh); /* unopened unless a port was prepared */
+	if (ret < 0 && plan.has_fresh)
+		udp_close_lanes(plan.fresh, DEVICE_LANES_MAX);
 	uapi_request_clear(&req);
 	return ret;
 }
@@ -395,7 +393,7 @@ static bool format_counters(struct uapi_text *out, const struct device *dev)
 	bool ok = true;
 	int r;
 
-	(void)wgc_endpoint_get_drops(device_endpoint(dev), drops, WGC_DROP__COUNT);
+	device_get_drops(dev, drops);
 	for (r = 1; ok && r < WGC_DROP__COUNT; r++)
 		if (drops[r])
 			ok = uapi_text_printf(out, "wgc_drop_%s=%llu\n",
@@ -418,6 +416,8 @@ static bool format_counters(struct uapi_text *out, const struct device *dev)
 			{ "sources_forgotten", st.sources_forgotten },
 			{ "handshakes_dropped", st.handshakes_dropped },
 			{ "handshakes_queued_max", st.handshakes_queued_max },
+			{ "lane_handoffs", st.lane_handoffs },
+			{ "lane_handoffs_dropped", st.lane_handoffs_dropped },
 		};
 		size_t i;
 
@@ -447,7 +447,7 @@ int uapi_get(const struct device *dev, struct uapi_text *out)
 	if (ok && udp->fwmark)
 		ok = uapi_text_printf(out, "fwmark=%u\n", udp->fwmark);
 	ok = ok && format_counters(out, dev);
-	while (ok && (peer = wgc_peer_next(ep, peer)))
+	while (ok && (peer = device_peer_next(dev, peer)))
 		ok = format_peer(out, peer, &prefixes, &prefixes_cap);
 	free(prefixes);
 	return ok ? 0 : -ENOMEM;

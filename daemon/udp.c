@@ -14,6 +14,7 @@
 
 #include "daemon/addr.h"
 #include "daemon/log.h"
+#include "daemon/reuseport.h"
 #include "daemon/offload.h"
 
 enum {
@@ -43,8 +44,9 @@ static void set_buffers(int fd)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 }
 
-/* Opens and binds one socket; returns the fd or -errno. *port is in/out (0 = kernel's choice). */
-static int open_one(int family, uint16_t *port, uint32_t fwmark)
+/* Opens and binds one socket; returns the fd or -errno. *port is in/out (0 = kernel's choice).
+ * is_shared: SO_REUSEPORT, to join the group of the lanes' sockets (udp_open_lanes). */
+static int open_one(int family, uint16_t *port, uint32_t fwmark, bool is_shared)
 {
 	struct sockaddr_storage ss;
 	struct wgc_addr any = { .family = family == AF_INET ? WGC_AF_INET : WGC_AF_INET6,
@@ -67,6 +69,8 @@ static int open_one(int family, uint16_t *port, uint32_t fwmark)
 	else
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
 	if (fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
+		goto fail;
+	if (is_shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
 		goto fail;
 	set_buffers(fd);
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
@@ -119,17 +123,17 @@ static void set_pktinfo(int fd4, int fd6)
 		log_verbose("IPV6_RECVPKTINFO: %s", strerror(errno));
 }
 
-static int open_pair(struct udp *udp, uint16_t port, uint32_t fwmark)
+static int open_pair(struct udp *udp, uint16_t port, uint32_t fwmark, bool is_shared)
 {
 	uint16_t bound = port;
-	int fd4 = open_one(AF_INET, &bound, fwmark);
+	int fd4 = open_one(AF_INET, &bound, fwmark, is_shared);
 	int fd6;
 
 	if (fd4 < 0 && !is_family_missing(fd4))
 		return fd4;
 	if (fd4 < 0)
 		bound = port;
-	fd6 = open_one(AF_INET6, &bound, fwmark);
+	fd6 = open_one(AF_INET6, &bound, fwmark, is_shared);
 	if (fd6 < 0 && (!is_family_missing(fd6) || fd4 < 0)) {
 		if (fd4 >= 0)
 			close(fd4);
@@ -155,7 +159,7 @@ int udp_open(struct udp *udp, uint16_t port, uint32_t fwmark)
 	udp_init(udp);
 	/* With a random port, IPv6 may find the port IPv4 got already taken: draw again. */
 	for (attempt = 0; attempt < (port ? 1 : RANDOM_PORT_ATTEMPTS); attempt++) {
-		ret = open_pair(udp, port, fwmark);
+		ret = open_pair(udp, port, fwmark, false);
 		if (ret != -EADDRINUSE)
 			break;
 	}
@@ -166,6 +170,65 @@ int udp_open(struct udp *udp, uint16_t port, uint32_t fwmark)
 			    udp->fd4 >= 0 ? "yes" : "no", udp->fd6 >= 0 ? "yes" : "no",
 			    udp->has_gso4 || udp->has_gso6 ? "on" : "off");
 	return ret;
+}
+
+/* Lanes 1 .. n-1 on lane 0's port; each family's sockets join its group in lane order, which is
+ * the order the steering program numbers them in. 0 or -errno. */
+static int open_more_lanes(struct udp udps[], unsigned n, uint32_t fwmark)
+{
+	unsigned i;
+	int ret;
+
+	for (i = 1; i < n; i++) {
+		ret = open_pair(&udps[i], udps[0].port, fwmark, true);
+		if (ret < 0)
+			return ret;
+		if ((udps[i].fd4 < 0) != (udps[0].fd4 < 0) || (udps[i].fd6 < 0) != (udps[0].fd6 < 0))
+			return -EAFNOSUPPORT; /* a family came or went between two binds */
+	}
+	if (udps[0].fd4 >= 0 && (ret = reuseport_attach_steering(udps[0].fd4, n)) < 0)
+		return ret;
+	if (udps[0].fd6 >= 0 && (ret = reuseport_attach_steering(udps[0].fd6, n)) < 0)
+		return ret;
+	return 0;
+}
+
+int udp_open_lanes(struct udp udps[], unsigned n, uint16_t port, uint32_t fwmark)
+{
+	unsigned i;
+	int attempt;
+	int ret = -EADDRINUSE;
+
+	if (n <= 1)
+		return udp_open(&udps[0], port, fwmark);
+	for (attempt = 0; attempt < (port ? 1 : RANDOM_PORT_ATTEMPTS); attempt++) {
+		for (i = 0; i < n; i++)
+			udp_init(&udps[i]);
+		ret = open_pair(&udps[0], port, fwmark, true);
+		if (ret == 0)
+			ret = open_more_lanes(udps, n, fwmark);
+		if (ret == 0)
+			break;
+		udp_close_lanes(udps, n);
+		if (ret != -EADDRINUSE)
+			break;
+	}
+	if (ret < 0)
+		log_error("binding UDP port %u for %u lanes: %s", port, n, strerror(-ret));
+	else
+		log_verbose("UDP listening on port %u with %u sockets per family (IPv4 %s, IPv6 %s, "
+			    "GSO %s)", udps[0].port, n, udps[0].fd4 >= 0 ? "yes" : "no",
+			    udps[0].fd6 >= 0 ? "yes" : "no",
+			    udps[0].has_gso4 || udps[0].has_gso6 ? "on" : "off");
+	return ret;
+}
+
+void udp_close_lanes(struct udp udps[], unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		udp_close(&udps[i]);
 }
 
 void udp_close(struct udp *udp)

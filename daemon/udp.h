@@ -78,6 +78,13 @@ void udp_init(struct udp *udp);
  * one family works. Returns 0 or -errno (logged). udp must be unopened. */
 int udp_open(struct udp *udp, uint16_t port, uint32_t fwmark);
 void udp_close(struct udp *udp);
+/* The sockets of n lanes (device.h), udps[0 .. n-1], all bound to port (0 = random) with
+ * SO_REUSEPORT, each family's in lane order, with the steering program (reuseport.h) that
+ * delivers each datagram to the lane owning its receiver index. n == 1: udp_open, no
+ * SO_REUSEPORT. On failure every one is closed. 0 or -errno (logged). Note that while these
+ * sockets exist another socket of the same user with SO_REUSEPORT could join the group. */
+int udp_open_lanes(struct udp udps[], unsigned n, uint16_t port, uint32_t fwmark);
+void udp_close_lanes(struct udp udps[], unsigned n);
 /* Sets SO_MARK on both sockets; on failure the old mark is restored. 0 or -errno (logged). */
 int udp_set_fwmark(struct udp *udp, uint32_t fwmark);
 
