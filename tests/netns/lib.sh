@@ -220,9 +220,22 @@ setup_pair() {
 	LABEL="$IMPL_A->$IMPL_B"
 }
 
+# sanitizer_clean IFACE: a sanitizer build's report (a data race, a leak, undefined behaviour) in
+# a daemon's log fails the scenario (make tsan-lanes runs the daemon under ThreadSanitizer).
+sanitizer_clean() {
+	local log=$TMP/$1.log
+	local pattern='WARNING: ThreadSanitizer|ERROR: [A-Za-z]*Sanitizer|runtime error:|CHECK failed'
+	if [ -f "$log" ] && grep -q -E "$pattern" "$log"; then
+		fail "$1: sanitizer report in the daemon's log"
+		grep -m 3 -A 20 -E "$pattern" "$log"
+	fi
+}
+
 teardown_pair() {
 	stop_daemon "$IF_A"
 	stop_daemon "$IF_B"
+	sanitizer_clean "$IF_A"
+	sanitizer_clean "$IF_B"
 	del_ns "$NS_A"
 	del_ns "$NS_B"
 }

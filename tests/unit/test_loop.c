@@ -5,8 +5,11 @@
  * called (the UAPI server's idle timer closing a client whose event was already fetched was a
  * use-after-free; ASan catches a regression here), the protocol timer fires at its deadline and
  * only ever moves earlier, the end-of-batch hook runs after each batch, a hook that left work over
- * (loop_busy) is called again at once without any event, and the first stop status wins.
+ * (loop_busy) is called again at once without any event, and the first stop status wins. A lane's
+ * loop (loop_create_lane) works no batch while another thread holds its round lock, and that
+ * thread may stop it meanwhile.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -213,6 +216,82 @@ static void test_busy_hook_runs_again_without_events(void **state)
 	loop_destroy(loop);
 }
 
+struct lane_probe {
+	struct loop *loop;
+	pthread_mutex_t lock;
+	struct probe *p;
+	int status;
+};
+
+static void *run_lane(void *arg)
+{
+	struct lane_probe *l = arg;
+
+	l->status = loop_run(l->loop);
+	return NULL;
+}
+
+/* A ready source's callback waits for the round lock: while the test holds it nothing runs, and
+ * a stop made under it is seen at the next batch. */
+static void test_round_lock_holds_batches(void **state)
+{
+	struct lane_probe l = { .status = 1 };
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	pthread_t thread;
+	int calls;
+
+	(void)state;
+	assert_int_equal(loop_create_lane(&l.loop), 0);
+	assert_int_equal(pthread_mutex_init(&l.lock, NULL), 0);
+	loop_set_round_lock(l.loop, &l.lock);
+	l.p = probe_new(l.loop);
+	l.p->stop_status = -3;
+	pthread_mutex_lock(&l.lock);
+	assert_int_equal(loop_add(l.loop, &l.p->src, l.p->fds[0], EPOLLIN, on_probe, l.p), 0);
+	assert_int_equal(pthread_create(&thread, NULL, run_lane, &l), 0);
+	nanosleep(&pause, NULL); /* the pipe is readable all along: only the lock holds it back */
+	calls = l.p->calls;      /* read under the lock the loop needs to change it */
+	assert_int_equal(calls, 0);
+	pthread_mutex_unlock(&l.lock);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_int_equal(l.status, -3);
+	assert_int_equal(l.p->calls, 1);
+
+	probe_free(l.p);
+	loop_destroy(l.loop);
+	pthread_mutex_destroy(&l.lock);
+}
+
+/* Stopped from another thread under the lock while it waits with nothing to do: woken by an
+ * event, it stops before calling anything. */
+static void test_stop_under_round_lock(void **state)
+{
+	struct lane_probe l = { .status = 1 };
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	pthread_t thread;
+	char c;
+
+	(void)state;
+	assert_int_equal(loop_create_lane(&l.loop), 0);
+	assert_int_equal(pthread_mutex_init(&l.lock, NULL), 0);
+	loop_set_round_lock(l.loop, &l.lock);
+	l.p = probe_new(l.loop);
+	assert_int_equal(read(l.p->fds[0], &c, 1), 1); /* not readable: the loop sleeps */
+	assert_int_equal(loop_add(l.loop, &l.p->src, l.p->fds[0], EPOLLIN, on_probe, l.p), 0);
+	assert_int_equal(pthread_create(&thread, NULL, run_lane, &l), 0);
+	nanosleep(&pause, NULL);
+	pthread_mutex_lock(&l.lock);
+	loop_stop(l.loop, -9);
+	pthread_mutex_unlock(&l.lock);
+	assert_int_equal(write(l.p->fds[1], "x", 1), 1); /* the wake-up */
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_int_equal(l.status, -9);
+	assert_int_equal(l.p->calls, 0);
+	probe_free(l.p);
+	loop_destroy(l.loop);
+	pthread_mutex_destroy(&l.lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +299,8 @@ int main(void)
 		cmocka_unit_test(test_sources_and_stop_status),
 		cmocka_unit_test(test_timer_fires_and_only_moves_earlier),
 		cmocka_unit_test(test_busy_hook_runs_again_without_events),
+		cmocka_unit_test(test_round_lock_holds_batches),
+		cmocka_unit_test(test_stop_under_round_lock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
