@@ -164,10 +164,11 @@ def summarize(what, counts, required, count, minimum, wrong):
 
 def cmd_config(args):
     import wgc
-    os.makedirs(args.dir, exist_ok=True)
+    os.makedirs(args.dir, mode=0o700, exist_ok=True)
     for i in range(args.n):
         private = wgc.generate_private_key()
-        with open(os.path.join(args.dir, "%d.key" % i), "w") as f:
+        fd = os.open(os.path.join(args.dir, "%d.key" % i), os.O_WRONLY | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "w") as f:
             f.write(base64.b64encode(private).decode() + "\n")
         print("[Peer]\nPublicKey = %s\nEndpoint = %s:%d\nAllowedIPs = %s/32\n"
               % (base64.b64encode(wgc.public_key(private)).decode(), args.addr,
