@@ -60,13 +60,16 @@ setup_many() {
 # traffic_start [RUN-OPTIONS...]: in the background, the echo server in A, the peers in B and
 # (once B's sockets are bound) the sender in A; traffic_wait collects them.
 traffic_start() {
-	rm -f "$TMP/ready" "$TMP/stop.run" "$TMP/stop.echo"
-	A $MANY echo 10.200.0.1 7007 "$TMP/stop.echo" >"$TMP/echo.out" &
+	rm -f "$TMP"/ready.* "$TMP"/stop.*
+	A $MANY echo 10.200.0.1 7007 --ready "$TMP/ready.echo" --stop "$TMP/stop.echo" \
+		>"$TMP/echo.out" &
 	ECHO_JOB=$!
+	# An echo request before the server is bound would come back as an ICMP error.
+	wait_until 20 [ -e "$TMP/ready.echo" ]
 	B $MANY run "$TMP/peers" "$PUB_A" 10.250.0.1:$PORT_A $PEER_PORT_BASE \
-		--ready "$TMP/ready" --stop "$TMP/stop.run" "$@" >"$TMP/run.out" &
+		--ready "$TMP/ready.run" --stop "$TMP/stop.run" "$@" >"$TMP/run.out" &
 	RUN_JOB=$!
-	wait_until 20 [ -e "$TMP/ready" ]
+	wait_until 20 [ -e "$TMP/ready.run" ]
 	A $MANY reach "$@" >"$TMP/reach.out" &
 	REACH_JOB=$!
 }
