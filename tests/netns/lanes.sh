@@ -143,6 +143,7 @@ for N in ${LANES_COUNTS:-2 4}; do
 	traffic_start --count 100 --min 25 --loose "$MOVED"
 	sleep 2
 	check "$LABEL: peers $MOVED removed and re-added with new allowed IPs" move_peers
+	check "$LABEL: the traffic was still running after the moves" kill -0 "$REACH_JOB"
 	traffic_wait
 	traffic_checks "the $((PEERS - 10)) others, under wg set"
 	check "$LABEL: wg show: moved peers have their new allowed IPs" moved_allowed_ips_ok

@@ -156,10 +156,11 @@ def summarize(what, counts, required, count, minimum, wrong):
     """Prints one line about counts ({peer id: echoes}); returns whether it passed."""
     short = sorted(i for i in required if counts.get(i, 0) < minimum)
     values = sorted(counts.values()) or [0]
-    print("%s: %d peers, %d with >= %d of %d (min %d, median %d), wrong %d, short: %s"
-          % (what, len(counts), len(counts) - len([i for i in counts if counts[i] < minimum]),
-             minimum, count, values[0], values[len(values) // 2], wrong,
-             " ".join(map(str, short)) or "none"), flush=True)
+    print("%s: %d peers (%d required), %d with >= %d of %d (min %d, median %d), wrong %d, "
+          "short: %s" % (what, len(counts), len(required),
+                         len([i for i in counts if counts[i] >= minimum]), minimum, count,
+                         values[0], values[len(values) // 2], wrong,
+                         " ".join(map(str, short)) or "none"), flush=True)
     return not short and wrong == 0
 
 
