@@ -11,8 +11,9 @@
 #     `wg set` stops every lane); the other 90 keep working, the 10 work at their new addresses;
 #   - wgc <-> wgc: ${LANES_TEST_MB:-1024} MiB each way over TCP with SHA-256, and the UDP order check;
 #   - wgc <-> wireguard-go both ways, lanes on the wgc side: ping and 64 MiB each way.
-# A daemon that supports lanes logs "N lanes"; LANES_EXPECT_LOG=0 skips that check (for a daemon
-# that ignores WGC_LANES and runs one lane: every other check must pass on it too).
+# A daemon that supports lanes logs "N lanes" and counts the packets one lane hands to another
+# (wgc_lane_handoffs); LANES_EXPECT_LOG=0 skips those two checks, for a daemon that ignores
+# WGC_LANES and runs one lane: every other check must pass on it too.
 #
 #   ┌───────────── ns A ─────────────┐          ┌───────────── ns B ─────────────┐
 #   │ IF_A  10.200.0.1/24 (wgc, N    │          │ many_peers.py: peer i is        │
@@ -39,6 +40,18 @@ EXPECT_LOG=${LANES_EXPECT_LOG:-1}
 lanes_logged() {
 	[ "$EXPECT_LOG" = 1 ] || return 0
 	check "$1: $N lanes" grep -q "$N lanes" "$TMP/$2.log"
+}
+
+# handoffs_counted: prints A's hand-over counters; when EXPECT_LOG=1, checks that lanes handed
+# packets to each other (with 100 peers spread over the lanes, initiations admitted by lane 0 and
+# TUN packets read by a lane that does not own the peer must have been).
+handoffs_counted() {
+	local handoffs
+	handoffs=$(counter A "$IF_A" wgc_lane_handoffs)
+	echo "A: lane hand-offs $handoffs, dropped $(counter A "$IF_A" wgc_lane_handoffs_dropped)," \
+		"handshakes dropped $(counter A "$IF_A" wgc_handshakes_dropped)"
+	[ "$EXPECT_LOG" = 1 ] || return 0
+	check "$LABEL: lanes handed packets over (wgc_lane_handoffs)" [ "$handoffs" -gt 0 ]
 }
 
 # setup_many: wgc in ns A with PEERS peers (keys in $TMP/peers), ns B with only its veth.
@@ -135,6 +148,7 @@ for N in ${LANES_COUNTS:-2 4}; do
 	traffic_checks "$PEERS peers"
 	check "$LABEL: wg show lists $PEERS peers" [ "$(A wg show "$IF_A" peers | wc -l)" -eq $PEERS ]
 	check "$LABEL: wg show: every peer has a latest handshake" handshakes_ok
+	handoffs_counted
 
 	# Test: peers removed and added again while traffic runs
 	say "$LABEL: remove and re-add peers $MOVED under traffic"
