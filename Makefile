@@ -212,7 +212,7 @@ $(BUILD)/tsan/wgc: $(DAEMON_SRC) $(LIB_SRC) $(wildcard daemon/*.h core/*.h crypt
 .PHONY: tsan-lanes
 tsan-lanes: $(BUILD)/tsan/wgc $(BUILD)/wgc
 	WGC=$(abspath $(BUILD)/tsan/wgc) TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
-		LANES_TEST_MB=$${LANES_TEST_MB:-64} OFFLOAD_BOTH="" tests/netns/run.sh tunnel
+		LANES_TEST_MB=$${LANES_TEST_MB:-64} OFFLOAD_BOTH="" tests/netns/run.sh lanes
 
 unit: $(TEST_BIN)
 	@scripts/run-unit.sh plain$(UNIT_LABEL) $(TEST_BIN)

@@ -57,8 +57,9 @@ int device_lanes_wanted(unsigned *out);
  * Takes ownership of tun (its fds are -1 afterwards, whatever the result). 0 or -errno (logged). */
 int device_create(struct loop *loop, struct tun *tun, const struct device_limits *limits,
 		  struct device **out);
-/* Starts the crypto worker threads and the threads of lanes 1 .. N-1 (see datapath_start_workers:
- * after the sandbox). 0 or -errno. */
+/* Starts the crypto worker threads (a lane whose workers do not start works inline; logged) and
+ * the threads of lanes 1 .. N-1 (see datapath_start_workers: after the sandbox). 0, or -errno
+ * when a lane's thread could not start (the daemon cannot serve its peers then). */
 int device_start_workers(struct device *dev);
 /* Stops the workers, wipes every key (wgc_endpoint_clear), closes the sockets and the TUN
  * device, leaves the loop and frees dev (NULL is fine). */

@@ -257,6 +257,7 @@ int main(int argc, char **argv)
 	int null_fd = -1;
 	int manager_fd = -1; /* $NOTIFY_SOCKET, for systemd's Type=notify */
 	unsigned lanes = 1;
+	bool is_detached;
 	int ret = parse_args(argc, argv, &opts);
 
 	if (ret >= 0)
@@ -295,11 +296,16 @@ int main(int argc, char **argv)
 	ret = enter_sandbox(&opts);
 	if (ret < 0)
 		goto out;
-	(void)device_start_workers(dev); /* on failure the data path runs inline; logged */
-	log_verbose("device started (wgc v%s)", wgc_version());
+	is_detached = notify_fd >= 0;
 	detach(notify_fd, null_fd, opts.ifname, level, true);
-	notify_ready(manager_fd, notify_fd >= 0);
 	notify_fd = null_fd = -1;
+	/* After the logs moved to syslog (detach), so no thread logs while they move. A worker that
+	 * does not start leaves its lane inline (logged); a lane that does not start is fatal. */
+	ret = device_start_workers(dev);
+	if (ret < 0)
+		goto out;
+	log_verbose("device started (wgc v%s)", wgc_version());
+	notify_ready(manager_fd, is_detached);
 	ret = loop_run(loop);
 	log_verbose("device closing");
 	notify_stopping(manager_fd);

@@ -15,11 +15,12 @@
 /*
  * Lines about received messages are caused by whoever sends us datagrams, authenticated or not,
  * so they pass a token bucket: RECEIVED_BURST lines at once, RECEIVED_PER_S a second after that.
- * What the bucket holds back is counted and reported with the next line that passes.
+ * What the bucket holds back is counted and reported with the next line that passes. One bucket
+ * per thread: each lane (device.h) logs at most that much.
  */
 enum { RECEIVED_PER_S = 10, RECEIVED_BURST = 20 };
 
-static struct {
+static _Thread_local struct {
 	uint64_t tokens_ns; /* bucket contents, as time: one line costs NSEC_PER_SEC / RECEIVED_PER_S */
 	uint64_t last_ns;
 	uint64_t suppressed;
