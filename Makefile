@@ -212,7 +212,8 @@ $(BUILD)/tsan/wgc: $(DAEMON_SRC) $(LIB_SRC) $(wildcard daemon/*.h core/*.h crypt
 .PHONY: tsan-lanes
 tsan-lanes: $(BUILD)/tsan/wgc $(BUILD)/wgc
 	WGC=$(abspath $(BUILD)/tsan/wgc) TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
-		LANES_TEST_MB=$${LANES_TEST_MB:-64} OFFLOAD_BOTH="" tests/netns/run.sh lanes
+		LANES_TEST_MB=$${LANES_TEST_MB:-64} OFFLOAD_BOTH="" NETNS_RESULT=netns-tsan-lanes \
+		tests/netns/run.sh lanes
 
 unit: $(TEST_BIN)
 	@scripts/run-unit.sh plain$(UNIT_LABEL) $(TEST_BIN)
@@ -551,6 +552,7 @@ check: deps
 	$(MAKE) ct
 	$(MAKE) embedded
 	$(MAKE) netns
+	$(MAKE) tsan-inbox tsan-lanes
 	$(MAKE) check-deb
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-10}
 	@scripts/summary.sh

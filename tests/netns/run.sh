@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Runs every netns scenario script (tests/netns/*.sh except lib.sh and this one), prints their
-# output, and records the totals as "PASSED FAILED" in build/results/netns.txt for
-# scripts/summary.sh. A script that dies without reporting counts as one failure. Needs root.
+# output, and records the totals as "PASSED FAILED" in build/results/netns.txt (or
+# $NETNS_RESULT.txt) for scripts/summary.sh. A script that dies without reporting counts as one failure. Needs root.
 # Run one script alone with: tests/netns/run.sh tunnel peers ...
 # The scripts in OFFLOAD_BOTH (default: tunnel) run twice: with wgc's offloads (TUN TSO/GRO, UDP
 # GSO/GRO; the default) and again with WGC_NO_OFFLOAD=1, the plain fallback path. Set
@@ -47,7 +47,7 @@ for s in "${scripts[@]}"; do
 done
 read -r passed failed < <(awk '{ p += $1; f += $2 } END { print p + 0, f + 0 }' "$results")
 rm -f "$results"
-echo "$passed $failed" >build/results/netns.txt
-echo "netns: $passed passed, $failed failed ($(($(date +%s) - start)) s)"
+echo "$passed $failed" >"build/results/${NETNS_RESULT:-netns}.txt"
+echo "${NETNS_RESULT:-netns}: $passed passed, $failed failed ($(($(date +%s) - start)) s)"
 [ "$failed" -eq 0 ] && exit $status
 exit 1
