@@ -642,7 +642,7 @@ int datapath_on_tun(struct datapath *dp, uint64_t now)
 /* CoDel on the packets a commit delivered (actions from index first on): CE marks them, or takes
  * a packet that is not ECN-capable out of the list. Dropping here, before offload_gro_add, leaves
  * a sequence gap the coalescing sees (the flow's group closes there), not a broken group. */
-static void aqm_judge(struct datapath *dp, size_t first, uint64_t sojourn_ns)
+static void judge_deliveries(struct datapath *dp, size_t first, uint64_t sojourn_ns)
 {
 	struct wgc_actions *out = &dp->batch.out;
 	size_t k = first;
@@ -717,7 +717,7 @@ static void receive_batch(struct datapath *dp, uint8_t *const data[], const size
 		(void)wgc_receive_commit(dp->ep, dp->now_ns, job,
 					 &dp->batch.out); /* drops are counted by the core */
 		if (dp->has_aqm)
-			aqm_judge(dp, first, dp->rx_sojourn_ns[i]);
+			judge_deliveries(dp, first, dp->rx_sojourn_ns[i]);
 		if (job->peer) /* the core moved the peer's endpoint to this datagram's source */
 			learn_source(job->peer, &locals[i]);
 	}
