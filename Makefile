@@ -145,6 +145,7 @@ $(BUILD)/asan/daemon/%.o: daemon/%.c
 # listed in test_X_DAEMON (tests of daemon code over the real objects, nothing re-implemented).
 
 test_offload_DAEMON := offload
+test_aqm_DAEMON := aqm
 test_icmp_DAEMON := icmp
 test_sandbox_DAEMON := sandbox syscall_filter log
 test_workers_DAEMON := workers

@@ -38,7 +38,9 @@
 #
 # Environment: RUNS (3), DURATION (5 s), QUICK=1 (RUNS=1 DURATION=2, short coarse searches),
 #   STEP_SECS (2), UDP_STEPS/PPS_STEPS (6), CPU_RATE (100M: both must sustain it), OFFLOADS ("on off"), MAX_SECONDS (3600,
-#   no new run starts after that), WGC (build/wgc), WGGO (wireguard-go), RESULTS_DIR (bench/results).
+#   no new run starts after that), WGC (build/wgc), WGGO (wireguard-go), RESULTS_DIR (bench/results),
+#   TCP_CC (iperf3 -C for the TCP tests; unset: the host's default, named in the report: wgc's AQM
+#   acts through the sender's congestion control, which CUBIC heeds and BBR hardly does).
 # Output: the table on stdout, progress on stderr, bench/results/YYYY-MM-DD-HHMM.md and latest.md.
 # Needs root, ip, wg, iperf3, ethtool, ping, jq. Exit status: 0 when the wireguard-go runs worked
 # (even if build/wgc is missing, which is said loudly); 1 if a daemon failed to start or set-up failed.
@@ -266,7 +268,7 @@ record() { echo "$MODE $IMPL $RUN $1 $2" >>"$DATA"; }
 measure_tcp() {  # measure_tcp METRIC ARGS...: received Gbit/s
 	local m=$1 f=$TMP/tcp.json
 	shift
-	if iperf "$f" -t "$DURATION" "$@"; then
+	if iperf "$f" -t "$DURATION" ${TCP_CC:+-C "$TCP_CC"} "$@"; then
 		record "$m" "$(calc "$(jq '.end.sum_received.bits_per_second' "$f")" / 1e9)"
 	else
 		record "$m" nan
@@ -278,7 +280,7 @@ measure_cpu() {  # CPU seconds per GB at CPU_RATE: whole machine, our processes,
 	b0=$(busy_jiffies); sleep 1; b1=$(busy_jiffies)  # what the rest of the host burns meanwhile
 	bg0=$(calc "($b1 - $b0) / $HZ")
 	b0=$(busy_jiffies); d0=$(daemon_jiffies); t0=$(date +%s.%N)
-	if iperf "$f" -t "$DURATION" -b "$CPU_RATE"; then
+	if iperf "$f" -t "$DURATION" -b "$CPU_RATE" ${TCP_CC:+-C "$TCP_CC"}; then
 		b1=$(busy_jiffies); d1=$(daemon_jiffies); t1=$(date +%s.%N)
 		bytes=$(jq '.end.sum_received.bytes' "$f")
 		gb=$(calc "$bytes / 1e9")
@@ -354,7 +356,7 @@ measure_latency() {
 	# under load: one TCP flow A->B for DURATION+1 s; ping from 0.5 s after it starts, for DURATION s
 	sent=$((DURATION * 50))
 	tmo $((DURATION + 16)) ip netns exec "$NSA" iperf3 -c $TB -p 5201 --connect-timeout 3000 -t $((DURATION + 1)) \
-		>/dev/null 2>&1 &
+		${TCP_CC:+-C "$TCP_CC"} >/dev/null 2>&1 &
 	LOADPID=$!
 	sleep 0.5
 	pings "$TMP/rtt" -c $sent -i 0.02 -w $((DURATION + 5)) $TB
@@ -489,7 +491,7 @@ runs_table() {  # runs_table MODE: every run's value, to judge the spread
 }
 
 report() {
-	local mode cpu cores wgcver
+	local mode cpu cores wgcver cc
 	cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 	cores=$(nproc)
 	if [ "$HAVE_WGC" = 1 ]; then
@@ -505,6 +507,8 @@ report() {
 	echo "- wireguard-go: $WGGO ($("$WGGO" --version 2>/dev/null | head -n 1 | awk '{print $2}')); $(iperf3 --version | head -n 1 | cut -d' ' -f1-2)"
 	echo "- RUNS=$RUNS DURATION=${DURATION}s QUICK=$QUICK; searches: UDP_STEPS=$UDP_STEPS, PPS_STEPS=$PPS_STEPS of STEP_SECS=${STEP_SECS}s; CPU_RATE=$CPU_RATE"
 	echo "- Order: interleaved ($(echo $IMPLS | sed 's/ /, /g'), ... per run); each figure is the median over the runs; ratio = wgc / wireguard-go"
+	cc="$(ina sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null), the host default"
+	echo "- TCP congestion control: ${TCP_CC:-$cc}"
 	echo "- Topology: two network namespaces joined by a veth pair (MTU 1500), tunnel MTU 1420, one peer each side, IPv4"
 	echo "- Run time: $(elapsed) s$TRUNCATED"
 	if [ -s "$TMP/failures" ]; then

@@ -15,6 +15,7 @@
 
 #include "base/bytes.h"
 #include "base/ip.h"
+#include "daemon/aqm.h"
 #include "daemon/hsqueue.h"
 #include "daemon/icmp.h"
 #include "daemon/inbox.h"
@@ -111,6 +112,10 @@ struct datapath {
 	 * so that one receive event works about RX_DATAGRAMS_TARGET datagrams (datapath_on_udp) */
 	unsigned rx_want;
 	struct offload_gro gro; /* this batch's deliveries, when the TUN device takes GSO writes */
+	struct aqm aqm;         /* CoDel on the received datagrams' socket delay (WGC_AQM=0: off) */
+	bool has_aqm;
+	uint64_t rx_clock_ns;                  /* CLOCK_REALTIME when this receive returned */
+	uint64_t rx_sojourn_ns[UDP_BATCH_MAX]; /* how long datagram i of the batch waited */
 	struct datapath_stats stats;
 	struct icmp_limiter icmp_limit; /* ICMP errors written to the TUN device */
 	struct hsq hsq;                 /* handshake messages waiting for datapath_handshakes */
@@ -634,12 +639,41 @@ int datapath_on_tun(struct datapath *dp, uint64_t now)
 
 /* ---- incoming: UDP to TUN ---- */
 
+/* CoDel on the packets a commit delivered (actions from index first on): CE marks them, or takes
+ * a packet that is not ECN-capable out of the list. Dropping here, before offload_gro_add, leaves
+ * a sequence gap the coalescing sees (the flow's group closes there), not a broken group. */
+static void judge_deliveries(struct datapath *dp, size_t first, uint64_t sojourn_ns)
+{
+	struct wgc_actions *out = &dp->batch.out;
+	size_t k = first;
+
+	while (k < out->count) {
+		struct wgc_action *a = &out->list[k];
+
+		if (a->kind == WGC_ACTION_DELIVER)
+			switch (aqm_apply(&dp->aqm, a->data, a->len, sojourn_ns, dp->rx_clock_ns)) {
+			case AQM_PASS:
+				break;
+			case AQM_MARKED:
+				dp->stats.aqm_marked++;
+				break;
+			case AQM_DROP:
+				dp->stats.aqm_dropped++;
+				memmove(a, a + 1, (out->count - k - 1) * sizeof(*a));
+				out->count--;
+				continue;
+			}
+		k++;
+	}
+}
+
 /* Runs n (<= UDP_BATCH_MAX) received datagrams through the receive path: prepare (serial), open
  * (pure), commit (serial, in arrival order), then the actions. */
 static void receive_batch(struct datapath *dp, uint8_t *const data[], const size_t lens[],
 			  const struct wgc_addr srcs[], const struct udp_src locals[], unsigned n)
 {
 	struct wgc_receive_job *job;
+	size_t first;
 	unsigned i;
 
 	batch_reset(&dp->batch);
@@ -679,8 +713,11 @@ static void receive_batch(struct datapath *dp, uint8_t *const data[], const size
 		if (!dp->is_crypto[i])
 			continue;
 		job = &dp->recv_jobs[i];
+		first = dp->batch.out.count;
 		(void)wgc_receive_commit(dp->ep, dp->now_ns, job,
 					 &dp->batch.out); /* drops are counted by the core */
+		if (dp->has_aqm)
+			judge_deliveries(dp, first, dp->rx_sojourn_ns[i]);
 		if (job->peer) /* the core moved the peer's endpoint to this datagram's source */
 			learn_source(job->peer, &locals[i]);
 	}
@@ -786,6 +823,7 @@ void datapath_on_udp(struct datapath *dp, int fd, uint64_t now)
 	uint8_t *data[UDP_BATCH_MAX];
 	size_t lens[UDP_BATCH_MAX];
 	uint16_t segs[UDP_BATCH_MAX];
+	uint64_t stamps[UDP_BATCH_MAX];
 	struct wgc_addr srcs[UDP_BATCH_MAX];
 	struct udp_src locals[UDP_BATCH_MAX];
 	/* Datagrams: a UDP GRO message holds several, back to back, each opened in place. */
@@ -810,9 +848,11 @@ void datapath_on_udp(struct datapath *dp, int fd, uint64_t now)
 			break;
 		data[count] = dp->bufs[count]->data;
 	}
-	n = udp_recv(fd, &dp->rx, data, POOL_BUF_DATA, count, lens, segs, srcs, locals);
+	n = udp_recv(fd, &dp->rx, data, POOL_BUF_DATA, count, lens, segs, stamps, srcs, locals);
 	if (n < 0)
 		log_error("receiving UDP: %s", strerror(-n));
+	if (n > 0 && dp->has_aqm)
+		dp->rx_clock_ns = loop_clock_ns(CLOCK_REALTIME); /* the timestamps' clock */
 	for (i = 0; i < (unsigned)(n > 0 ? n : 0); i++) {
 		off = 0;
 		do {
@@ -826,6 +866,10 @@ void datapath_on_udp(struct datapath *dp, int fd, uint64_t now)
 			dgram_lens[v] = len;
 			dgram_srcs[v] = srcs[i];
 			dgram_locals[v] = locals[i];
+			/* one GRO message, one arrival time; no stamp or a clock step back: no delay */
+			dp->rx_sojourn_ns[v] = stamps[i] && dp->rx_clock_ns > stamps[i] ?
+						       dp->rx_clock_ns - stamps[i] :
+						       0;
 			datagrams++;
 			off += len;
 			if (++v == UDP_BATCH_MAX) {
@@ -868,6 +912,8 @@ static void finish_run(struct datapath *dp, struct inbox_run *run)
 		run->has_tun = false;
 	}
 	if (run->datagrams > 0) {
+		/* their wait in the other lane's socket is not known here: the AQM passes them */
+		memset(dp->rx_sojourn_ns, 0, run->datagrams * sizeof(dp->rx_sojourn_ns[0]));
 		receive_batch(dp, run->data, run->lens, run->srcs, run->locals, run->datagrams);
 		for (i = 0; i < run->datagrams; i++)
 			pool_put(&dp->pool, run->bufs[i]);
@@ -979,6 +1025,8 @@ int datapath_create(struct wgc_endpoint *ep, struct tun *tun, struct udp *udp,
 	dp->udp = udp;
 	dp->worker_count = choose_workers();
 	dp->rx_want = UDP_BATCH_MAX;
+	dp->has_aqm = aqm_is_wanted(getenv("WGC_AQM"));
+	aqm_init(&dp->aqm, AQM_TARGET_NS, AQM_INTERVAL_NS);
 	icmp_limiter_init(&dp->icmp_limit, ICMP_DEFAULT_PER_S, ICMP_DEFAULT_BURST);
 	ret = pool_init(&dp->pool);
 	if (ret == 0)

@@ -59,6 +59,8 @@ struct datapath_stats {
 	uint64_t handshakes_queued_max; /* most handshake messages ever waiting at once */
 	uint64_t lane_handoffs;         /* packets and datagrams handed to the lane of their peer */
 	uint64_t lane_handoffs_dropped; /* ... that found its inbox full */
+	uint64_t aqm_marked;  /* received packets the AQM marked CE (aqm.h) */
+	uint64_t aqm_dropped; /* ... and those it dropped, not being ECN-capable */
 };
 
 /* What a lane's data path knows of the others (device.h; docs/SCALING.md). */

@@ -418,6 +418,8 @@ static bool format_counters(struct uapi_text *out, const struct device *dev)
 			{ "handshakes_queued_max", st.handshakes_queued_max },
 			{ "lane_handoffs", st.lane_handoffs },
 			{ "lane_handoffs_dropped", st.lane_handoffs_dropped },
+			{ "aqm_marked", st.aqm_marked },
+			{ "aqm_dropped", st.aqm_dropped },
 		};
 		size_t i;
 

@@ -111,6 +111,16 @@ static void set_gro(int fd)
 		(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 }
 
+/* Ask for each message's arrival time, the queueing delay the AQM acts on (best effort: without
+ * it the AQM sees no delay and never acts). */
+static void set_timestamps(int fd)
+{
+	int one = 1;
+
+	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0)
+		log_verbose("SO_TIMESTAMPNS: %s", strerror(errno));
+}
+
 /* Ask for each datagram's local address, to reply from it (best effort: without it replies
  * leave from the kernel's choice, as before). */
 static void set_pktinfo(int fd4, int fd6)
@@ -146,6 +156,8 @@ static int open_pair(struct udp *udp, uint16_t port, uint32_t fwmark, bool is_sh
 	set_gro(udp->fd4);
 	set_gro(udp->fd6);
 	set_pktinfo(udp->fd4, udp->fd6);
+	set_timestamps(udp->fd4);
+	set_timestamps(udp->fd6);
 	udp->port = bound;
 	udp->fwmark = fwmark;
 	return 0;
@@ -265,19 +277,26 @@ int udp_set_fwmark(struct udp *udp, uint32_t fwmark)
 	return 0;
 }
 
-/* The UDP_GRO segment size of a received message (0 when it is a single datagram) and the local
- * address it was sent to (family WGC_AF_NONE when the kernel did not say). */
-static uint16_t parse_control(struct msghdr *h, struct udp_src *local)
+/* The UDP_GRO segment size of a received message (0 when it is a single datagram), the local
+ * address it was sent to (family WGC_AF_NONE when the kernel did not say) and its arrival time
+ * (0 when the kernel did not say). */
+static uint16_t parse_control(struct msghdr *h, struct udp_src *local, uint64_t *stamp_ns)
 {
 	struct in6_pktinfo pi6;
 	struct in_pktinfo pi4;
+	struct timespec ts;
 	struct cmsghdr *c;
 	uint16_t segment = 0;
 	int seg;
 
 	local->family = WGC_AF_NONE;
+	*stamp_ns = 0;
 	for (c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
-		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(ts))) {
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			*stamp_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		} else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(seg))) {
 			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
 			segment = seg > 0 && seg <= UINT16_MAX ? (uint16_t)seg : 0;
@@ -300,7 +319,8 @@ static uint16_t parse_control(struct msghdr *h, struct udp_src *local)
 }
 
 int udp_recv(int fd, struct udp_rx *rx, uint8_t *const bufs[], size_t buf_size, unsigned count,
-	     size_t lens[], uint16_t segs[], struct wgc_addr srcs[], struct udp_src locals[])
+	     size_t lens[], uint16_t segs[], uint64_t stamps_ns[], struct wgc_addr srcs[],
+	     struct udp_src locals[])
 {
 	int n;
 	int i;
@@ -321,7 +341,7 @@ int udp_recv(int fd, struct udp_rx *rx, uint8_t *const bufs[], size_t buf_size, 
 		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	for (i = 0; i < n; i++) {
 		lens[i] = rx->msgs[i].msg_hdr.msg_flags & MSG_TRUNC ? 0 : rx->msgs[i].msg_len;
-		segs[i] = parse_control(&rx->msgs[i].msg_hdr, &locals[i]);
+		segs[i] = parse_control(&rx->msgs[i].msg_hdr, &locals[i], &stamps_ns[i]);
 		if (!addr_from_sockaddr((struct sockaddr *)&rx->addrs[i], &srcs[i]))
 			lens[i] = 0;
 	}

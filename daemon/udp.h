@@ -11,7 +11,8 @@
  * queued datagrams to one address (equal sizes but for a shorter last) as one GSO message (a
  * UDP_SEGMENT cmsg and one iovec per datagram); when the kernel refuses such a send before any
  * succeeded, GSO is turned off for that socket and the datagrams go out one by one. Sockets also
- * ask for UDP_GRO, so a receive may return several datagrams of one flow in one buffer.
+ * ask for UDP_GRO, so a receive may return several datagrams of one flow in one buffer, and for
+ * SO_TIMESTAMPNS, so the daemon knows how long each waited in the socket (aqm.h).
  */
 #ifndef WGC_DAEMON_UDP_H
 #define WGC_DAEMON_UDP_H
@@ -22,6 +23,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "wgc.h"
 
@@ -94,7 +96,8 @@ struct udp_rx {
 	struct iovec iov[UDP_BATCH_MAX];
 	struct sockaddr_storage addrs[UDP_BATCH_MAX];
 	union {
-		char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+			 CMSG_SPACE(sizeof(struct timespec))];
 		struct cmsghdr align;
 	} control[UDP_BATCH_MAX];
 };
@@ -103,10 +106,12 @@ struct udp_rx {
  * bufs[i] (buf_size bytes each; 64 KiB holds any GRO message). Fills lens[i] (0 for a truncated
  * message), srcs[i], locals[i] (the local address it was sent to; family WGC_AF_NONE if the kernel
  * did not say) and segs[i]: 0 for one datagram, else the UDP GRO segment size (the message is
- * datagrams of segs[i] bytes back to back, the last one possibly shorter). Returns how many messages
- * arrived (0 if none) or -errno. */
+ * datagrams of segs[i] bytes back to back, the last one possibly shorter) and stamps_ns[i]: when the
+ * kernel received it (SO_TIMESTAMPNS, CLOCK_REALTIME ns; 0 if the kernel did not say). Returns how
+ * many messages arrived (0 if none) or -errno. */
 int udp_recv(int fd, struct udp_rx *rx, uint8_t *const bufs[], size_t buf_size, unsigned count,
-	     size_t lens[], uint16_t segs[], struct wgc_addr srcs[], struct udp_src locals[]);
+	     size_t lens[], uint16_t segs[], uint64_t stamps_ns[], struct wgc_addr srcs[],
+	     struct udp_src locals[]);
 
 /* Datagrams waiting to be sent, one queue per family. The data pointers are borrowed until
  * udp_tx_flush returns. */
