@@ -1025,6 +1025,7 @@ int datapath_create(struct wgc_endpoint *ep, struct tun *tun, struct udp *udp,
 	dp->udp = udp;
 	dp->worker_count = choose_workers();
 	dp->rx_want = UDP_BATCH_MAX;
+	dp->gro.has_uso = tun->has_uso; /* UDP deliveries are merged into USO writes too */
 	dp->has_aqm = aqm_is_wanted(getenv("WGC_AQM"));
 	aqm_init(&dp->aqm, AQM_TARGET_NS, AQM_INTERVAL_NS);
 	icmp_limiter_init(&dp->icmp_limit, ICMP_DEFAULT_PER_S, ICMP_DEFAULT_BURST);

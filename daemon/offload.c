@@ -311,16 +311,26 @@ size_t offload_split_segment(const struct offload_split *s, unsigned i, uint8_t 
 
 /* ---- coalescing ---- */
 
-/* A TCP packet's layout, or ip_len 0 when the packet is not TCP over IPv4/IPv6 we can parse. */
+/* A TCP or UDP packet's layout, or ip_len 0 when the packet is neither over IPv4/IPv6 as we can
+ * parse it. tcp_len is the L4 header's length (8 for UDP). */
 struct tcp_view {
 	size_t ip_len;
 	size_t tcp_len;
 	size_t payload;
+	uint8_t proto;     /* WGC_IPPROTO_TCP or WGC_IPPROTO_UDP */
 	bool is_v6;
 	bool is_candidate; /* may be coalesced at all */
 };
 
-static void view_tcp(const uint8_t *p, size_t len, struct tcp_view *v)
+/* IPv4 without options or fragments, or IPv6 without extension headers: the only packets merged. */
+static bool ip_is_plain(const uint8_t *p, const struct tcp_view *v)
+{
+	return v->is_v6 || (v->ip_len == WGC_IPV4_HEADER_MIN_LEN &&
+			    (wgc_load_be16(p + WGC_IPV4_OFF_FRAG) & WGC_IPV4_FRAG_MF_OFFSET) == 0);
+}
+
+/* has_uso: UDP datagrams may be merged too (the TUN device takes USO writes). */
+static void view_packet(const uint8_t *p, size_t len, bool has_uso, struct tcp_view *v)
 {
 	size_t stated;
 	uint8_t flags;
@@ -329,22 +339,39 @@ static void view_tcp(const uint8_t *p, size_t len, struct tcp_view *v)
 	if (len < WGC_IPV4_HEADER_MIN_LEN)
 		return;
 	if (wgc_ip_version(p) == WGC_IP_VERSION_4) {
-		if (p[WGC_IPV4_OFF_PROTOCOL] != WGC_IPPROTO_TCP)
-			return;
+		v->proto = p[WGC_IPV4_OFF_PROTOCOL];
 		v->ip_len = wgc_ipv4_header_len(p);
 		stated = wgc_load_be16(p + WGC_IPV4_OFF_TOTAL_LEN);
 		if (v->ip_len < WGC_IPV4_HEADER_MIN_LEN)
-			return;
+			v->ip_len = 0;
 	} else if (wgc_ip_version(p) == WGC_IP_VERSION_6 && len >= WGC_IPV6_HEADER_LEN) {
-		if (p[WGC_IPV6_OFF_NEXT_HEADER] != WGC_IPPROTO_TCP)
-			return;
+		v->proto = p[WGC_IPV6_OFF_NEXT_HEADER];
 		v->ip_len = WGC_IPV6_HEADER_LEN;
 		v->is_v6 = true;
 		stated = WGC_IPV6_HEADER_LEN + (size_t)wgc_load_be16(p + WGC_IPV6_OFF_PAYLOAD_LEN);
 	} else {
 		return;
 	}
-	if (stated != len || len < v->ip_len + WGC_TCP_HEADER_MIN_LEN) {
+	if (v->ip_len == 0 || stated != len ||
+	    !(v->proto == WGC_IPPROTO_TCP || (v->proto == WGC_IPPROTO_UDP && has_uso))) {
+		v->ip_len = 0;
+		return;
+	}
+	if (v->proto == WGC_IPPROTO_UDP) {
+		/* the stated UDP length must be the packet's; a zero checksum (none, IPv4) is not
+		 * merged: the merged packet's would be computed, changing what the sender sent */
+		if (len < v->ip_len + WGC_UDP_HEADER_LEN ||
+		    wgc_load_be16(p + v->ip_len + WGC_UDP_OFF_LEN) != len - v->ip_len) {
+			v->ip_len = 0;
+			return;
+		}
+		v->tcp_len = WGC_UDP_HEADER_LEN;
+		v->payload = len - v->ip_len - WGC_UDP_HEADER_LEN;
+		v->is_candidate = v->payload > 0 && ip_is_plain(p, v) &&
+				  wgc_load_be16(p + v->ip_len + WGC_UDP_OFF_CHECKSUM) != 0;
+		return;
+	}
+	if (len < v->ip_len + WGC_TCP_HEADER_MIN_LEN) {
 		v->ip_len = 0;
 		return;
 	}
@@ -357,15 +384,14 @@ static void view_tcp(const uint8_t *p, size_t len, struct tcp_view *v)
 	flags = p[v->ip_len + WGC_TCP_OFF_FLAGS];
 	v->is_candidate = v->payload > 0 &&
 			  (flags == WGC_TCP_FLAG_ACK || flags == (WGC_TCP_FLAG_ACK | WGC_TCP_FLAG_PSH)) &&
-			  (v->is_v6 || (v->ip_len == WGC_IPV4_HEADER_MIN_LEN &&
-					(wgc_load_be16(p + WGC_IPV4_OFF_FRAG) &
-					 WGC_IPV4_FRAG_MF_OFFSET) == 0));
+			  ip_is_plain(p, v);
 }
 
-/* Same addresses and ports (the flow), for the ordering rule. */
-static bool same_flow(const uint8_t *a, size_t a_ip_len, const uint8_t *b, size_t b_ip_len)
+/* Same protocol, addresses and ports (the flow), for the ordering rule. */
+static bool same_flow(const uint8_t *a, size_t a_ip_len, uint8_t a_proto, const uint8_t *b,
+		      size_t b_ip_len, uint8_t b_proto)
 {
-	if (wgc_ip_version(a) != wgc_ip_version(b))
+	if (wgc_ip_version(a) != wgc_ip_version(b) || a_proto != b_proto)
 		return false;
 	if (wgc_ip_version(a) == WGC_IP_VERSION_4) {
 		if (memcmp(a + WGC_IPV4_OFF_SRC, b + WGC_IPV4_OFF_SRC, 2 * WGC_IPV4_ADDR_LEN) != 0)
@@ -373,7 +399,7 @@ static bool same_flow(const uint8_t *a, size_t a_ip_len, const uint8_t *b, size_
 	} else if (memcmp(a + WGC_IPV6_OFF_SRC, b + WGC_IPV6_OFF_SRC, 2 * WGC_IPV6_ADDR_LEN) != 0) {
 		return false;
 	}
-	/* source and destination ports: everything before the sequence number */
+	/* source and destination ports: the first four bytes of TCP's and of UDP's header */
 	return memcmp(a + a_ip_len + WGC_TCP_OFF_SRC_PORT, b + b_ip_len + WGC_TCP_OFF_SRC_PORT,
 		      WGC_TCP_OFF_SEQ - WGC_TCP_OFF_SRC_PORT) == 0;
 }
@@ -413,8 +439,11 @@ static bool can_append(const struct offload_gro *g, const struct offload_gro_gro
 						    (uint16_t)(wgc_load_be16(l + WGC_IPV4_OFF_ID) + 1))
 			return false;
 	}
+	/* UDP: a shorter datagram ends the group (can_append's size test and append) */
+	if (v->proto == WGC_IPPROTO_UDP)
+		return true;
 	/* ACK number and data offset (up to the flags), window, and urgent pointer and options (to
-	 * the end of the header) identical; the flags are ACK(+PSH), checked by view_tcp */
+	 * the end of the header) identical; the flags are ACK(+PSH), checked by view_packet */
 	if (memcmp(ft + WGC_TCP_OFF_ACK, pt + WGC_TCP_OFF_ACK,
 		   WGC_TCP_OFF_FLAGS - WGC_TCP_OFF_ACK) != 0 ||
 	    memcmp(ft + WGC_TCP_OFF_WINDOW, pt + WGC_TCP_OFF_WINDOW,
@@ -426,16 +455,16 @@ static bool can_append(const struct offload_gro *g, const struct offload_gro_gro
 	       wgc_load_be32(lt + WGC_TCP_OFF_SEQ) + (uint32_t)l_payload;
 }
 
-/* Whether the IPv4 header checksum (as the kernel's inet_gro_receive requires) and the TCP checksum
- * of packet p verify. A merged packet's headers and checksum are rebuilt from scratch (IPv4 header
+/* Whether the IPv4 header checksum (as the kernel's inet_gro_receive requires) and the TCP or UDP
+ * checksum of packet p verify. A merged packet's headers and checksum are rebuilt from scratch (IPv4 header
  * checksum recomputed, TCP left to NEEDS_CSUM), so a segment corrupted before the sender encrypted
  * it would otherwise come out looking valid. */
-static bool sums_verify(const uint8_t *p, size_t ip_len, size_t len)
+static bool sums_verify(const uint8_t *p, size_t ip_len, size_t len, uint8_t proto)
 {
 	if (wgc_ip_version(p) == WGC_IP_VERSION_4 && fold(sum_partial(p, ip_len, 0)) != 0xffff)
 		return false;
-	return fold(sum_partial(p + ip_len, len - ip_len,
-				pseudo_sum(p, WGC_IPPROTO_TCP, len - ip_len))) == 0xffff;
+	return fold(sum_partial(p + ip_len, len - ip_len, pseudo_sum(p, proto, len - ip_len))) ==
+	       0xffff;
 }
 
 void offload_gro_reset(struct offload_gro *g)
@@ -458,8 +487,10 @@ static void start_group(struct offload_gro *g, unsigned idx, const struct tcp_vi
 		return;
 	grp->ip_len = (uint8_t)v->ip_len;
 	grp->tcp_len = (uint8_t)v->tcp_len;
+	grp->proto = v->proto;
 	grp->seg_payload = (uint32_t)v->payload;
-	grp->has_psh = p[v->ip_len + WGC_TCP_OFF_FLAGS] & WGC_TCP_FLAG_PSH;
+	grp->has_psh = v->proto == WGC_IPPROTO_TCP &&
+		       (p[v->ip_len + WGC_TCP_OFF_FLAGS] & WGC_TCP_FLAG_PSH);
 	grp->is_open = !grp->has_psh;
 }
 
@@ -470,7 +501,8 @@ static void append(struct offload_gro *g, struct offload_gro_group *grp, unsigne
 	grp->last = (uint16_t)idx;
 	grp->count++;
 	grp->total_len += (uint32_t)v->payload;
-	grp->has_psh = g->data[idx][v->ip_len + WGC_TCP_OFF_FLAGS] & WGC_TCP_FLAG_PSH;
+	grp->has_psh = v->proto == WGC_IPPROTO_TCP &&
+		       (g->data[idx][v->ip_len + WGC_TCP_OFF_FLAGS] & WGC_TCP_FLAG_PSH);
 	grp->is_open = !grp->has_psh && v->payload == grp->seg_payload;
 }
 
@@ -486,7 +518,7 @@ bool offload_gro_add(struct offload_gro *g, uint8_t *data, size_t len)
 	g->len[idx] = len;
 	g->next[idx] = -1;
 	g->count++;
-	view_tcp(data, len, &v);
+	view_packet(data, len, g->has_uso, &v);
 	if (v.ip_len == 0) {
 		start_group(g, idx, &v);
 		return true;
@@ -495,23 +527,23 @@ bool offload_gro_add(struct offload_gro *g, uint8_t *data, size_t len)
 	for (k = g->groups; k-- > 0;) {
 		struct offload_gro_group *grp = &g->group[k];
 
-		if (grp->ip_len == 0 ||
-		    !same_flow(g->data[grp->first], grp->ip_len, data, v.ip_len))
+		if (grp->ip_len == 0 || !same_flow(g->data[grp->first], grp->ip_len, grp->proto,
+						   data, v.ip_len, v.proto))
 			continue;
 		if (!v.is_candidate || !can_append(g, grp, data, &v)) {
 			grp->is_open = false;
 			break;
 		}
 		/* Checksums are verified only now that two packets would merge, as wireguard-go's
-		 * coalesceTCPPackets does: a packet left alone is written as it is and the kernel
+		 * coalesceTCPPackets and coalesceUDPPackets do: a packet left alone is written as it is and the kernel
 		 * checks it. Each is summed once: a group's first packet on its first append
 		 * (count 1), then each packet appended. One that fails closes its group. */
 		if (grp->count == 1 &&
-		    !sums_verify(g->data[grp->first], grp->ip_len, g->len[grp->first])) {
+		    !sums_verify(g->data[grp->first], grp->ip_len, g->len[grp->first], grp->proto)) {
 			grp->is_open = false;
 			break;
 		}
-		if (!sums_verify(data, v.ip_len, len)) {
+		if (!sums_verify(data, v.ip_len, len, v.proto)) {
 			v.is_candidate = false;
 			grp->is_open = false;
 			break;
@@ -520,12 +552,13 @@ bool offload_gro_add(struct offload_gro *g, uint8_t *data, size_t len)
 		return true;
 	}
 	start_group(g, idx, &v);
-	/* A packet that is TCP but not coalescable (or failed its checksums) still closes its flow
-	 * (above) and stays alone, yet later packets of the flow must see it as the flow's latest
-	 * group. */
+	/* A packet that is TCP (or UDP) but not coalescable (or failed its checksums) still closes
+	 * its flow (above) and stays alone, yet later packets of the flow must see it as the flow's
+	 * latest group. */
 	if (!v.is_candidate) {
 		g->group[g->groups - 1].ip_len = (uint8_t)v.ip_len;
 		g->group[g->groups - 1].tcp_len = (uint8_t)v.tcp_len;
+		g->group[g->groups - 1].proto = v.proto;
 	}
 	return true;
 }
@@ -553,6 +586,8 @@ unsigned offload_gro_finish(struct offload_gro *g, unsigned k, struct virtio_net
 	}
 	if (grp->has_psh)
 		t[WGC_TCP_OFF_FLAGS] |= WGC_TCP_FLAG_PSH;
+	if (grp->proto == WGC_IPPROTO_UDP)
+		wgc_store_be16(t + WGC_UDP_OFF_LEN, (uint16_t)(grp->total_len - grp->ip_len));
 	if (wgc_ip_version(f) == WGC_IP_VERSION_4) {
 		wgc_store_be16(f + WGC_IPV4_OFF_TOTAL_LEN, (uint16_t)grp->total_len);
 		set_ipv4_csum(f, grp->ip_len);
@@ -561,14 +596,21 @@ unsigned offload_gro_finish(struct offload_gro *g, unsigned k, struct virtio_net
 			       (uint16_t)(grp->total_len - WGC_IPV6_HEADER_LEN));
 	}
 	/* CHECKSUM_PARTIAL convention: the field holds the folded pseudo-header sum, uncomplemented. */
-	sum = pseudo_sum(f, WGC_IPPROTO_TCP, grp->total_len - grp->ip_len);
-	put_csum(t + WGC_TCP_OFF_CHECKSUM, fold(sum));
+	sum = pseudo_sum(f, grp->proto, grp->total_len - grp->ip_len);
 	hdr->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	hdr->gso_type = wgc_ip_version(f) == WGC_IP_VERSION_4 ? VIRTIO_NET_HDR_GSO_TCPV4
-							       : VIRTIO_NET_HDR_GSO_TCPV6;
 	hdr->hdr_len = (uint16_t)hdrs;
 	hdr->gso_size = (uint16_t)grp->seg_payload;
 	hdr->csum_start = grp->ip_len;
-	hdr->csum_offset = WGC_TCP_OFF_CHECKSUM;
+	if (grp->proto == WGC_IPPROTO_UDP) {
+		/* the kernel splits it into datagrams of gso_size again (USO), each with its own
+		 * length and checksum: the receiving socket sees what the sender sent */
+		hdr->gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+		hdr->csum_offset = WGC_UDP_OFF_CHECKSUM;
+	} else {
+		hdr->gso_type = wgc_ip_version(f) == WGC_IP_VERSION_4 ? VIRTIO_NET_HDR_GSO_TCPV4
+								       : VIRTIO_NET_HDR_GSO_TCPV6;
+		hdr->csum_offset = WGC_TCP_OFF_CHECKSUM;
+	}
+	put_csum(t + hdr->csum_offset, fold(sum));
 	return n;
 }

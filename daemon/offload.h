@@ -93,14 +93,16 @@ struct offload_gro_group {
 	uint16_t count;    /* segments */
 	bool is_open;      /* may take more segments */
 	bool has_psh;      /* the last segment carries PSH */
-	uint8_t ip_len;    /* IP header bytes; 0 for a packet that is not coalescable TCP */
-	uint8_t tcp_len;   /* TCP header bytes */
+	uint8_t ip_len;    /* IP header bytes; 0 for a packet that is neither TCP nor UDP we parse */
+	uint8_t tcp_len;   /* L4 header bytes (TCP's, or 8 for UDP) */
+	uint8_t proto;     /* WGC_IPPROTO_TCP or WGC_IPPROTO_UDP */
 	uint32_t total_len; /* bytes of the coalesced packet */
 	uint32_t seg_payload; /* payload bytes of the first segment, the GSO size */
 };
 
 /* The packets of one batch of deliveries and how they group. Caller memory; reset per batch. */
 struct offload_gro {
+	bool has_uso;    /* UDP datagrams are merged too (the device takes USO); kept across resets */
 	unsigned count;  /* packets added */
 	unsigned groups; /* groups, in the order of their first packet */
 	uint8_t *data[OFFLOAD_GRO_PACKETS_MAX];
@@ -114,8 +116,10 @@ void offload_gro_reset(struct offload_gro *g);
  * written). It joins the open group of its TCP flow when it continues it exactly (same addresses,
  * ports, IP fields, ACK, window and options; contiguous sequence; only ACK, and PSH on the last; equal
  * payload sizes but for a shorter last; IPv4 without options or fragments, DF set or consecutive IDs;
- * IPv6 without extension headers) and both it and, on the first join, the group's first packet
- * have a valid TCP checksum and (IPv4) header checksum; otherwise it starts a group of its own and
+ * IPv6 without extension headers), or with has_uso the open group of its UDP flow (same addresses,
+ * ports and IP fields, the same rules for IP, equal payload sizes but for a shorter last, a
+ * non-zero checksum), and both it and, on the first join, the group's first packet have a valid
+ * TCP/UDP checksum and (IPv4) header checksum; otherwise it starts a group of its own and
  * closes its flow's previous group, so no packet of a flow is ever written before an earlier one. A
  * packet that fails the checksums is never merged: it is written alone, as it came (a zeroed hdr,
  * so the kernel checks and drops it). The checksums are summed only for packets that would merge,
@@ -123,8 +127,9 @@ void offload_gro_reset(struct offload_gro *g);
  * again). */
 bool offload_gro_add(struct offload_gro *g, uint8_t *data, size_t len);
 /* Prepares group k for writing: a group of several segments gets its first packet's headers fixed
- * (IPv4 total length and header checksum; IPv6 payload length; PSH if the last had it; the TCP
- * checksum field set to the pseudo-header sum) and hdr says GSO TCPV4/TCPV6 with NEEDS_CSUM; a
+ * (IPv4 total length and header checksum; IPv6 payload length; PSH if the last had it; the UDP
+ * length; the TCP/UDP checksum field set to the pseudo-header sum) and hdr says GSO TCPV4/TCPV6
+ * or UDP_L4 with NEEDS_CSUM; a
  * single packet gets a zeroed hdr. Fills iov (room for OFFLOAD_GRO_SEGMENTS_MAX entries) with the
  * packet's pieces and returns how many. */
 unsigned offload_gro_finish(struct offload_gro *g, unsigned k, struct virtio_net_hdr *hdr,

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The daemon's TUN offloads (daemon/offload.c): TSO/USO splitting, partial checksum completion,
- * userspace GRO, its ordering rule and its refusal to merge segments whose checksums fail, and
- * malformed virtio-net headers. Every checksum is checked against an independent, byte-at-a-time
+ * userspace GRO (TCP, and UDP into USO writes), its ordering rule and its refusal to merge segments
+ * whose checksums fail, and malformed virtio-net headers. Every checksum is checked against an independent, byte-at-a-time
  * RFC 1071 implementation written here.
  */
 #include <setjmp.h>
@@ -369,6 +369,157 @@ static void test_no_coalesce(void **state)
 	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
 }
 
+/* An IPv4 or IPv6 UDP datagram from sport to 4001 with payload_len bytes of a pattern starting at
+ * tag; checksums valid (or a zero UDP checksum: none, IPv4). */
+static size_t make_udp(uint8_t *p, bool v6, uint16_t sport, uint32_t tag, size_t payload_len,
+		       bool no_csum)
+{
+	size_t ip_len = v6 ? 40 : 20;
+	size_t total = ip_len + 8 + payload_len;
+	uint8_t *u = p + ip_len;
+	size_t i;
+
+	memset(p, 0, ip_len + 8);
+	if (v6) {
+		p[0] = 0x60;
+		wr16(p + 4, (uint32_t)(total - 40));
+		p[6] = 17;
+		p[7] = 64;
+		p[8] = 0xfd;
+		p[23] = 1;
+		p[24] = 0xfd;
+		p[39] = 2;
+	} else {
+		p[0] = 0x45;
+		wr16(p + 2, (uint32_t)total);
+		wr16(p + 4, 0x4321);
+		wr16(p + 6, 0x4000);
+		p[8] = 64;
+		p[9] = 17;
+		p[12] = 10;
+		p[15] = 1;
+		p[16] = 10;
+		p[19] = 2;
+		wr16(p + 10, (uint16_t)~ref_fold(ref_sum(p, 20, 0)));
+	}
+	wr16(u, sport);
+	wr16(u + 2, 4001);
+	wr16(u + 4, (uint32_t)(total - ip_len));
+	for (i = 0; i < payload_len; i++)
+		u[8 + i] = (uint8_t)((tag + i) * 13);
+	if (!no_csum)
+		wr16(u + 6, (uint16_t)~ref_fold(ref_sum(u, total - ip_len,
+							ref_pseudo(p, 17, total - ip_len))));
+	return total;
+}
+
+static uint8_t udp_orig[64][2048];
+static size_t udp_orig_lens[64];
+
+/* n datagrams of one flow (the last `last` bytes, others `size`) merge into one USO write, and
+ * the kernel's split of it (offload_split, as the TUN device's USO does) gives them back byte for
+ * byte, checksums included. */
+static void check_udp_round_trip(bool v6, unsigned n, size_t size, size_t last)
+{
+	size_t ip_len = v6 ? 40 : 20;
+	struct virtio_net_hdr h;
+	struct offload_split s;
+	size_t len;
+	unsigned i;
+
+	offload_gro_reset(&gro);
+	gro.has_uso = true;
+	for (i = 0; i < n; i++) {
+		udp_orig_lens[i] = make_udp(udp_orig[i], v6, 5000, i * 1000, i + 1 < n ? size : last,
+					    false);
+		seg_lens[i] = udp_orig_lens[i];
+		memcpy(segs[i], udp_orig[i], seg_lens[i]);
+		assert_true(offload_gro_add(&gro, segs[i], seg_lens[i]));
+	}
+	assert_int_equal(gro.groups, 1);
+	len = flatten(&gro, 0, &h, flat);
+	assert_int_equal(len, ip_len + 8 + (n - 1) * size + last);
+	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_UDP_L4);
+	assert_int_equal(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(h.gso_size, size);
+	assert_int_equal(h.hdr_len, ip_len + 8);
+	assert_int_equal(h.csum_start, ip_len);
+	assert_int_equal(h.csum_offset, 6);
+	assert_int_equal(rd16(flat + ip_len + 4), len - ip_len);
+	if (!v6)
+		assert_true(ipv4_hdr_ok(flat));
+	memcpy(super, flat, len);
+	assert_int_equal(split_all(&h, super, len, &s), n);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(seg_lens[i], udp_orig_lens[i]);
+		if (v6) {
+			assert_memory_equal(segs[i], udp_orig[i], seg_lens[i]);
+		} else { /* the split numbers the IDs up from the first, as the kernel's USO does */
+			assert_memory_equal(segs[i] + 20, udp_orig[i] + 20, seg_lens[i] - 20);
+			assert_int_equal(rd16(segs[i] + 4), (0x4321 + i) & 0xffff);
+			assert_true(ipv4_hdr_ok(segs[i]));
+		}
+		assert_true(l4_ok(segs[i], ip_len, seg_lens[i], 17));
+	}
+}
+
+static void test_udp_gro_round_trip(void **state)
+{
+	(void)state;
+	check_udp_round_trip(false, 5, 64, 64);
+	check_udp_round_trip(true, 5, 64, 20);
+	check_udp_round_trip(false, 64, 1000, 1000); /* 64 segments, the most a group takes */
+	check_udp_round_trip(true, 40, 1392, 1);
+}
+
+/* Adds a datagram made by make_udp; returns the group count. */
+static unsigned add_udp(unsigned i, bool v6, uint16_t sport, size_t pay, bool no_csum)
+{
+	seg_lens[i] = make_udp(segs[i], v6, sport, i, pay, no_csum);
+	assert_true(offload_gro_add(&gro, segs[i], seg_lens[i]));
+	return gro.groups;
+}
+
+static void test_udp_gro_no_coalesce(void **state)
+{
+	struct virtio_net_hdr h;
+	unsigned g;
+
+	(void)state;
+	/* Without USO, UDP is never merged. */
+	offload_gro_reset(&gro);
+	gro.has_uso = false;
+	add_udp(0, false, 1, 100, false);
+	assert_int_equal(add_udp(1, false, 1, 100, false), 2);
+	/* With it, numbered cases: each expects the packet to start a new group, or join one. */
+	offload_gro_reset(&gro);
+	gro.has_uso = true;
+	add_udp(0, false, 1, 100, false);
+	assert_int_equal(add_udp(1, false, 1, 100, false), 1);  /* 1: joins */
+	assert_int_equal(add_udp(2, false, 2, 100, false), 2);  /* 2: other port */
+	assert_int_equal(add_udp(3, true, 1, 100, false), 3);   /* 3: IPv6 is another flow */
+	assert_int_equal(add_udp(4, false, 1, 200, false), 4);  /* 4: bigger than the group's */
+	assert_int_equal(add_udp(5, false, 1, 200, true), 5);   /* 5: no checksum: alone */
+	assert_int_equal(add_udp(6, false, 1, 200, false), 6);  /* 6: ... and it closed the flow */
+	assert_int_equal(add_udp(7, false, 1, 50, false), 6);   /* 7: a shorter last joins 6 */
+	assert_int_equal(add_udp(8, false, 1, 50, false), 7);   /* 8: nothing after a short last */
+	seg_lens[9] = make_udp(segs[9], false, 1, 9, 50, false);
+	segs[9][30] ^= 1; /* 9: corrupted before encryption: not merged, written as it came */
+	assert_true(offload_gro_add(&gro, segs[9], seg_lens[9]));
+	assert_int_equal(gro.groups, 8);
+	assert_int_equal(add(10, false, 1, 0, 0x10, 100), 9); /* 10: TCP with the same ports */
+	assert_int_equal(add_udp(11, false, 1, 50, false), 10); /* 11: UDP after it, a new group */
+	assert_int_equal(add_udp(12, false, 1, 50, false), 10); /* 12: joins 11 */
+	for (g = 0; g < gro.groups; g++)
+		(void)flatten(&gro, g, &h, flat);
+	assert_int_equal(gro.group[0].count, 2);
+	assert_int_equal(gro.group[5].count, 2);
+	assert_int_equal(gro.group[7].count, 1);
+	assert_false(l4_ok(segs[9], 20, seg_lens[9], 17));
+	assert_int_equal(gro.group[9].count, 2);
+	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_UDP_L4);
+}
+
 static void test_order(void **state)
 {
 	(void)state;
@@ -618,6 +769,8 @@ int main(void)
 		cmocka_unit_test(test_gro_bad_ipv4_hdr_csum),
 		cmocka_unit_test(test_gro_bad_csum_keeps_order),
 		cmocka_unit_test(test_checksum_lengths),
+		cmocka_unit_test(test_udp_gro_round_trip),
+		cmocka_unit_test(test_udp_gro_no_coalesce),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
