@@ -231,55 +231,63 @@ static void *run_lane(void *arg)
 	return NULL;
 }
 
-/* A ready source's callback waits for the round lock: while the test holds it nothing runs, and
- * a stop made under it is seen at the next batch. */
+/* A lane's loop with its round lock and one probe (readable or not) registered. */
+static void lane_setup(struct lane_probe *l, bool is_readable)
+{
+	char c;
+
+	l->status = 1;
+	assert_int_equal(loop_create_lane(&l->loop), 0);
+	assert_int_equal(pthread_mutex_init(&l->lock, NULL), 0);
+	loop_set_round_lock(l->loop, &l->lock);
+	l->p = probe_new(l->loop);
+	if (!is_readable)
+		assert_int_equal(read(l->p->fds[0], &c, 1), 1);
+	assert_int_equal(loop_add(l->loop, &l->p->src, l->p->fds[0], EPOLLIN, on_probe, l->p), 0);
+}
+
+static void lane_teardown(struct lane_probe *l)
+{
+	probe_free(l->p);
+	loop_destroy(l->loop);
+	pthread_mutex_destroy(&l->lock);
+}
+
+static const struct timespec lane_pause = { 0, 50 * 1000 * 1000 };
+
+/* A ready source's callback waits for the round lock: while the test holds it nothing runs. */
 static void test_round_lock_holds_batches(void **state)
 {
-	struct lane_probe l = { .status = 1 };
-	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	struct lane_probe l;
 	pthread_t thread;
 	int calls;
 
 	(void)state;
-	assert_int_equal(loop_create_lane(&l.loop), 0);
-	assert_int_equal(pthread_mutex_init(&l.lock, NULL), 0);
-	loop_set_round_lock(l.loop, &l.lock);
-	l.p = probe_new(l.loop);
+	lane_setup(&l, true);
 	l.p->stop_status = -3;
 	pthread_mutex_lock(&l.lock);
-	assert_int_equal(loop_add(l.loop, &l.p->src, l.p->fds[0], EPOLLIN, on_probe, l.p), 0);
 	assert_int_equal(pthread_create(&thread, NULL, run_lane, &l), 0);
-	nanosleep(&pause, NULL); /* the pipe is readable all along: only the lock holds it back */
-	calls = l.p->calls;      /* read under the lock the loop needs to change it */
+	nanosleep(&lane_pause, NULL); /* the pipe is readable all along: only the lock holds it */
+	calls = l.p->calls;           /* read under the lock the loop needs to change it */
 	assert_int_equal(calls, 0);
 	pthread_mutex_unlock(&l.lock);
 	assert_int_equal(pthread_join(thread, NULL), 0);
 	assert_int_equal(l.status, -3);
 	assert_int_equal(l.p->calls, 1);
-
-	probe_free(l.p);
-	loop_destroy(l.loop);
-	pthread_mutex_destroy(&l.lock);
+	lane_teardown(&l);
 }
 
 /* Stopped from another thread under the lock while it waits with nothing to do: woken by an
  * event, it stops before calling anything. */
 static void test_stop_under_round_lock(void **state)
 {
-	struct lane_probe l = { .status = 1 };
-	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	struct lane_probe l;
 	pthread_t thread;
-	char c;
 
 	(void)state;
-	assert_int_equal(loop_create_lane(&l.loop), 0);
-	assert_int_equal(pthread_mutex_init(&l.lock, NULL), 0);
-	loop_set_round_lock(l.loop, &l.lock);
-	l.p = probe_new(l.loop);
-	assert_int_equal(read(l.p->fds[0], &c, 1), 1); /* not readable: the loop sleeps */
-	assert_int_equal(loop_add(l.loop, &l.p->src, l.p->fds[0], EPOLLIN, on_probe, l.p), 0);
+	lane_setup(&l, false);
 	assert_int_equal(pthread_create(&thread, NULL, run_lane, &l), 0);
-	nanosleep(&pause, NULL);
+	nanosleep(&lane_pause, NULL);
 	pthread_mutex_lock(&l.lock);
 	loop_stop(l.loop, -9);
 	pthread_mutex_unlock(&l.lock);
@@ -287,9 +295,7 @@ static void test_stop_under_round_lock(void **state)
 	assert_int_equal(pthread_join(thread, NULL), 0);
 	assert_int_equal(l.status, -9);
 	assert_int_equal(l.p->calls, 0);
-	probe_free(l.p);
-	loop_destroy(l.loop);
-	pthread_mutex_destroy(&l.lock);
+	lane_teardown(&l);
 }
 
 int main(void)

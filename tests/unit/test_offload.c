@@ -81,6 +81,34 @@ static bool ipv4_hdr_ok(const uint8_t *ip)
 	return ref_fold(ref_sum(ip, (size_t)(ip[0] & 15) * 4, 0)) == 0xffff;
 }
 
+/* The IP header of a total-byte packet of proto from 10.0.0.1 (fd00::1) to 10.0.0.2 (fd00::2):
+ * IPv4 with DF, this ID and a valid header checksum; the header bytes must be zero. */
+static void make_ip(uint8_t *p, bool v6, uint8_t proto, uint16_t id, size_t total)
+{
+	if (v6) {
+		p[0] = 0x60;
+		wr16(p + 4, (uint32_t)(total - 40));
+		p[6] = proto;
+		p[7] = 64;
+		p[8] = 0xfd;
+		p[23] = 1;
+		p[24] = 0xfd;
+		p[39] = 2;
+		return;
+	}
+	p[0] = 0x45;
+	wr16(p + 2, (uint32_t)total);
+	wr16(p + 4, id);
+	wr16(p + 6, 0x4000);
+	p[8] = 64;
+	p[9] = proto;
+	p[12] = 10;
+	p[15] = 1;
+	p[16] = 10;
+	p[19] = 2;
+	wr16(p + 10, (uint16_t)~ref_fold(ref_sum(p, 20, 0)));
+}
+
 /* An IPv4 or IPv6 TCP packet with 12 bytes of options (timestamps), flags and payload_len bytes of
  * a pattern starting at seq. Checksums valid; with partial, the TCP field holds the pseudo sum. */
 static size_t make_tcp(uint8_t *p, bool v6, uint16_t sport, uint32_t seq, uint8_t flags,
@@ -93,28 +121,7 @@ static size_t make_tcp(uint8_t *p, bool v6, uint16_t sport, uint32_t seq, uint8_
 	size_t i;
 
 	memset(p, 0, ip_len + tcp_len);
-	if (v6) {
-		p[0] = 0x60;
-		wr16(p + 4, (uint32_t)(total - 40));
-		p[6] = 6;
-		p[7] = 64;
-		p[8] = 0xfd;
-		p[23] = 1;
-		p[24] = 0xfd;
-		p[39] = 2;
-	} else {
-		p[0] = 0x45;
-		wr16(p + 2, (uint32_t)total);
-		wr16(p + 4, 0x1234);
-		wr16(p + 6, 0x4000);
-		p[8] = 64;
-		p[9] = 6;
-		p[12] = 10;
-		p[15] = 1;
-		p[16] = 10;
-		p[19] = 2;
-		wr16(p + 10, (uint16_t)~ref_fold(ref_sum(p, 20, 0)));
-	}
+	make_ip(p, v6, 6, 0x1234, total);
 	wr16(t, sport);
 	wr16(t + 2, 80);
 	wr32(t + 4, seq);
@@ -380,28 +387,7 @@ static size_t make_udp(uint8_t *p, bool v6, uint16_t sport, uint32_t tag, size_t
 	size_t i;
 
 	memset(p, 0, ip_len + 8);
-	if (v6) {
-		p[0] = 0x60;
-		wr16(p + 4, (uint32_t)(total - 40));
-		p[6] = 17;
-		p[7] = 64;
-		p[8] = 0xfd;
-		p[23] = 1;
-		p[24] = 0xfd;
-		p[39] = 2;
-	} else {
-		p[0] = 0x45;
-		wr16(p + 2, (uint32_t)total);
-		wr16(p + 4, 0x4321);
-		wr16(p + 6, 0x4000);
-		p[8] = 64;
-		p[9] = 17;
-		p[12] = 10;
-		p[15] = 1;
-		p[16] = 10;
-		p[19] = 2;
-		wr16(p + 10, (uint16_t)~ref_fold(ref_sum(p, 20, 0)));
-	}
+	make_ip(p, v6, 17, 0x4321, total);
 	wr16(u, sport);
 	wr16(u + 2, 4001);
 	wr16(u + 4, (uint32_t)(total - ip_len));
