@@ -109,8 +109,9 @@ C wg set "$IF_C" fwmark 0
 check "fwmark 0 clears it" [ "$(C wg show "$IF_C" fwmark)" = off ]
 port=$(C wg show "$IF_C" listen-port)
 check "listen-port 0 picks a random port" [ "$port" -gt 0 ]
+# one socket per family and lane (WGC_LANES, docs/SCALING.md)
 check "the port is bound for IPv4 and IPv6" \
-	bash -c "ip netns exec $NS_C ss -uanH | grep -c ':$port ' | grep -qx 2"
+	bash -c "ip netns exec $NS_C ss -uanH | grep -c ':$port ' | grep -qx $((2 * ${WGC_LANES:-1}))"
 C wg set "$IF_C" listen-port 0
 check "listen-port 0 again moves to another random port" \
 	[ "$(C wg show "$IF_C" listen-port)" != "$port" ]
