@@ -29,24 +29,13 @@
 #include <stdint.h>
 
 #include "daemon/datapath.h"
+#include "daemon/device_types.h"
 #include "daemon/tun.h"
 #include "daemon/udp.h"
 #include "wgc.h"
 
 struct device;
 struct loop;
-
-enum {
-	DEVICE_LANES_MAX = TUN_QUEUES_MAX,
-	/* Each lane's inbox: slots of a TUN super-packet (or a datagram) each, mapped lazily. */
-	DEVICE_INBOX_SLOTS = 256,
-	DEVICE_INBOX_SLOT_BYTES = 65536 + 64,
-};
-
-struct device_limits {
-	uint32_t max_peers;
-	uint32_t max_allowed_ips;
-};
 
 /* The lane count WGC_LANES asks for (1 when unset); -EINVAL (logged) when it is not 1 to
  * DEVICE_LANES_MAX. Open the TUN device with that many queues. */
