@@ -486,12 +486,12 @@ int datapath_on_tun(struct datapath *dp, uint64_t now)
 
 /* ---- setup ---- */
 
-/* WGC_WORKERS, or the default for this machine; read at setup (the sandbox hides /sys later). */
-static unsigned choose_workers(void)
+unsigned dp_choose_workers(unsigned lanes)
 {
 	const char *env = getenv("WGC_WORKERS");
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN) / (long)(lanes > 0 ? lanes : 1);
 	bool is_invalid;
-	unsigned count = workers_choose_count(env, sysconf(_SC_NPROCESSORS_ONLN), &is_invalid);
+	unsigned count = workers_choose_count(env, cpus > 0 ? cpus : 1, &is_invalid);
 
 	if (is_invalid)
 		log_error("WGC_WORKERS=%s is not a number; using %u crypto workers", env, count);
@@ -526,7 +526,7 @@ int datapath_create(struct wgc_endpoint *ep, struct tun *tun, struct udp *udp,
 	dp->ep = ep;
 	dp->tun = tun;
 	dp->udp = udp;
-	dp->worker_count = choose_workers();
+	dp->worker_count = dp_choose_workers(1);
 	dp->rx_want = UDP_BATCH_MAX;
 	dp->gro.has_uso = tun->has_uso; /* UDP deliveries are merged into USO writes too */
 	dp->has_aqm = aqm_is_wanted(getenv("WGC_AQM"));

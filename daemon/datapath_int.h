@@ -126,6 +126,9 @@ struct datapath {
 /* ---- shared by datapath.c, datapath_rx.c and datapath_lanes.c (event-loop thread only) ---- */
 
 void dp_batch_reset(struct batch_actions *b);
+/* WGC_WORKERS (a bad value logged), or the default for this lane's share of the CPUs (of
+ * `lanes`); read at setup, as the sandbox hides /sys later. */
+unsigned dp_choose_workers(unsigned lanes);
 /* Sticky source: the peer's authenticated datagram arrived at local, so replies leave from it. */
 void dp_learn_source(struct wgc_peer *peer, const struct udp_src *local);
 /* Carries out the core's actions; a SEND without a peer (a cookie reply) leaves from local, or

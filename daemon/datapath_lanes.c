@@ -16,8 +16,6 @@
 #include "daemon/peer_state.h"
 #include "daemon/reuseport.h"
 #include "daemon/trace.h"
-#include <stdlib.h>
-#include <unistd.h>
 
 /* ---- lanes ---- */
 
@@ -65,12 +63,8 @@ unsigned dp_lane_of_packet(const struct datapath *dp, const uint8_t *pkt, size_t
 
 void datapath_set_lanes(struct datapath *dp, const struct datapath_lanes *lanes)
 {
-	const char *env = getenv("WGC_WORKERS");
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN) / (long)lanes->count;
-	bool is_invalid;
-
 	dp->lanes = *lanes;
-	dp->worker_count = workers_choose_count(env, cpus > 0 ? cpus : 1, &is_invalid);
+	dp->worker_count = dp_choose_workers(lanes->count);
 }
 
 /* ---- what other lanes hand over ---- */

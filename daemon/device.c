@@ -376,8 +376,7 @@ static void lane_destroy(struct lane *lane)
 	lane->dev = NULL;
 }
 
-/* WGC_LANES: 1 (the default) to DEVICE_LANES_MAX; anything else is refused. */
-static int lanes_wanted(unsigned *out)
+int device_lanes_wanted(unsigned *out)
 {
 	const char *v = getenv("WGC_LANES");
 	char *end;
@@ -394,11 +393,6 @@ static int lanes_wanted(unsigned *out)
 	}
 	*out = (unsigned)n;
 	return 0;
-}
-
-int device_lanes_wanted(unsigned *out)
-{
-	return lanes_wanted(out);
 }
 
 static int create_lanes(struct device *dev)
